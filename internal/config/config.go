@@ -1,0 +1,200 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Config is mcpgate's whole configuration. Field comments name the YAML key;
+// docs/configuration.md describes each one.
+type Config struct {
+	Listen         string         // listen: public listener address, host:port
+	Path           string         // path: HTTP path of the MCP endpoint
+	TLS            ListenerTLS    // tls: serve HTTPS on the public listener
+	Admin          Admin          // admin: metrics / health / pprof listener
+	TrustedProxies []netip.Prefix // trustedProxies: peers whose X-Forwarded-For is believed
+	Limits         Limits         // limits:
+	Timeouts       Timeouts       // timeouts: public listener timeouts
+	Sessions       Sessions       // sessions:
+	CORS           CORS           // cors:
+	Backends       []Backend      // backends: (exactly one in this build)
+	Auth           Auth           // auth:
+	Log            Log            // log:
+
+	meta *meta // where values came from; nil for a Config built in code
+}
+
+// ListenerTLS enables HTTPS on the public listener. Both fields or neither.
+type ListenerTLS struct {
+	CertFile string // certFile: PEM certificate chain
+	KeyFile  string // keyFile: PEM private key
+}
+
+// Enabled reports whether TLS is configured.
+func (t ListenerTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Admin configures the separate admin listener.
+type Admin struct {
+	Listen string // listen: host:port; "" disables the admin listener
+	Pprof  bool   // pprof: serve /debug/pprof/ on the admin listener
+}
+
+// Limits bounds what a client may send.
+type Limits struct {
+	MaxBodyBytes   int64 // maxBodyBytes: request body size cap
+	MaxHeaderBytes int64 // maxHeaderBytes: request header size cap
+	MaxBatch       int   // maxBatch: JSON-RPC batch length cap (protocol 2025-03-26 only)
+	MaxDepth       int   // maxDepth: JSON nesting depth cap
+}
+
+// Timeouts of the public listener.
+type Timeouts struct {
+	ReadHeader time.Duration // readHeader: time to read the request headers
+	ReadBody   time.Duration // readBody: time to read the request body; 0 = no limit
+	Idle       time.Duration // idle: keep-alive idle time between requests
+	Shutdown   time.Duration // shutdown: drain bound on SIGTERM
+}
+
+// Sessions configures MCP session lifetime.
+type Sessions struct {
+	IdleTimeout time.Duration // idleTimeout: close sessions with no traffic for this long
+}
+
+// CORS configures cross-origin access for browser clients.
+type CORS struct {
+	AllowedOrigins   []string      // allowedOrigins: exact origins, lower-cased; "*" = any
+	Wildcard         bool          // set when AllowedOrigins contains "*" (worth a warning)
+	AllowCredentials bool          // allowCredentials:
+	MaxAge           time.Duration // maxAge: preflight cache time; 0 = no header
+}
+
+// Isolation says how a command backend's processes map to MCP sessions.
+type Isolation string
+
+const (
+	IsolationSession Isolation = "session" // one child process per MCP session
+	IsolationShared  Isolation = "shared"  // one child process shared by all sessions
+)
+
+// Backend is one MCP server behind the gateway: remote (URL) or a local
+// command speaking MCP over stdio (Command). Exactly one of the two is set.
+type Backend struct {
+	Name string // name: [a-z0-9][a-z0-9_-]{0,31}, unique
+
+	// Remote (Streamable HTTP) backends.
+	URL      string            // url: http or https
+	Headers  map[string]string // headers: static headers added to upstream requests
+	TLS      BackendTLS        // tls: https only
+	Timeouts BackendTimeouts   // timeouts:
+
+	// Local (stdio) backends.
+	Command     []string          // command: program and arguments (a string is a one-element list)
+	Args        []string          // args: more arguments, appended to Command
+	Env         map[string]string // env: added to the child's environment
+	Dir         string            // dir: working directory of the child ("" = gateway's)
+	Isolation   Isolation         // isolation: session | shared
+	MaxSessions int               // maxSessions: cap on concurrent sessions (isolation session only)
+	Stateless   bool              // stateless: the operator declares the server stateless
+	Restart     Restart           // restart: child restart backoff
+}
+
+// IsCommand reports whether b is a local stdio backend.
+func (b *Backend) IsCommand() bool { return len(b.Command) > 0 }
+
+// Argv returns the child's full argument vector: Command followed by Args.
+func (b *Backend) Argv() []string {
+	return append(slices.Clip(b.Command), b.Args...)
+}
+
+// BackendTLS configures the TLS client of an https backend.
+type BackendTLS struct {
+	CAFile     string // caFile: PEM roots to trust instead of the system pool
+	CertFile   string // certFile: client certificate (mTLS); with keyFile
+	KeyFile    string // keyFile: client key (mTLS); with certFile
+	ServerName string // serverName: overrides the SNI / verification name
+	MinVersion uint16 // minVersion: "1.2" or "1.3" as crypto/tls.VersionTLS1x
+}
+
+// BackendTimeouts of a remote backend.
+type BackendTimeouts struct {
+	Connect   time.Duration // connect: TCP + TLS handshake
+	FirstByte time.Duration // firstByte: until response headers; 0 = no limit
+	Idle      time.Duration // idle: max silence on a response stream; 0 = no limit
+}
+
+// Restart is the backoff for restarting a crashed stdio child.
+type Restart struct {
+	InitialBackoff time.Duration // initialBackoff:
+	MaxBackoff     time.Duration // maxBackoff:
+}
+
+// AuthMode is one client authentication mode.
+type AuthMode string
+
+const (
+	AuthAnonymous AuthMode = "anonymous" // no client authentication
+	AuthAPIKey    AuthMode = "apiKey"    // not available in this build yet
+	AuthOIDC      AuthMode = "oidc"      // not available in this build yet
+)
+
+// Auth configures client authentication.
+type Auth struct {
+	Mode                           []AuthMode // mode: a string or a list; required in a file
+	AllowAnonymousOnPublicListener bool       // allowAnonymousOnPublicListener:
+	APIKeyHeader                   string     // apiKeyHeader: never forwarded upstream
+}
+
+// Anonymous reports whether the anonymous mode is configured.
+func (a Auth) Anonymous() bool { return slices.Contains(a.Mode, AuthAnonymous) }
+
+// Log configures the gateway's own log.
+type Log struct {
+	Level  string // level: debug | info | warn | error
+	Format string // format: json | text
+}
+
+// meta records where a parsed Config's values came from.
+type meta struct {
+	file   string            // file name used in messages
+	noFile bool              // built by ForUpstream or ForCommand
+	lines  map[string]int    // key path -> line
+	set    map[string]bool   // key paths present in the file
+	refs   map[string]string // key path -> value as written, for values with references
+}
+
+// File returns the name of the file c was parsed from ("" if built in code).
+func (c *Config) File() string {
+	if c.meta == nil {
+		return ""
+	}
+	return c.meta.file
+}
+
+// Ref reports whether the value at key path (e.g. "backends[0].headers.Authorization",
+// "backends[0].command[2]") came from a ${env:…} or ${file:…} reference, and
+// returns the value as written in the file, which is safe to log.
+func (c *Config) Ref(path string) (written string, ok bool) {
+	if c.meta == nil {
+		return "", false
+	}
+	written, ok = c.meta.refs[path]
+	return written, ok
+}
+
+// RefPaths returns the key paths of all values that came from references, sorted.
+func (c *Config) RefPaths() []string {
+	if c.meta == nil {
+		return nil
+	}
+	paths := make([]string, 0, len(c.meta.refs))
+	for p := range c.meta.refs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// isSet reports whether key path was present in the file.
+func (c *Config) isSet(path string) bool { return c.meta != nil && c.meta.set[path] }
