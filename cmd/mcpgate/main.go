@@ -1,0 +1,185 @@
+// Command mcpgate is an authenticating, observable gateway in front of MCP
+// servers. Run `mcpgate help` for usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/mcpgate/mcpgate/internal/config"
+	"github.com/mcpgate/mcpgate/internal/gateway"
+)
+
+const usage = `mcpgate — an authenticating, observable gateway for MCP servers
+
+Usage:
+  mcpgate serve --config FILE                         run with a config file
+  mcpgate serve [--listen ADDR] --upstream URL        try it in front of a Streamable HTTP server
+  mcpgate serve [--listen ADDR] -- COMMAND [ARGS...]  try it in front of a stdio server
+  mcpgate validate --config FILE                      check a config file and exit
+  mcpgate version                                     print the version
+
+The forms without a config file are for trying mcpgate locally: they listen on
+loopback only (default 127.0.0.1:8080), do not authenticate clients, and say so
+at start-up. Clients connect to http://ADDR/mcp.
+
+Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate.
+Docs: docs/configuration.md, docs/protocol.md, docs/operations.md.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitUsage is the exit status for command-line mistakes, like flag's.
+const exitUsage = 2
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "mcpgate", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "mcpgate: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+func version() string {
+	if gateway.Version != "dev" {
+		return gateway.Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return gateway.Version
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mcpgate "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// loadConfig resolves the three ways serve can be configured.
+func loadConfig(file, listen, upstream string, command []string) (*config.Config, error) {
+	switch {
+	case file != "":
+		if upstream != "" || len(command) > 0 || listen != "" {
+			return nil, errors.New("--config cannot be combined with --listen, --upstream or a command: put them in the file")
+		}
+		return config.Load(file)
+	case upstream != "" && len(command) > 0:
+		return nil, errors.New("give either --upstream URL or -- COMMAND, not both")
+	case upstream != "":
+		return config.ForUpstream(listen, upstream)
+	case len(command) > 0:
+		return config.ForCommand(listen, command)
+	}
+	return nil, errors.New("nothing to serve: give --config FILE, --upstream URL, or -- COMMAND [ARGS...]")
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	file := fs.String("config", "", "config `file` (YAML)")
+	listen := fs.String("listen", "", "listen `address` for the no-file forms (default 127.0.0.1:8080; loopback only)")
+	upstream := fs.String("upstream", "", "Streamable HTTP `URL` of the MCP server to relay to (no-file form)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, err := loadConfig(*file, *listen, *upstream, fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "mcpgate:", err)
+		return 1
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		fmt.Fprintln(stderr, "mcpgate:", err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	log.Info("configuration", "config", cfg)
+
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := g.ReloadTLS(); err != nil {
+				log.Error("TLS reload failed; keeping the old certificate", "error", err)
+			} else {
+				log.Info("TLS certificate reloaded")
+			}
+		}
+	}()
+	if err := g.Run(ctx, nil); err != nil {
+		log.Error("stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", stderr)
+	file := fs.String("config", "", "config `file` to check")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *file == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: mcpgate validate --config FILE")
+		return exitUsage
+	}
+	cfg, err := config.Load(*file)
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stdout, "warning:", w)
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *file)
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

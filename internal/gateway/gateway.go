@@ -1,0 +1,338 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/config"
+	"github.com/mcpgate/mcpgate/internal/guard"
+	"github.com/mcpgate/mcpgate/internal/httprelay"
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/observe"
+	"github.com/mcpgate/mcpgate/internal/stdiorelay"
+)
+
+// Version is the gateway's version, set by the linker in releases.
+var Version = "dev"
+
+// Gateway is one configured mcpgate instance.
+type Gateway struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	backend backend
+	public  *http.Server
+	admin   *http.Server
+	certs   *certReloader // nil without TLS
+
+	draining  atomic.Bool
+	drainOnce sync.Once
+	drained   chan struct{} // closed when draining starts: ends open GET streams
+}
+
+// backend is the relay behind the chain.
+type backend interface {
+	http.Handler
+	Close(ctx context.Context) error
+}
+
+type httpBackend struct{ *httprelay.Relay }
+
+func (httpBackend) Close(context.Context) error { return nil }
+
+// New builds a gateway from a validated configuration.
+func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	if len(cfg.Backends) != 1 {
+		return nil, fmt.Errorf("exactly one backend is supported, %d configured", len(cfg.Backends))
+	}
+	g := &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
+	b, err := newBackend(&cfg.Backends[0], cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	g.backend = b
+
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Path, Chain(b, g.stages()...))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if g.draining.Load() {
+			writeStatus(w, http.StatusServiceUnavailable, "draining")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	g.public = &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
+		IdleTimeout:       cfg.Timeouts.Idle,
+		// net/http's own cap answers before any stage runs, with a plain
+		// text 431 that is not observed; it sits above the configured limit
+		// so that the limits stage, which is observed, answers first.
+		MaxHeaderBytes: int(2 * cfg.Limits.MaxHeaderBytes),
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// No WriteTimeout: it would cut long-lived SSE streams.
+	}
+	if cfg.TLS.Enabled() {
+		g.certs, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		g.public.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: g.certs.get}
+	}
+	if cfg.Admin.Listen != "" {
+		g.admin = &http.Server{Addr: cfg.Admin.Listen, Handler: g.adminMux(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return g, nil
+}
+
+// stages is the one place that lists the request path, outermost first
+// (DESIGN.md §2). authn slots in after inspect; audit and telemetry are
+// reporters of observe.
+func (g *Gateway) stages() []Stage {
+	cfg := g.cfg
+	return []Stage{
+		{"observe", observe.New(nil, observe.Logger(g.log))},
+		{"recover", guard.Recover(g.log)},
+		{"limits", guard.Limits(cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBodyBytes)},
+		{"origin", guard.Origin(guard.OriginPolicy{
+			AllowedOrigins:   cfg.CORS.AllowedOrigins,
+			AllowAny:         cfg.CORS.Wildcard,
+			AllowCredentials: cfg.CORS.AllowCredentials,
+			MaxAge:           cfg.CORS.MaxAge,
+		})},
+		{"drain", g.endStreamsOnDrain},
+		{"inspect", inspect.New(inspect.Options{
+			Limits:      jsonrpc.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxBatch: cfg.Limits.MaxBatch},
+			ReadTimeout: cfg.Timeouts.ReadBody,
+		})},
+	}
+}
+
+// endStreamsOnDrain ends GET streams when shutdown begins: they never end on
+// their own, and a graceful stop must not wait its whole bound on them.
+// Requests in flight are left to finish.
+func (g *Gateway) endStreamsOnDrain(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-g.drained:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger) (backend, error) {
+	if b.IsCommand() {
+		env := make([]string, 0, len(b.Env))
+		for k, v := range b.Env {
+			env = append(env, k+"="+v)
+		}
+		return stdiorelay.New(stdiorelay.Options{
+			Name:           b.Name,
+			Command:        stdiorelay.Command{Argv: b.Argv(), Env: env, Dir: b.Dir},
+			Isolation:      stdiorelay.Isolation(b.Isolation),
+			MaxSessions:    b.MaxSessions,
+			IdleTimeout:    cfg.Sessions.IdleTimeout,
+			InitialBackoff: b.Restart.InitialBackoff,
+			MaxBackoff:     b.Restart.MaxBackoff,
+			Logger:         log,
+		})
+	}
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+	}
+	tlsConf, err := backendTLS(&b.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+	}
+	headers := http.Header{}
+	for k, v := range b.Headers {
+		headers.Set(k, v)
+	}
+	r, err := httprelay.New(httprelay.Options{
+		Name:             b.Name,
+		URL:              u,
+		Headers:          headers,
+		TLS:              tlsConf,
+		ConnectTimeout:   b.Timeouts.Connect,
+		FirstByteTimeout: b.Timeouts.FirstByte,
+		IdleTimeout:      b.Timeouts.Idle,
+		TrustedProxies:   cfg.TrustedProxies,
+		APIKeyHeader:     cfg.Auth.APIKeyHeader,
+		Logger:           log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return httpBackend{r}, nil
+}
+
+func backendTLS(t *config.BackendTLS) (*tls.Config, error) {
+	if t.CAFile == "" && t.CertFile == "" && t.ServerName == "" && t.MinVersion == 0 {
+		return nil, nil
+	}
+	c := &tls.Config{ServerName: t.ServerName, MinVersion: max(t.MinVersion, tls.VersionTLS12)}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.caFile %s: no PEM certificates", t.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+func (g *Gateway) adminMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		detail := map[string]any{"version": Version, "draining": g.draining.Load()}
+		b := map[string]any{"name": g.cfg.Backends[0].Name}
+		if r, ok := g.backend.(*stdiorelay.Relay); ok {
+			b["kind"], b["sessions"] = "stdio", r.Sessions()
+		} else {
+			b["kind"] = "http"
+		}
+		detail["backends"] = []any{b}
+		status := http.StatusOK
+		if g.draining.Load() {
+			status = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(detail)
+	})
+	if g.cfg.Admin.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+func writeStatus(w http.ResponseWriter, code int, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(s + "\n"))
+}
+
+// Handler returns the public listener's handler, for tests.
+func (g *Gateway) Handler() http.Handler { return g.public.Handler }
+
+// Run listens and serves until ctx is done, then drains: readiness turns
+// false, new connections are refused, open GET streams end, requests in
+// flight get up to the configured shutdown bound to finish, and stdio
+// children are stopped. ready, when not nil, is called with the bound
+// addresses once both listeners accept connections.
+func (g *Gateway) Run(ctx context.Context, ready func(public, admin net.Addr)) error {
+	pl, err := net.Listen("tcp", g.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("public listener: %w", err)
+	}
+	var al net.Listener
+	if g.admin != nil {
+		if al, err = net.Listen("tcp", g.cfg.Admin.Listen); err != nil {
+			pl.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+	}
+	errc := make(chan error, 2)
+	go func() {
+		if g.certs != nil {
+			errc <- g.public.ServeTLS(pl, "", "")
+		} else {
+			errc <- g.public.Serve(pl)
+		}
+	}()
+	if al != nil {
+		go func() { errc <- g.admin.Serve(al) }()
+	}
+	var adminAddr net.Addr
+	if al != nil {
+		adminAddr = al.Addr()
+	}
+	g.log.Info("mcpgate serving", "listen", pl.Addr().String(), "path", g.cfg.Path,
+		"admin", fmt.Sprint(adminAddr), "tls", g.certs != nil, "version", Version)
+	if ready != nil {
+		ready(pl.Addr(), adminAddr)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			g.shutdown()
+			return err
+		}
+	case <-ctx.Done():
+	}
+	return g.shutdown()
+}
+
+func (g *Gateway) shutdown() error {
+	g.draining.Store(true)
+	g.drainOnce.Do(func() { close(g.drained) })
+	bound := g.cfg.Timeouts.Shutdown
+	g.log.Info("draining", "bound", bound)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	err := g.public.Shutdown(ctx)
+	if err != nil {
+		g.log.Warn("requests still in flight at the shutdown bound; closing them", "error", err)
+		g.public.Close()
+	}
+	if g.admin != nil {
+		_ = g.admin.Shutdown(ctx)
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelStop()
+	if berr := g.backend.Close(stopCtx); berr != nil {
+		g.log.Warn("backend did not stop cleanly", "error", berr)
+	}
+	g.log.Info("stopped")
+	return nil
+}
+
+// ReloadTLS rereads the public listener's certificate and key (SIGHUP).
+func (g *Gateway) ReloadTLS() error {
+	if g.certs == nil {
+		return nil
+	}
+	return g.certs.reload()
+}

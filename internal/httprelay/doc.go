@@ -1,0 +1,7 @@
+// Package httprelay relays MCP's Streamable HTTP transport to one remote
+// backend: a reverse proxy that streams SSE through event by event, strips
+// what must not reach a backend (the caller's credentials, spoofable
+// forwarding and identity headers, baggage), maps backend failures to
+// JSON-RPC errors, and watches the responses that end each operation without
+// holding the stream.
+package httprelay

@@ -1,0 +1,241 @@
+package httprelay
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+// Options configures a Relay. Zero durations mean the defaults noted.
+type Options struct {
+	Name string   // backend name, for errors and the record
+	URL  *url.URL // the backend's MCP endpoint, used exactly (path and query)
+
+	// Headers are set on every upstream request (the backend's own
+	// credentials, for instance); they replace client headers of that name.
+	Headers http.Header
+	TLS     *tls.Config // nil: system roots, default settings
+
+	ConnectTimeout   time.Duration // dialing and TLS handshake; default 10s
+	FirstByteTimeout time.Duration // until response headers; default 2m
+	IdleTimeout      time.Duration // between response body reads; 0: none
+
+	// TrustedProxies are peers whose X-Forwarded-*/Forwarded headers are
+	// passed on; from anyone else those headers are dropped.
+	TrustedProxies []netip.Prefix
+	// APIKeyHeader is the client credential header stripped before
+	// forwarding, besides Authorization and Cookie.
+	APIKeyHeader string
+	// MaxInspect bounds how much of one response message is buffered to
+	// find its outcome; larger messages pass through uninspected. Default
+	// 1 MiB.
+	MaxInspect int
+
+	Logger *slog.Logger
+}
+
+// Relay is an http.Handler that forwards to one backend.
+type Relay struct {
+	opts  Options
+	proxy httputil.ReverseProxy
+	log   *slog.Logger
+}
+
+// New returns a Relay for opts.
+func New(opts Options) (*Relay, error) {
+	if opts.URL == nil || (opts.URL.Scheme != "http" && opts.URL.Scheme != "https") {
+		return nil, fmt.Errorf("backend %q: URL must be http or https", opts.Name)
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.FirstByteTimeout == 0 {
+		opts.FirstByteTimeout = 2 * time.Minute
+	}
+	if opts.MaxInspect == 0 {
+		opts.MaxInspect = 1 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil, // a gateway talks to its backends directly, whatever HTTP_PROXY says
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       opts.TLS,
+		TLSHandshakeTimeout:   opts.ConnectTimeout,
+		ResponseHeaderTimeout: opts.FirstByteTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		// Responses are inspected, so they must arrive uncompressed; the
+		// client's Accept-Encoding is removed in rewrite for the same reason.
+		DisableCompression: true,
+	}
+	r := &Relay{opts: opts, log: opts.Logger}
+	r.proxy = httputil.ReverseProxy{
+		Rewrite:        r.rewrite,
+		Transport:      transport,
+		FlushInterval:  -1, // flush every write: SSE must not wait in a buffer
+		ModifyResponse: r.modifyResponse,
+		ErrorHandler:   r.errorHandler,
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	return r, nil
+}
+
+// ServeHTTP forwards the request. The body was already read and parsed by
+// the inspect stage; it is sent on exactly as received.
+func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	record.FromContext(req.Context()).Backend = r.opts.Name
+	if in := inspect.FromContext(req.Context()); in != nil {
+		req.Body = io.NopCloser(bytes.NewReader(in.Raw))
+		req.ContentLength = int64(len(in.Raw))
+		raw := in.Raw
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
+	}
+	r.proxy.ServeHTTP(w, req)
+}
+
+// strippedPrefixes are header families that carry identity or forwarding
+// claims a client must not be able to make: a backend that trusts them (as
+// many do behind an authenticating proxy) would otherwise believe whatever
+// the caller wrote.
+var strippedPrefixes = []string{"X-Forwarded-", "X-Auth-Request-", "X-Remote-"}
+
+var strippedHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie", "Forwarded",
+	"Remote-User", "X-User", "X-Email", "X-Real-Ip", "X-Client-Ip",
+	"Baggage", "Accept-Encoding",
+}
+
+func (r *Relay) rewrite(pr *httputil.ProxyRequest) {
+	out := pr.Out
+	u := *r.opts.URL
+	out.URL = &u
+	out.Host = ""
+	h := out.Header
+	for _, name := range strippedHeaders {
+		h.Del(name)
+	}
+	if r.opts.APIKeyHeader != "" {
+		h.Del(r.opts.APIKeyHeader)
+	}
+	for name := range h {
+		for _, p := range strippedPrefixes {
+			if strings.HasPrefix(name, p) {
+				delete(h, name)
+				break
+			}
+		}
+	}
+	if r.trusted(pr.In.RemoteAddr) {
+		if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
+			h["X-Forwarded-For"] = v
+		}
+		if v := pr.In.Header.Values("Forwarded"); len(v) > 0 {
+			h["Forwarded"] = v
+		}
+	}
+	pr.SetXForwarded()
+	for name, vs := range r.opts.Headers {
+		h[name] = vs
+	}
+}
+
+func (r *Relay) trusted(remoteAddr string) bool {
+	if len(r.opts.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, p := range r.opts.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Relay) modifyResponse(resp *http.Response) error {
+	ctx := resp.Request.Context()
+	rec := record.FromContext(ctx)
+	in := inspect.FromContext(ctx)
+	ct := resp.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, "text/event-stream"):
+		rec.SSE = true
+		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name)
+	case strings.HasPrefix(ct, "application/json") && in != nil:
+		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout)
+	default:
+		if r.opts.IdleTimeout > 0 {
+			resp.Body = newIdleBody(resp.Body, r.opts.IdleTimeout)
+		}
+	}
+	return nil
+}
+
+// errorHandler answers a request the backend did not answer. A JSON-RPC
+// error naming the backend tells the client which hop failed.
+func (r *Relay) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
+	ctx := req.Context()
+	rec := record.FromContext(ctx)
+	if ctx.Err() != nil {
+		rec.Fail(record.ReasonClientCanceled, err.Error())
+		return
+	}
+	status, reason, what := http.StatusBadGateway, record.ReasonUpstreamUnavailable, "unreachable"
+	if isTimeout(err) {
+		status, reason, what = http.StatusGatewayTimeout, record.ReasonUpstreamTimeout, "timed out"
+	}
+	rec.Fail(reason, err.Error())
+	r.log.WarnContext(ctx, "backend request failed", "backend", r.opts.Name, "error", err)
+	mcpwire.WriteError(w, status, firstRequestID(req.Context()), mcpwire.CodeGateway,
+		fmt.Sprintf("backend %q %s", r.opts.Name, what))
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errIdle) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// net/http reports ResponseHeaderTimeout with this text only.
+	return strings.Contains(err.Error(), "timeout awaiting response headers")
+}
+
+// firstRequestID is the id to answer with when a single request fails;
+// batches and notifications get a null id.
+func firstRequestID(ctx context.Context) []byte {
+	in := inspect.FromContext(ctx)
+	if in == nil || in.Body.Batch || len(in.Body.Messages) != 1 {
+		return nil
+	}
+	m := &in.Body.Messages[0]
+	if !m.ID.Present() {
+		return nil
+	}
+	return m.ID.Bytes(in.Raw)
+}

@@ -1,0 +1,209 @@
+package httprelay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/sse"
+)
+
+// noteResponses records the outcome of every response in msgs that answers
+// one of the request's operations.
+func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte) {
+	for i := range b.Messages {
+		m := &b.Messages[i]
+		if (m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError) || !m.ID.Present() {
+			continue
+		}
+		op := rec.OpByID(m.ID.Bytes(raw))
+		if op == nil {
+			continue
+		}
+		op.Answered = true
+		if m.Kind == jsonrpc.KindError {
+			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, m.ErrorCode, m.ErrorMessage
+		}
+		op.ToolError = m.IsError
+	}
+}
+
+// unanswered reports whether a request of the record still awaits its response.
+func unanswered(rec *record.Record) bool {
+	for i := range rec.Ops {
+		if rec.Ops[i].Kind == "request" && !rec.Ops[i].Answered {
+			return true
+		}
+	}
+	return false
+}
+
+// sseWatcher passes an event stream through event by event, inspecting each
+// complete event of bounded size for JSON-RPC responses. When the backend's
+// stream breaks (rather than ends), it appends one JSON-RPC error event per
+// unanswered request, so the client learns its call failed instead of
+// waiting on a dead stream.
+type sseWatcher struct {
+	ctx     context.Context
+	body    io.ReadCloser
+	events  *sse.Reader
+	rec     *record.Record
+	backend string
+	msg     jsonrpc.Body
+	pending []byte
+	done    error // returned once pending is drained
+}
+
+func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string) io.ReadCloser {
+	src := body
+	if idle > 0 {
+		src = newIdleBody(body, idle)
+	}
+	return &sseWatcher{ctx: ctx, body: src, events: sse.NewReader(src, maxEvent), rec: rec, backend: backend}
+}
+
+func (w *sseWatcher) Read(p []byte) (int, error) {
+	for len(w.pending) == 0 {
+		if w.done != nil {
+			return 0, w.done
+		}
+		ev, err := w.events.Next()
+		if len(ev.Raw) > 0 {
+			w.pending = ev.Raw
+			if !ev.Partial && !ev.Incomplete {
+				w.rec.StreamEvents++
+			}
+			if ev.Dispatched() && !ev.Truncated && len(ev.Data) > 0 {
+				if w.msg.Parse(ev.Data, jsonrpc.Limits{}) == nil {
+					noteResponses(w.rec, &w.msg, ev.Data)
+				}
+			}
+		}
+		if err != nil {
+			w.finish(err)
+		}
+	}
+	n := copy(p, w.pending)
+	w.pending = w.pending[n:]
+	return n, nil
+}
+
+func (w *sseWatcher) finish(err error) {
+	w.done = io.EOF
+	switch {
+	case errors.Is(err, io.EOF):
+		if unanswered(w.rec) {
+			w.rec.Fail(record.ReasonStreamClosed, "backend closed the event stream before responding")
+		}
+	case w.ctx.Err() != nil:
+		w.rec.Fail(record.ReasonClientCanceled, err.Error())
+		w.done = err
+	default:
+		reason, what := record.ReasonUpstreamUnavailable, "failed mid-stream"
+		if isTimeout(err) {
+			reason, what = record.ReasonUpstreamTimeout, "went idle mid-stream"
+		}
+		w.rec.Fail(reason, err.Error())
+		// w.pending may still hold the last bytes read; errors follow them.
+		var synth []byte
+		if len(w.pending) > 0 && w.pending[len(w.pending)-1] != '\n' {
+			synth = append(synth, "\n\n"...)
+		}
+		for i := range w.rec.Ops {
+			op := &w.rec.Ops[i]
+			if op.Kind != "request" || op.Answered {
+				continue
+			}
+			msg := "backend " + `"` + w.backend + `" ` + what
+			op.Answered, op.HasRPCError, op.RPCErrorCode, op.RPCError = true, true, mcpwire.CodeGateway, msg
+			synth = append(synth, "event: message\ndata: "...)
+			synth = mcpwire.AppendError(synth, []byte(op.ID), mcpwire.CodeGateway, msg)
+			synth = append(synth, "\n\n"...)
+		}
+		w.pending = append(append([]byte(nil), w.pending...), synth...)
+	}
+}
+
+func (w *sseWatcher) Close() error { return w.body.Close() }
+
+// jsonWatcher passes a JSON response through while keeping up to max bytes
+// of it, then parses what it kept to learn the outcome.
+type jsonWatcher struct {
+	body io.ReadCloser
+	rec  *record.Record
+	max  int
+	buf  []byte
+	over bool
+}
+
+func newJSONWatcher(_ context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration) io.ReadCloser {
+	if idle > 0 {
+		body = newIdleBody(body, idle)
+	}
+	return &jsonWatcher{body: body, rec: rec, max: max}
+}
+
+func (w *jsonWatcher) Read(p []byte) (int, error) {
+	n, err := w.body.Read(p)
+	if !w.over {
+		if len(w.buf)+n > w.max {
+			w.over, w.buf = true, nil
+		} else {
+			w.buf = append(w.buf, p[:n]...)
+		}
+	}
+	if err == io.EOF && !w.over && len(w.buf) > 0 {
+		var b jsonrpc.Body
+		if b.Parse(w.buf, jsonrpc.Limits{}) == nil {
+			noteResponses(w.rec, &b, w.buf)
+		}
+		w.buf = nil
+	}
+	return n, err
+}
+
+func (w *jsonWatcher) Close() error { return w.body.Close() }
+
+var errIdle = errors.New("backend response idle timeout")
+
+// idleBody fails a read that waits longer than d for data, by closing the
+// body from a timer; the blocked Read then returns and errIdle is reported.
+type idleBody struct {
+	rc    io.ReadCloser
+	d     time.Duration
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+func newIdleBody(rc io.ReadCloser, d time.Duration) *idleBody {
+	b := &idleBody{rc: rc, d: d}
+	b.t = time.AfterFunc(d, func() {
+		b.fired.Store(true)
+		rc.Close()
+	})
+	b.t.Stop()
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	// Only time spent waiting on the backend counts, not time the client
+	// takes to accept what was already read.
+	b.t.Reset(b.d)
+	n, err := b.rc.Read(p)
+	b.t.Stop()
+	if b.fired.Load() {
+		return n, errIdle
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.t.Stop()
+	return b.rc.Close()
+}

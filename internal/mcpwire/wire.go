@@ -1,0 +1,108 @@
+package mcpwire
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+)
+
+// Header names of the Streamable HTTP transport.
+const (
+	HeaderSessionID       = "Mcp-Session-Id"
+	HeaderProtocolVersion = "Mcp-Protocol-Version"
+	HeaderMethod          = "Mcp-Method"
+	HeaderName            = "Mcp-Name"
+	HeaderParamPrefix     = "Mcp-Param-"
+	HeaderLastEventID     = "Last-Event-Id"
+)
+
+// Protocol revisions the gateway knows how to inspect.
+const (
+	Version20241105 = "2024-11-05"
+	Version20250326 = "2025-03-26"
+	Version20250618 = "2025-06-18"
+	Version20251125 = "2025-11-25"
+	Version20260728 = "2026-07-28"
+)
+
+// Versions lists the known revisions, oldest first.
+var Versions = []string{Version20241105, Version20250326, Version20250618, Version20251125, Version20260728}
+
+// KnownVersion reports whether v is a revision the gateway knows.
+func KnownVersion(v string) bool { return slices.Contains(Versions, v) }
+
+// Stateless reports whether revision v has no sessions (2026-07-28 and later).
+func Stateless(v string) bool { return v >= Version20260728 }
+
+// MCP error codes beyond JSON-RPC's own.
+const (
+	CodeHeaderMismatch             = -32020
+	CodeUnsupportedProtocolVersion = -32022
+	// CodeGateway is the code of errors the gateway itself reports about a
+	// backend (unreachable, timed out, exited); JSON-RPC reserves
+	// -32000..-32099 for implementation-defined server errors.
+	CodeGateway = -32000
+	// CodeSessionNotFound matches what the official SDKs send with 404.
+	CodeSessionNotFound = -32001
+)
+
+// WriteError writes a JSON-RPC error response with the given HTTP status.
+// id is the raw JSON id of the request it answers, or nil for null.
+func WriteError(w http.ResponseWriter, status int, id []byte, code int64, message string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(AppendError(nil, id, code, message))
+}
+
+// AppendError appends a JSON-RPC error response message to dst.
+func AppendError(dst, id []byte, code int64, message string) []byte {
+	dst = append(dst, `{"jsonrpc":"2.0","id":`...)
+	if len(id) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, id...)
+	}
+	dst = append(dst, `,"error":{"code":`...)
+	dst = strconv.AppendInt(dst, code, 10)
+	dst = append(dst, `,"message":`...)
+	dst = jsonrpc.AppendQuote(dst, message)
+	return append(dst, "}}"...)
+}
+
+// Accepts reports whether an Accept header value admits the media type mt
+// (exactly, via type/*, or */*). An empty header admits everything.
+func Accepts(accept, mt string) bool {
+	if accept == "" {
+		return true
+	}
+	typ, _, _ := strings.Cut(mt, "/")
+	for part := range strings.SplitSeq(accept, ",") {
+		r, params, _ := strings.Cut(part, ";")
+		r = strings.TrimSpace(r)
+		if zeroQuality(params) {
+			continue
+		}
+		if strings.EqualFold(r, mt) || r == "*/*" || strings.EqualFold(r, typ+"/*") {
+			return true
+		}
+	}
+	return false
+}
+
+// zeroQuality reports whether media-range parameters carry q=0, which
+// means "not acceptable".
+func zeroQuality(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q == 0
+		}
+	}
+	return false
+}

@@ -1,0 +1,223 @@
+package stdiorelay
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+// exchange sends a POST body to the backend and answers with what comes
+// back: 202 when the body holds no request, else an SSE stream (when the
+// client accepts one and forceJSON is off) or one JSON response. It reports
+// whether every request got a successful result.
+func (r *Relay) exchange(w http.ResponseWriter, req *http.Request, in *inspect.Request, s *session, c conn, forceJSON bool) bool {
+	rec := record.FromContext(req.Context())
+	requests := 0
+	for i := range in.Body.Messages {
+		if in.Body.Messages[i].Kind == jsonrpc.KindRequest {
+			requests++
+		}
+	}
+	useSSE := requests > 0 && !forceJSON && mcpwire.Accepts(req.Header.Get("Accept"), "text/event-stream")
+	l := newListener(useSSE)
+	if s != nil {
+		s.acquire()
+		defer s.release()
+	}
+	err := c.send(l, in, s)
+	defer c.forget(l)
+	if err != nil {
+		r.sendFailed(w, rec, in, err)
+		return false
+	}
+	if requests == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return true
+	}
+	if useSSE {
+		return r.writeSSE(w, req, l, requests, s)
+	}
+	return r.writeJSON(w, req, l, requests, in.Body.Batch)
+}
+
+func (r *Relay) sendFailed(w http.ResponseWriter, rec *record.Record, in *inspect.Request, err error) {
+	var unavail *unavailableError
+	switch {
+	case errors.Is(err, errDuplicateID):
+		rec.Fail(record.ReasonInvalidRequest, err.Error())
+		mcpwire.WriteError(w, http.StatusBadRequest, requestID(in), jsonrpc.CodeInvalidRequest, err.Error())
+	case errors.As(err, &unavail):
+		rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(int(unavail.retryAfter/time.Second)+1))
+		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
+			fmt.Sprintf("backend %q is restarting; retry later", r.opts.Name))
+	default:
+		rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+		r.log.Warn("backend unavailable", "error", err)
+		mcpwire.WriteError(w, http.StatusBadGateway, requestID(in), mcpwire.CodeGateway,
+			fmt.Sprintf("backend %q unavailable", r.opts.Name))
+	}
+}
+
+// note records a response's outcome on its operation and reports whether
+// it was a success.
+func note(rec *record.Record, it *item) bool {
+	if op := rec.OpByID([]byte(it.id)); op != nil {
+		op.Answered = true
+		if it.hasError {
+			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, it.errCode, it.errMsg
+		}
+		op.ToolError = it.isError
+	}
+	return !it.hasError
+}
+
+func (r *Relay) writeSSE(w http.ResponseWriter, req *http.Request, l *listener, requests int, s *session) bool {
+	rec := record.FromContext(req.Context())
+	rec.SSE = true
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	keepAlive := time.NewTicker(r.opts.KeepAlive)
+	defer keepAlive.Stop()
+	var batch []item
+	var buf []byte
+	ok := true
+	for requests > 0 {
+		select {
+		case <-l.notify:
+			batch = l.take(batch)
+			buf = buf[:0]
+			for i := range batch {
+				it := &batch[i]
+				buf = appendEvent(buf, it.data)
+				rec.StreamEvents++
+				if it.response {
+					requests--
+					ok = note(rec, it) && ok
+				}
+			}
+			if _, err := w.Write(buf); err != nil {
+				rec.Fail(record.ReasonClientCanceled, err.Error())
+				return false
+			}
+			_ = rc.Flush()
+		case <-keepAlive.C:
+			_, _ = w.Write([]byte(": keep-alive\n\n"))
+			_ = rc.Flush()
+		case <-req.Context().Done():
+			rec.Fail(record.ReasonClientCanceled, "client closed the stream")
+			return false
+		}
+	}
+	return ok
+}
+
+func (r *Relay) writeJSON(w http.ResponseWriter, req *http.Request, l *listener, requests int, batch bool) bool {
+	rec := record.FromContext(req.Context())
+	var got []item
+	var buf []item
+	for len(got) < requests {
+		select {
+		case <-l.notify:
+			buf = l.take(buf)
+			for _, it := range buf {
+				if it.response {
+					got = append(got, it)
+				}
+			}
+		case <-req.Context().Done():
+			rec.Fail(record.ReasonClientCanceled, "client went away")
+			return false
+		}
+	}
+	ok := true
+	var body []byte
+	if batch {
+		body = append(body, '[')
+	}
+	for i := range got {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, got[i].data...)
+		ok = note(rec, &got[i]) && ok
+	}
+	if batch {
+		body = append(body, ']')
+	}
+	if sid := rec.SessionID; sid != "" && ok && isInitializeResult(req) {
+		w.Header().Set(mcpwire.HeaderSessionID, sid)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return ok
+}
+
+func isInitializeResult(req *http.Request) bool {
+	return isInitialize(inspect.FromContext(req.Context())) && req.Header.Get(mcpwire.HeaderSessionID) == ""
+}
+
+// appendEvent frames one JSON-RPC message as an SSE event. Messages from
+// the child are single lines, so one data field holds each.
+func appendEvent(dst, msg []byte) []byte {
+	dst = append(dst, "event: message\ndata: "...)
+	dst = append(dst, msg...)
+	return append(dst, "\n\n"...)
+}
+
+// stream serves a GET: the session's stream for messages not tied to a
+// request, open until the client leaves or the session ends. There is no
+// replay, so these streams carry no event ids.
+func (r *Relay) stream(w http.ResponseWriter, req *http.Request, s *session) {
+	rec := record.FromContext(req.Context())
+	rec.SSE = true
+	l := newListener(true)
+	s.acquire()
+	defer s.release()
+	s.addStream(l)
+	defer s.removeStream(l)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	keepAlive := time.NewTicker(r.opts.KeepAlive)
+	defer keepAlive.Stop()
+	var batch []item
+	var buf []byte
+	for {
+		select {
+		case <-l.notify:
+			batch = l.take(batch)
+			buf = buf[:0]
+			for i := range batch {
+				buf = appendEvent(buf, batch[i].data)
+				rec.StreamEvents++
+			}
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		case <-keepAlive.C:
+			_, _ = w.Write([]byte(": keep-alive\n\n"))
+			_ = rc.Flush()
+		case <-s.done:
+			return
+		case <-req.Context().Done():
+			return
+		}
+	}
+}

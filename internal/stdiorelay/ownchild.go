@@ -1,0 +1,146 @@
+package stdiorelay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+)
+
+// ownChild is the conn of a session with a child of its own. Ids need no
+// remapping: only this session's client talks to this child, so the
+// child's requests to the client and the client's answers pass unchanged.
+type ownChild struct {
+	sess  *session
+	child *child
+	log   *slog.Logger
+	msg   jsonrpc.Body // used only by the stdout goroutine
+
+	mu       sync.Mutex
+	pending  map[string]*listener // request id → its exchange
+	progress map[string]*listener // progress token → its exchange
+	exited   bool
+}
+
+func startOwnChild(cmd Command, s *session, log *slog.Logger, onExit func(*ownChild)) (*ownChild, error) {
+	oc := &ownChild{sess: s, log: log, pending: map[string]*listener{}, progress: map[string]*listener{}}
+	ch, err := startChild(cmd, log, oc.dispatch)
+	if err != nil {
+		return nil, err
+	}
+	oc.child = ch
+	go func() {
+		<-ch.exited
+		oc.fail(fmt.Sprintf("backend process exited (%v)", exitReason(ch.err)))
+		onExit(oc)
+	}()
+	return oc, nil
+}
+
+func exitReason(err error) string {
+	if err == nil {
+		return "status 0"
+	}
+	return err.Error()
+}
+
+var errExited = errors.New("backend process has exited")
+
+func (oc *ownChild) send(l *listener, in *inspect.Request, s *session) error {
+	oc.mu.Lock()
+	if oc.exited {
+		oc.mu.Unlock()
+		return errExited
+	}
+	for i := range in.Body.Messages {
+		m := &in.Body.Messages[i]
+		if m.Kind != jsonrpc.KindRequest {
+			continue
+		}
+		id := string(m.ID.Bytes(in.Raw))
+		if _, dup := oc.pending[id]; dup {
+			oc.mu.Unlock()
+			return errDuplicateID
+		}
+		oc.pending[id] = l
+		if m.ProgressToken.Present() {
+			oc.progress[string(m.ProgressToken.Bytes(in.Raw))] = l
+		}
+	}
+	oc.mu.Unlock()
+	if l.sse {
+		s.addStream(l)
+	}
+	for i := range in.Body.Messages {
+		if err := oc.child.send(in.Body.Messages[i].Object.Bytes(in.Raw)); err != nil {
+			return fmt.Errorf("writing to backend: %w", err)
+		}
+	}
+	return nil
+}
+
+func (oc *ownChild) forget(l *listener) {
+	oc.mu.Lock()
+	for k, x := range oc.pending {
+		if x == l {
+			delete(oc.pending, k)
+		}
+	}
+	for k, x := range oc.progress {
+		if x == l {
+			delete(oc.progress, k)
+		}
+	}
+	oc.mu.Unlock()
+	oc.sess.removeStream(l)
+}
+
+// dispatch routes one message from the child's stdout.
+func (oc *ownChild) dispatch(line []byte) {
+	if err := oc.msg.Parse(line, jsonrpc.Limits{}); err != nil || oc.msg.Batch {
+		oc.log.Warn("stdio server wrote something that is not one JSON-RPC message; dropped", "error", err, "bytes", len(line))
+		return
+	}
+	m := &oc.msg.Messages[0]
+	it := newItem(line, m, nil)
+	switch m.Kind {
+	case jsonrpc.KindResult, jsonrpc.KindError:
+		oc.mu.Lock()
+		l := oc.pending[it.id]
+		delete(oc.pending, it.id)
+		oc.mu.Unlock()
+		if l == nil || !l.push(it) {
+			oc.log.Debug("response to a request nobody awaits; dropped", "id", it.id)
+		}
+		return
+	case jsonrpc.KindNotification:
+		if m.Method == "notifications/progress" && m.ParamsProgressToken.Present() {
+			oc.mu.Lock()
+			l := oc.progress[string(m.ParamsProgressToken.Bytes(line))]
+			oc.mu.Unlock()
+			if l != nil && l.sse && l.push(it) {
+				return
+			}
+		}
+	}
+	oc.sess.route(it)
+}
+
+// fail answers every request still awaiting a response with a JSON-RPC
+// error, so no client waits on a child that is gone.
+func (oc *ownChild) fail(msg string) {
+	oc.mu.Lock()
+	oc.exited = true
+	pending := oc.pending
+	oc.pending = map[string]*listener{}
+	oc.mu.Unlock()
+	for id, l := range pending {
+		l.push(errorItem([]byte(id), msg))
+	}
+}
+
+func (oc *ownChild) close() { oc.child.stop(context.Background()) }

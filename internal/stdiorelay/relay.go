@@ -1,0 +1,356 @@
+package stdiorelay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+// Isolation says how client sessions map to child processes.
+type Isolation string
+
+const (
+	IsolationSession Isolation = "session" // one child per session (default)
+	IsolationShared  Isolation = "shared"  // one child for all
+)
+
+// Options configures a Relay. Zero fields take the defaults noted.
+type Options struct {
+	Name      string
+	Command   Command
+	Isolation Isolation // default IsolationSession
+	// MaxSessions bounds concurrent sessions (and so, with session
+	// isolation, child processes); default 100.
+	MaxSessions int
+	// IdleTimeout ends sessions unused for this long; default 30m.
+	IdleTimeout time.Duration
+	// InitialBackoff and MaxBackoff space out restarts of a failing
+	// command; defaults 500ms and 30s.
+	InitialBackoff, MaxBackoff time.Duration
+	// KeepAlive is the interval of SSE comment lines on idle streams, which
+	// keep intermediaries from closing them; default 25s.
+	KeepAlive time.Duration
+	Logger    *slog.Logger
+}
+
+// Relay is an http.Handler serving Streamable HTTP in front of a stdio
+// server.
+type Relay struct {
+	opts    Options
+	log     *slog.Logger
+	backoff *backoff // for session children
+	shared  *sharedConn
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+
+	stopJanitor chan struct{}
+	janitorDone chan struct{}
+}
+
+// New returns a Relay; children start on demand.
+func New(opts Options) (*Relay, error) {
+	if len(opts.Command.Argv) == 0 {
+		return nil, fmt.Errorf("backend %q: empty command", opts.Name)
+	}
+	if opts.Isolation == "" {
+		opts.Isolation = IsolationSession
+	}
+	if opts.Isolation != IsolationSession && opts.Isolation != IsolationShared {
+		return nil, fmt.Errorf("backend %q: unknown isolation %q", opts.Name, opts.Isolation)
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 100
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Minute
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 25 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("backend", opts.Name)
+	r := &Relay{
+		opts:        opts,
+		log:         log,
+		backoff:     newBackoff(opts.InitialBackoff, opts.MaxBackoff),
+		sessions:    map[string]*session{},
+		stopJanitor: make(chan struct{}),
+		janitorDone: make(chan struct{}),
+	}
+	r.shared = newSharedConn(opts.Command, log.With("child", "shared"),
+		newBackoff(opts.InitialBackoff, opts.MaxBackoff), r.broadcast, nil)
+	go r.janitor()
+	return r, nil
+}
+
+// ServeHTTP implements the server side of Streamable HTTP.
+func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rec := record.FromContext(req.Context())
+	rec.Backend = r.opts.Name
+	in := inspect.FromContext(req.Context())
+	sid := req.Header.Get(mcpwire.HeaderSessionID)
+	stateless := in != nil && mcpwire.Stateless(in.Version)
+
+	var s *session
+	if sid != "" && !stateless {
+		if s = r.lookup(sid); s == nil {
+			rec.Fail(record.ReasonSessionNotFound, "unknown or expired session")
+			mcpwire.WriteError(w, http.StatusNotFound, requestID(in), mcpwire.CodeSessionNotFound, "session not found")
+			return
+		}
+	}
+	switch req.Method {
+	case http.MethodPost:
+		switch {
+		case stateless:
+			r.exchange(w, req, in, nil, r.shared, false)
+		case s != nil:
+			r.exchange(w, req, in, s, s.conn, false)
+		case isInitialize(in):
+			r.initialize(w, req, in)
+		default:
+			rec.Fail(record.ReasonInvalidRequest, "no session id")
+			mcpwire.WriteError(w, http.StatusBadRequest, requestID(in), jsonrpc.CodeInvalidRequest,
+				"missing Mcp-Session-Id header: initialize first")
+		}
+	case http.MethodGet:
+		if s == nil {
+			rec.Fail(record.ReasonInvalidRequest, "GET without session id")
+			mcpwire.WriteError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "missing Mcp-Session-Id header")
+			return
+		}
+		r.stream(w, req, s)
+	case http.MethodDelete:
+		if s == nil {
+			rec.Fail(record.ReasonInvalidRequest, "DELETE without session id")
+			mcpwire.WriteError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "missing Mcp-Session-Id header")
+			return
+		}
+		r.endSession(s, "client ended it")
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func isInitialize(in *inspect.Request) bool {
+	return in != nil && !in.Body.Batch && in.Body.Messages[0].Kind == jsonrpc.KindRequest &&
+		in.Body.Messages[0].Method == "initialize"
+}
+
+func requestID(in *inspect.Request) []byte {
+	if in == nil || in.Body.Batch || !in.Body.Messages[0].ID.Present() {
+		return nil
+	}
+	return in.Body.Messages[0].ID.Bytes(in.Raw)
+}
+
+// initialize starts a session. The answer is JSON rather than SSE so the
+// session id can be withheld when initialization fails; whatever the server
+// sends before its answer waits for the session's first stream.
+func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect.Request) {
+	rec := record.FromContext(req.Context())
+	s, err := r.newSession()
+	if err != nil {
+		var unavail *unavailableError
+		switch {
+		case errors.Is(err, errSessionLimit):
+			rec.Fail(record.ReasonSessionLimit, err.Error())
+			w.Header().Set("Retry-After", "5")
+			mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway, "too many sessions; retry later")
+		case errors.As(err, &unavail):
+			rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+			w.Header().Set("Retry-After", strconv.Itoa(int(unavail.retryAfter/time.Second)+1))
+			mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
+				fmt.Sprintf("backend %q is restarting; retry later", r.opts.Name))
+		default:
+			rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+			r.log.Error("cannot start stdio server", "error", err)
+			mcpwire.WriteError(w, http.StatusBadGateway, requestID(in), mcpwire.CodeGateway,
+				fmt.Sprintf("backend %q could not be started", r.opts.Name))
+		}
+		return
+	}
+	rec.SessionID = s.id
+	ok := r.exchange(w, req, in, s, s.conn, true)
+	if !ok {
+		r.endSession(s, "initialize failed")
+	}
+}
+
+var errSessionLimit = errors.New("session limit reached")
+
+func (r *Relay) newSession() (*session, error) {
+	id := newSessionID()
+	s := newSession(id)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, errors.New("gateway is shutting down")
+	}
+	if len(r.sessions) >= r.opts.MaxSessions {
+		r.mu.Unlock()
+		return nil, errSessionLimit
+	}
+	r.sessions[id] = s // reserve the slot before the slow start
+	r.mu.Unlock()
+
+	if r.opts.Isolation == IsolationShared {
+		s.conn = r.shared
+		return s, nil
+	}
+	if wait := r.backoff.wait(); wait > 0 {
+		r.drop(s)
+		return nil, &unavailableError{retryAfter: wait}
+	}
+	oc, err := startOwnChild(r.opts.Command, s, r.log.With("session", sessionRef(id)), func(oc *ownChild) {
+		if time.Since(oc.child.started) < healthyRun && !r.isClosed() {
+			select {
+			case <-s.done: // stopped by us, not a failure
+			default:
+				r.backoff.failed()
+			}
+		}
+		r.endSession(s, "backend process exited")
+	})
+	if err != nil {
+		r.backoff.failed()
+		r.drop(s)
+		return nil, err
+	}
+	s.conn = oc
+	return s, nil
+}
+
+func (r *Relay) drop(s *session) {
+	r.mu.Lock()
+	delete(r.sessions, s.id)
+	r.mu.Unlock()
+}
+
+func (r *Relay) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sessionRef is a short, non-secret reference to a session for logs: the
+// session id itself is a capability and stays out of them.
+func sessionRef(id string) string { return id[:8] }
+
+func (r *Relay) lookup(id string) *session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[id]
+}
+
+func (r *Relay) endSession(s *session, why string) {
+	r.drop(s)
+	if !s.end() {
+		return
+	}
+	r.log.Debug("session ended", "session", sessionRef(s.id), "why", why)
+	if s.conn != nil && s.conn != conn(r.shared) {
+		go s.conn.close()
+	}
+}
+
+func (r *Relay) broadcast(it item) {
+	r.mu.Lock()
+	all := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	for _, s := range all {
+		s.route(it)
+	}
+}
+
+// janitor ends sessions left idle past the idle timeout.
+func (r *Relay) janitor() {
+	defer close(r.janitorDone)
+	every := min(max(r.opts.IdleTimeout/4, time.Second), time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stopJanitor:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			var idle []*session
+			for _, s := range r.sessions {
+				if last, quiet := s.idleSince(); quiet && now.Sub(last) > r.opts.IdleTimeout {
+					idle = append(idle, s)
+				}
+			}
+			r.mu.Unlock()
+			for _, s := range idle {
+				r.endSession(s, "idle timeout")
+			}
+		}
+	}
+}
+
+// Sessions returns the number of live sessions.
+func (r *Relay) Sessions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sessions)
+}
+
+// Close ends every session and stops every child, waiting for them up to
+// ctx's deadline.
+func (r *Relay) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	all := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	close(r.stopJanitor)
+	<-r.janitorDone
+	var wg sync.WaitGroup
+	for _, s := range all {
+		r.drop(s)
+		s.end()
+		if s.conn != nil && s.conn != conn(r.shared) {
+			wg.Go(s.conn.close)
+		}
+	}
+	wg.Go(r.shared.close)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
