@@ -23,14 +23,17 @@ const usage = `mcpgate — an authenticating, observable gateway for MCP servers
 
 Usage:
   mcpgate serve --config FILE                         run with a config file
-  mcpgate serve [--listen ADDR] --upstream URL        try it in front of a Streamable HTTP server
-  mcpgate serve [--listen ADDR] -- COMMAND [ARGS...]  try it in front of a stdio server
+  mcpgate serve [--listen ADDR] [--admin ADDR] --upstream URL
+                                                      try it in front of a Streamable HTTP server
+  mcpgate serve [--listen ADDR] [--admin ADDR] -- COMMAND [ARGS...]
+                                                      try it in front of a stdio server
   mcpgate validate --config FILE                      check a config file and exit
   mcpgate version                                     print the version
 
 The forms without a config file are for trying mcpgate locally: they listen on
-loopback only (default 127.0.0.1:8080), do not authenticate clients, and say so
-at start-up. Clients connect to http://ADDR/mcp.
+loopback only (default 127.0.0.1:8080; admin listener 127.0.0.1:9464, --admin ""
+turns it off), do not authenticate clients, and say so at start-up. Clients
+connect to http://ADDR/mcp.
 
 Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate.
 Docs: docs/configuration.md, docs/protocol.md, docs/operations.md.
@@ -99,15 +102,37 @@ func loadConfig(file, listen, upstream string, command []string) (*config.Config
 	return nil, errors.New("nothing to serve: give --config FILE, --upstream URL, or -- COMMAND [ARGS...]")
 }
 
+// setAdmin applies --admin to a no-file configuration. Like --listen it must
+// be loopback: the admin listener serves pprof.
+func setAdmin(cfg *config.Config, addr string) error {
+	if addr != "" && !config.IsLoopback(addr) {
+		return fmt.Errorf("--admin %q is not a loopback address; use a config file to expose the admin listener", addr)
+	}
+	cfg.Admin.Listen = addr
+	return cfg.Validate()
+}
+
+func adminSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "admin" })
+	return set
+}
+
 func serve(args []string, stderr io.Writer) int {
 	fs := newFlagSet("serve", stderr)
 	file := fs.String("config", "", "config `file` (YAML)")
 	listen := fs.String("listen", "", "listen `address` for the no-file forms (default 127.0.0.1:8080; loopback only)")
 	upstream := fs.String("upstream", "", "Streamable HTTP `URL` of the MCP server to relay to (no-file form)")
+	admin := fs.String("admin", config.DefaultAdminListen, "admin listener `address` for the no-file forms (loopback only; \"\" disables it)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	cfg, err := loadConfig(*file, *listen, *upstream, fs.Args())
+	if err == nil && *file == "" {
+		err = setAdmin(cfg, *admin)
+	} else if err == nil && adminSet(fs) {
+		err = errors.New("--admin cannot be combined with --config: set admin.listen in the file")
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "mcpgate:", err)
 		return 1

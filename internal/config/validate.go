@@ -34,7 +34,8 @@ func (c *Config) Validate() error {
 	if c.Admin.Listen != "" {
 		if err := checkListen(c.Admin.Listen); err != nil {
 			v.errorf("admin.listen", "%s %v (use \"\" to disable the admin listener)", v.m.quote("admin.listen", c.Admin.Listen), err)
-		} else if c.Admin.Listen == c.Listen {
+		} else if c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			// Two ":0" listeners get different ephemeral ports.
 			at := "admin.listen"
 			if !c.isSet(at) {
 				at = "listen" // the default admin address collides with the listen the file set

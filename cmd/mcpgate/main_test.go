@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("auth: {mode: anonymous}\nbackends:\n  - name: b\n    url: http://127.0.0.1:3001/mcp\n"), 0o600)
+	os.WriteFile(bad, []byte("auth: {mode: anonymous}\nupstreams: []\n"), 0o600)
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"no arguments", nil, exitUsage, "", "Usage:"},
+		{"help", []string{"help"}, 0, "Usage:", ""},
+		{"version", []string{"version"}, 0, "mcpgate ", ""},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{"validate good file", []string{"validate", "--config", good}, 0, "good.yaml: ok", ""},
+		{"validate names file, line and key", []string{"validate", "--config", bad}, 1, "", `bad.yaml:2: unknown key "upstreams"`},
+		{"validate without --config", []string{"validate"}, exitUsage, "", "usage: mcpgate validate --config FILE"},
+		{"serve with nothing to serve", []string{"serve"}, 1, "", "nothing to serve"},
+		{"serve upstream and command", []string{"serve", "--upstream", "http://127.0.0.1:1/mcp", "--", "cat"}, 1, "", "not both"},
+		{"serve config and upstream", []string{"serve", "--config", good, "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "cannot be combined"},
+		{"serve config and admin", []string{"serve", "--config", good, "--admin", ""}, 1, "", "--admin cannot be combined with --config"},
+		{"no-file form refuses a public listener", []string{"serve", "--listen", "0.0.0.0:8080", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "not a loopback address"},
+		{"no-file form refuses a public admin listener", []string{"serve", "--admin", "0.0.0.0:9464", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "--admin"},
+		{"serve with a bad file", []string{"serve", "--config", bad}, 1, "", `unknown key "upstreams"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, &stdout, &stderr)
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) {
+				t.Errorf("stdout %q does not contain %q", &stdout, tt.stdout)
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", &stderr, tt.stderr)
+			}
+		})
+	}
+}

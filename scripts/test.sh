@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs mcpgate's whole test suite: formatting, vet, staticcheck, every Go test
+# under the race detector (end-to-end tests against real MCP peers included),
+# and a bounded run of each fuzz target. Exits non-zero on the first failure.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$(repo_root)
+cd "$root"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/node/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+sc=$(ensure_staticcheck "$root")
+"$sc" ./...
+
+ensure_node_peers "$root"
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target runs briefly on top of its committed corpus: enough to catch
+# a regression in CI; longer runs are a manual job (docs/operations.md).
+fuzztime="${FUZZTIME:-10s}"
+echo "== fuzz ($fuzztime per target)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+		echo "-- $pkg $target"
+		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/mcpgate-fuzz.log 2>&1 || { cat /tmp/mcpgate-fuzz.log; exit 1; }
+	done
+done
+echo "== all checks passed"
