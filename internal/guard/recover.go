@@ -14,7 +14,9 @@ import (
 // Recover turns a panic in an inner handler into a 500 with a JSON-RPC
 // internal error (when nothing was written yet) and a logged stack, so one
 // bad request cannot take the gateway down. http.ErrAbortHandler is passed
-// on: it is net/http's way to abort a response deliberately.
+// on: it is net/http's way to abort a response deliberately. A panic after
+// the response was started aborts it the same way, since finishing it
+// normally would present a truncated body to the client as complete.
 func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,9 +33,15 @@ func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 					rec.Fail(record.ReasonPanic, "panic in handler")
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "panic", v, "stack", string(debug.Stack()))
-				if !tw.wrote {
-					mcpwire.WriteError(w, http.StatusInternalServerError, nil, jsonrpc.CodeInternalError, "internal error")
+				if tw.wrote {
+					panic(http.ErrAbortHandler)
 				}
+				// Headers the handler set for the body it meant to send
+				// would misdescribe this one.
+				h := w.Header()
+				h.Del("Content-Length")
+				h.Del("Content-Encoding")
+				mcpwire.WriteError(w, http.StatusInternalServerError, nil, jsonrpc.CodeInternalError, "internal error")
 			}()
 			next.ServeHTTP(tw, r)
 		})
@@ -62,9 +70,12 @@ func (w *trackingWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (w *trackingWriter) Flush() {
+func (w *trackingWriter) Flush() { _ = w.FlushError() }
+
+// FlushError flushes through http.ResponseController, so that a writer
+// below that flushes only via its own Unwrap is still reached, and its
+// error comes back to a caller using http.ResponseController.
+func (w *trackingWriter) FlushError() error {
 	w.wrote = true
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,7 +104,14 @@ func New(opts Options) (*Relay, error) {
 // ServeHTTP forwards the request. The body was already read and parsed by
 // the inspect stage; it is sent on exactly as received.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	record.FromContext(req.Context()).Backend = r.opts.Name
+	rec := record.FromContext(req.Context())
+	if rec == nil {
+		// Outside the gateway's chain (a test, another embedding): the
+		// watchers and the error handler write to the record unconditionally.
+		rec = &record.Record{Start: time.Now(), HTTPMethod: req.Method}
+		req = req.WithContext(record.NewContext(req.Context(), rec))
+	}
+	rec.Backend = r.opts.Name
 	if in := inspect.FromContext(req.Context()); in != nil {
 		req.Body = io.NopCloser(bytes.NewReader(in.Raw))
 		req.ContentLength = int64(len(in.Raw))
@@ -125,37 +133,58 @@ var strippedHeaders = []string{
 	"Baggage", "Accept-Encoding",
 }
 
+// stripped reports whether the header name is one a client must not pass
+// to the backend. Underscores count as hyphens: CGI and WSGI servers map
+// both X-Forwarded-User and X_Forwarded_User to HTTP_X_FORWARDED_USER (the
+// httpoxy family of bugs), so either spelling makes the same claim.
+func (r *Relay) stripped(name string) bool {
+	name = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+	if slices.Contains(strippedHeaders, name) || (r.opts.APIKeyHeader != "" && name == http.CanonicalHeaderKey(r.opts.APIKeyHeader)) {
+		return true
+	}
+	for _, p := range strippedPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// trustedForwarding are the headers a trusted proxy's word is kept for.
+var trustedForwarding = []string{"X-Forwarded-For", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
 func (r *Relay) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	u := *r.opts.URL
 	out.URL = &u
 	out.Host = ""
 	h := out.Header
-	for _, name := range strippedHeaders {
-		h.Del(name)
-	}
-	if r.opts.APIKeyHeader != "" {
-		h.Del(r.opts.APIKeyHeader)
-	}
 	for name := range h {
-		for _, p := range strippedPrefixes {
-			if strings.HasPrefix(name, p) {
-				delete(h, name)
-				break
-			}
+		if r.stripped(name) {
+			delete(h, name)
 		}
 	}
-	if r.trusted(pr.In.RemoteAddr) {
+	trusted := r.trusted(pr.In.RemoteAddr)
+	if trusted {
 		if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
-			h["X-Forwarded-For"] = v
-		}
-		if v := pr.In.Header.Values("Forwarded"); len(v) > 0 {
-			h["Forwarded"] = v
+			h["X-Forwarded-For"] = slices.Clone(v)
 		}
 	}
 	pr.SetXForwarded()
+	if trusted {
+		// SetXForwarded describes the hop from the proxy to us; the proxy
+		// knows the client's host and scheme, which is what a backend wants.
+		for _, name := range trustedForwarding[1:] {
+			if v := pr.In.Header.Values(name); len(v) > 0 {
+				h[name] = slices.Clone(v)
+			}
+		}
+	}
 	for name, vs := range r.opts.Headers {
-		h[name] = vs
+		// Canonical, so that it replaces the client's header of that name
+		// rather than going out beside it; cloned, so that nothing done to
+		// this request's header reaches the configuration every request shares.
+		h[http.CanonicalHeaderKey(name)] = slices.Clone(vs)
 	}
 }
 

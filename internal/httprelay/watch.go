@@ -22,7 +22,7 @@ func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte) {
 		if (m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError) || !m.ID.Present() {
 			continue
 		}
-		op := rec.OpByID(m.ID.Bytes(raw))
+		op := requestOp(rec, m.ID.Bytes(raw))
 		if op == nil {
 			continue
 		}
@@ -32,6 +32,19 @@ func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte) {
 		}
 		op.ToolError = m.IsError
 	}
+}
+
+// requestOp returns the request op whose id is id. Record.OpByID is not
+// enough: in a batch, a client's response to a server request can carry the
+// same id as one of the client's own requests (they are separate id spaces),
+// and only the request is answered by the backend's response.
+func requestOp(rec *record.Record, id []byte) *record.Op {
+	for i := range rec.Ops {
+		if op := &rec.Ops[i]; op.Kind == "request" && op.ID == string(id) {
+			return op
+		}
+	}
+	return nil
 }
 
 // unanswered reports whether a request of the record still awaits its response.
@@ -58,6 +71,12 @@ type sseWatcher struct {
 	msg     jsonrpc.Body
 	pending []byte
 	done    error // returned once pending is drained
+
+	// tail holds an event the stream ended inside of, until Next says
+	// whether it ended or broke; open is set while the client holds the
+	// start of an event whose end it has not been sent (Partial chunks).
+	tail []byte
+	open bool
 }
 
 func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string) io.ReadCloser {
@@ -74,9 +93,16 @@ func (w *sseWatcher) Read(p []byte) (int, error) {
 			return 0, w.done
 		}
 		ev, err := w.events.Next()
-		if len(ev.Raw) > 0 {
+		switch {
+		case ev.Incomplete:
+			// The stream ended inside this event; Next reports how next.
+			// Held back because if it broke, the error events written in
+			// its place must not be read as more lines of this event.
+			w.tail = append(w.tail[:0], ev.Raw...)
+		case len(ev.Raw) > 0:
 			w.pending = ev.Raw
-			if !ev.Partial && !ev.Incomplete {
+			w.open = ev.Partial
+			if !ev.Partial {
 				w.rec.StreamEvents++
 			}
 			if ev.Dispatched() && !ev.Truncated && len(ev.Data) > 0 {
@@ -98,6 +124,9 @@ func (w *sseWatcher) finish(err error) {
 	w.done = io.EOF
 	switch {
 	case errors.Is(err, io.EOF):
+		// A client discards an unterminated event at the end of the
+		// stream, so the held-back bytes go out as the backend sent them.
+		w.pending = w.tail
 		if unanswered(w.rec) {
 			w.rec.Fail(record.ReasonStreamClosed, "backend closed the event stream before responding")
 		}
@@ -110,9 +139,12 @@ func (w *sseWatcher) finish(err error) {
 			reason, what = record.ReasonUpstreamTimeout, "went idle mid-stream"
 		}
 		w.rec.Fail(reason, err.Error())
-		// w.pending may still hold the last bytes read; errors follow them.
+		// The held-back tail of an unterminated event is dropped (a client
+		// would discard it too). If the client already has the start of an
+		// event, a line end and a blank line close it, so that the errors
+		// arrive as events of their own.
 		var synth []byte
-		if len(w.pending) > 0 && w.pending[len(w.pending)-1] != '\n' {
+		if w.open {
 			synth = append(synth, "\n\n"...)
 		}
 		for i := range w.rec.Ops {
@@ -126,7 +158,7 @@ func (w *sseWatcher) finish(err error) {
 			synth = mcpwire.AppendError(synth, []byte(op.ID), mcpwire.CodeGateway, msg)
 			synth = append(synth, "\n\n"...)
 		}
-		w.pending = append(append([]byte(nil), w.pending...), synth...)
+		w.pending = synth
 	}
 }
 
@@ -135,6 +167,7 @@ func (w *sseWatcher) Close() error { return w.body.Close() }
 // jsonWatcher passes a JSON response through while keeping up to max bytes
 // of it, then parses what it kept to learn the outcome.
 type jsonWatcher struct {
+	ctx  context.Context
 	body io.ReadCloser
 	rec  *record.Record
 	max  int
@@ -142,11 +175,11 @@ type jsonWatcher struct {
 	over bool
 }
 
-func newJSONWatcher(_ context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration) io.ReadCloser {
+func newJSONWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration) io.ReadCloser {
 	if idle > 0 {
 		body = newIdleBody(body, idle)
 	}
-	return &jsonWatcher{body: body, rec: rec, max: max}
+	return &jsonWatcher{ctx: ctx, body: body, rec: rec, max: max}
 }
 
 func (w *jsonWatcher) Read(p []byte) (int, error) {
@@ -164,6 +197,18 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 			noteResponses(w.rec, &b, w.buf)
 		}
 		w.buf = nil
+	}
+	if err != nil && err != io.EOF {
+		// The response was cut short (ReverseProxy aborts it); without this
+		// the record would show a request that simply went unanswered.
+		switch {
+		case w.ctx.Err() != nil:
+			w.rec.Fail(record.ReasonClientCanceled, err.Error())
+		case isTimeout(err):
+			w.rec.Fail(record.ReasonUpstreamTimeout, err.Error())
+		default:
+			w.rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+		}
 	}
 	return n, err
 }

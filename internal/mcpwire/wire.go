@@ -76,22 +76,39 @@ func AppendError(dst, id []byte, code int64, message string) []byte {
 
 // Accepts reports whether an Accept header value admits the media type mt
 // (exactly, via type/*, or */*). An empty header admits everything.
+//
+// The most specific range that matches decides (RFC 9110 §12.5.1), so
+// "text/event-stream;q=0, */*" refuses text/event-stream although */*
+// alone would admit it.
 func Accepts(accept, mt string) bool {
 	if accept == "" {
 		return true
 	}
 	typ, _, _ := strings.Cut(mt, "/")
+	best, ok := -1, false // specificity of the best match so far, and its verdict
 	for part := range strings.SplitSeq(accept, ",") {
 		r, params, _ := strings.Cut(part, ";")
 		r = strings.TrimSpace(r)
-		if zeroQuality(params) {
+		spec := -1
+		switch {
+		case strings.EqualFold(r, mt):
+			spec = 2
+		case strings.EqualFold(r, typ+"/*"):
+			spec = 1
+		case r == "*/*":
+			spec = 0
+		default:
 			continue
 		}
-		if strings.EqualFold(r, mt) || r == "*/*" || strings.EqualFold(r, typ+"/*") {
-			return true
+		admits := !zeroQuality(params)
+		switch {
+		case spec > best:
+			best, ok = spec, admits
+		case spec == best:
+			ok = ok || admits // listed twice: either admitting is enough
 		}
 	}
-	return false
+	return ok
 }
 
 // zeroQuality reports whether media-range parameters carry q=0, which

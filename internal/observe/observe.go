@@ -79,13 +79,16 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (w *responseWriter) Flush() {
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError flushes through http.ResponseController, so that a writer
+// below that flushes only via its own Unwrap is still reached, and its
+// error comes back to a caller using http.ResponseController.
+func (w *responseWriter) FlushError() error {
 	if w.rec.Status == 0 {
 		w.rec.Status = http.StatusOK
 	}
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

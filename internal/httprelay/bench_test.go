@@ -1,0 +1,77 @@
+package httprelay
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+const benchResult = `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}`
+
+func benchBackend(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, benchResult)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// benchServe sends tools/call through h b.N times, each request carrying
+// what the outer stages would have put in its context (the parse itself is
+// inspect's cost, made once here).
+func benchServe(b *testing.B, h http.Handler) {
+	raw := []byte(toolsCall)
+	body, err := jsonrpc.Parse(raw, jsonrpc.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := &inspect.Request{Raw: raw, Body: body}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rec := &record.Record{}
+		fillOps(rec, raw, &body)
+		ctx := inspect.NewContext(record.NewContext(context.Background(), rec), in)
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/mcp", bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || w.Body.Len() != len(benchResult) {
+			b.Fatalf("status %d body %q", w.Code, w.Body)
+		}
+	}
+}
+
+func BenchmarkRelay(b *testing.B) {
+	srv := benchBackend(b)
+	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{}))
+}
+
+// BenchmarkBareProxy is the baseline DESIGN.md §9 measures against.
+func BenchmarkBareProxy(b *testing.B) {
+	srv := benchBackend(b)
+	u, err := url.Parse(srv.URL + "/mcp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.URL.Path = u.Path
+		},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 512},
+	}
+	benchServe(b, p)
+}
