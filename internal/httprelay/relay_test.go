@@ -278,6 +278,12 @@ func TestJSONResponse(t *testing.T) {
 			want:     record.Op{Answered: true},
 		},
 		{
+			name:     "error with a null id answers the one request",
+			request:  toolsCall,
+			response: `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: No valid session ID provided"}}`,
+			want:     record.Op{Answered: true, HasRPCError: true, RPCErrorCode: -32000, RPCError: "Bad Request: No valid session ID provided"},
+		},
+		{
 			name:     "response for another id",
 			request:  toolsCall,
 			response: `{"jsonrpc":"2.0","id":8,"result":{}}`,

@@ -19,10 +19,18 @@ import (
 func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte) {
 	for i := range b.Messages {
 		m := &b.Messages[i]
-		if (m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError) || !m.ID.Present() {
+		var op *record.Op
+		switch {
+		case m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError:
 			continue
+		case m.ID.Present():
+			op = requestOp(rec, m.ID.Bytes(raw))
+		case m.IDNull && len(rec.Ops) == 1 && rec.Ops[0].Kind == "request":
+			// A server that could not read the request's id answers with a
+			// null id (a 400 for an unknown session, say); with one request
+			// in the body there is no doubt which one it answers.
+			op = &rec.Ops[0]
 		}
-		op := requestOp(rec, m.ID.Bytes(raw))
 		if op == nil {
 			continue
 		}
