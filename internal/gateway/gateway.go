@@ -120,6 +120,9 @@ func (g *Gateway) stages() []Stage {
 			Limits:      jsonrpc.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxBatch: cfg.Limits.MaxBatch},
 			ReadTimeout: cfg.Timeouts.ReadBody,
 		})},
+		// authn slots in here, after inspect: it needs the parsed body
+		// for the record, and must run before anything reaches a backend.
+		// TestStageOrder pins this list; keep the two in sync.
 	}
 }
 

@@ -24,8 +24,11 @@ func newBackoff(initial, max time.Duration) *backoff {
 	if initial <= 0 {
 		initial = 500 * time.Millisecond
 	}
-	if max < initial {
+	if max <= 0 {
 		max = 30 * time.Second
+	}
+	if max < initial { // a cap below the first wait would silently shorten it
+		max = initial
 	}
 	return &backoff{initial: initial, max: max, now: time.Now}
 }
@@ -44,10 +47,17 @@ func (b *backoff) failed() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures++
-	d := b.initial << min(b.failures-1, 30)
-	if d > b.max || d <= 0 {
-		d = b.max
+	// Doubling step by step up to the cap: a shift by the failure count
+	// can overflow into a short, positive wait after many failures.
+	d := b.initial
+	for i := 1; i < b.failures && d < b.max; i++ {
+		if d > b.max/2 {
+			d = b.max
+			break
+		}
+		d *= 2
 	}
+	d = min(d, b.max)
 	b.next = b.now().Add(d)
 }
 

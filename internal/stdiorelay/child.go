@@ -53,32 +53,52 @@ func startChild(c Command, log *slog.Logger, onMessage func([]byte)) (*child, er
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Plain pipes rather than cmd.StdoutPipe/StderrPipe: Wait closes those
+	// as soon as the process exits, possibly before its last lines are read,
+	// and the exit must be noticed even while a grandchild still holds the
+	// write ends (see below).
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stderr, err := cmd.StderrPipe()
+	errR, errW, err := os.Pipe()
 	if err != nil {
+		outR.Close()
+		outW.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close() // the child has its own copies
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		stdin.Close()
 		return nil, fmt.Errorf("starting %q: %w", c.Argv[0], err)
 	}
 	ch := &child{cmd: cmd, stdin: stdin, started: time.Now(), exited: make(chan struct{}), log: log.With("pid", cmd.Process.Pid)}
-	var logged sync.WaitGroup
-	logged.Add(1)
-	go func() {
-		defer logged.Done()
-		ch.logStderr(stderr)
-	}()
-	go func() {
-		readErr := readLines(stdout, onMessage)
+	var readErr error
+	var drained sync.WaitGroup
+	drained.Go(func() {
+		ch.logStderr(errR)
+		errR.Close()
+	})
+	drained.Go(func() {
+		readErr = readLines(outR, onMessage)
 		if readErr != nil {
 			ch.log.Error("stdio server broke the protocol; stopping it", "error", readErr)
 			ch.kill()
 		}
-		logged.Wait()
+		outR.Close()
+	})
+	go func() {
 		waitErr := cmd.Wait()
+		// The server is gone: what it started goes with it. This also ends
+		// the reads above when a grandchild inherited stdout or stderr;
+		// otherwise the exit would go unnoticed for as long as it lived.
+		ch.kill()
+		drained.Wait()
 		ch.err = errors.Join(readErr, waitErr)
 		close(ch.exited)
 	}()
@@ -123,6 +143,12 @@ func (c *child) logStderr(r io.Reader) {
 	for sc.Scan() {
 		c.log.Info("stdio server stderr", "line", sc.Text())
 	}
+	if err := sc.Err(); err != nil {
+		c.log.Warn("stdio server stderr line too long; discarding the rest of stderr", "error", err)
+	}
+	// Keep draining: a child blocked writing to a full stderr pipe would
+	// stop serving.
+	_, _ = io.Copy(io.Discard, r)
 }
 
 // send writes one message as one line. Any newline in msg is JSON
@@ -151,9 +177,9 @@ var newline = []byte{'\n'}
 // stop asks the child to exit by closing its stdin (the stdio transport's
 // shutdown), then signals its process group if it lingers.
 func (c *child) stop(ctx context.Context) {
-	c.wmu.Lock()
+	// Not under wmu: a send blocked on a child that stopped reading holds
+	// it, and closing the pipe is what unblocks that send.
 	c.stdin.Close()
-	c.wmu.Unlock()
 	grace := time.NewTimer(2 * time.Second)
 	defer grace.Stop()
 	select {

@@ -159,8 +159,16 @@ func (r *Relay) writeJSON(w http.ResponseWriter, req *http.Request, l *listener,
 	if sid := rec.SessionID; sid != "" && ok && isInitializeResult(req) {
 		w.Header().Set(mcpwire.HeaderSessionID, sid)
 	}
+	status := http.StatusOK
+	if !batch && got[0].gateway {
+		// The backend never answered (its process exited): the HTTP status
+		// says so too, as it does for an unreachable HTTP backend, and does
+		// not depend on whether the exit beat the write to its stdin.
+		status = http.StatusBadGateway
+		rec.Fail(record.ReasonUpstreamUnavailable, got[0].errMsg)
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return ok
 }

@@ -33,5 +33,6 @@ func errorItem(id []byte, msg string) item {
 		data:     mcpwire.AppendError(nil, id, mcpwire.CodeGateway, msg),
 		response: true, id: string(id),
 		hasError: true, errCode: mcpwire.CodeGateway, errMsg: msg,
+		gateway: true,
 	}
 }

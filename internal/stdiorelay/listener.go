@@ -11,6 +11,7 @@ type item struct {
 	errMsg   string
 	hasError bool
 	isError  bool // result.isError
+	gateway  bool // the gateway's own error: the backend never answered
 }
 
 // listener collects the messages bound for one client stream: a POST that

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -19,6 +20,10 @@ type ownChild struct {
 	child *child
 	log   *slog.Logger
 	msg   jsonrpc.Body // used only by the stdout goroutine
+
+	answered atomic.Bool // the child has sent a response
+	stopping atomic.Bool // the gateway asked it to stop: its exit is no failure
+	counted  atomic.Bool // its failure to start was counted in the back-off
 
 	mu       sync.Mutex
 	pending  map[string]*listener // request id → its exchange
@@ -35,8 +40,13 @@ func startOwnChild(cmd Command, s *session, log *slog.Logger, onExit func(*ownCh
 	oc.child = ch
 	go func() {
 		<-ch.exited
-		oc.fail(fmt.Sprintf("backend process exited (%v)", exitReason(ch.err)))
+		oc.mu.Lock()
+		oc.exited = true
+		oc.mu.Unlock()
+		// End the session before failing what is pending, so that a client
+		// that reads the error finds the session already gone.
 		onExit(oc)
+		oc.fail(fmt.Sprintf("backend process exited (%v)", exitReason(ch.err)))
 	}()
 	return oc, nil
 }
@@ -109,6 +119,7 @@ func (oc *ownChild) dispatch(line []byte) {
 	it := newItem(line, m, nil)
 	switch m.Kind {
 	case jsonrpc.KindResult, jsonrpc.KindError:
+		oc.answered.Store(true)
 		oc.mu.Lock()
 		l := oc.pending[it.id]
 		delete(oc.pending, it.id)
@@ -143,4 +154,7 @@ func (oc *ownChild) fail(msg string) {
 	}
 }
 
-func (oc *ownChild) close() { oc.child.stop(context.Background()) }
+func (oc *ownChild) close() {
+	oc.stopping.Store(true)
+	oc.child.stop(context.Background())
+}

@@ -55,6 +55,7 @@ type Relay struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	children map[*ownChild]struct{} // session children not yet exited, for Close
 	closed   bool
 
 	stopJanitor chan struct{}
@@ -90,6 +91,7 @@ func New(opts Options) (*Relay, error) {
 		log:         log,
 		backoff:     newBackoff(opts.InitialBackoff, opts.MaxBackoff),
 		sessions:    map[string]*session{},
+		children:    map[*ownChild]struct{}{},
 		stopJanitor: make(chan struct{}),
 		janitorDone: make(chan struct{}),
 	}
@@ -121,7 +123,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		case stateless:
 			r.exchange(w, req, in, nil, r.shared, false)
 		case s != nil:
-			r.exchange(w, req, in, s, s.conn, false)
+			r.exchange(w, req, in, s, s.backend(), false)
 		case isInitialize(in):
 			r.initialize(w, req, in)
 		default:
@@ -186,8 +188,14 @@ func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect
 		return
 	}
 	rec.SessionID = s.id
-	ok := r.exchange(w, req, in, s, s.conn, true)
+	c := s.backend()
+	ok := r.exchange(w, req, in, s, c, true)
 	if !ok {
+		// A child that exits or never answers initialize failed to start;
+		// one that answered with an error is alive and merely refused.
+		if oc, own := c.(*ownChild); own && !oc.answered.Load() && req.Context().Err() == nil {
+			r.failedStart(oc)
+		}
 		r.endSession(s, "initialize failed")
 	}
 }
@@ -200,7 +208,7 @@ func (r *Relay) newSession() (*session, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, errors.New("gateway is shutting down")
+		return nil, errShuttingDown
 	}
 	if len(r.sessions) >= r.opts.MaxSessions {
 		r.mu.Unlock()
@@ -210,7 +218,7 @@ func (r *Relay) newSession() (*session, error) {
 	r.mu.Unlock()
 
 	if r.opts.Isolation == IsolationShared {
-		s.conn = r.shared
+		s.attach(r.shared)
 		return s, nil
 	}
 	if wait := r.backoff.wait(); wait > 0 {
@@ -218,13 +226,15 @@ func (r *Relay) newSession() (*session, error) {
 		return nil, &unavailableError{retryAfter: wait}
 	}
 	oc, err := startOwnChild(r.opts.Command, s, r.log.With("session", sessionRef(id)), func(oc *ownChild) {
-		if time.Since(oc.child.started) < healthyRun && !r.isClosed() {
-			select {
-			case <-s.done: // stopped by us, not a failure
-			default:
-				r.backoff.failed()
-			}
+		switch lived := time.Since(oc.child.started); {
+		case lived >= healthyRun:
+			r.backoff.reset()
+		case !oc.stopping.Load() && !r.isClosed():
+			r.failedStart(oc)
 		}
+		r.mu.Lock()
+		delete(r.children, oc)
+		r.mu.Unlock()
 		r.endSession(s, "backend process exited")
 	})
 	if err != nil {
@@ -232,8 +242,31 @@ func (r *Relay) newSession() (*session, error) {
 		r.drop(s)
 		return nil, err
 	}
-	s.conn = oc
+	r.mu.Lock()
+	closed := r.closed
+	if !closed {
+		r.children[oc] = struct{}{}
+	}
+	r.mu.Unlock()
+	// Close or an expiry may have ended the session while the child
+	// started; the child must not outlive it.
+	if closed || !s.attach(oc) {
+		r.drop(s)
+		oc.close()
+		return nil, errShuttingDown
+	}
 	return s, nil
+}
+
+var errShuttingDown = errors.New("gateway is shutting down")
+
+// failedStart counts a session child's failure to start against the
+// back-off, once per child: both the initialize that got no answer and the
+// child's exit may report it.
+func (r *Relay) failedStart(oc *ownChild) {
+	if oc.counted.CompareAndSwap(false, true) {
+		r.backoff.failed()
+	}
 }
 
 func (r *Relay) drop(s *session) {
@@ -270,8 +303,8 @@ func (r *Relay) endSession(s *session, why string) {
 		return
 	}
 	r.log.Debug("session ended", "session", sessionRef(s.id), "why", why)
-	if s.conn != nil && s.conn != conn(r.shared) {
-		go s.conn.close()
+	if c := s.backend(); c != nil && c != conn(r.shared) {
+		go c.close()
 	}
 }
 
@@ -336,13 +369,20 @@ func (r *Relay) Close(ctx context.Context) error {
 	r.mu.Unlock()
 	close(r.stopJanitor)
 	<-r.janitorDone
-	var wg sync.WaitGroup
 	for _, s := range all {
-		r.drop(s)
-		s.end()
-		if s.conn != nil && s.conn != conn(r.shared) {
-			wg.Go(s.conn.close)
-		}
+		r.endSession(s, "gateway shutting down")
+	}
+	// Wait for every session child, including those of sessions that ended
+	// before Close and are still stopping.
+	r.mu.Lock()
+	children := make([]*ownChild, 0, len(r.children))
+	for oc := range r.children {
+		children = append(children, oc)
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, oc := range children {
+		wg.Go(func() { <-oc.child.exited })
 	}
 	wg.Go(r.shared.close)
 	done := make(chan struct{})

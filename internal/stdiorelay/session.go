@@ -26,10 +26,10 @@ type conn interface {
 // no stream was open, and the conn that reaches its backend.
 type session struct {
 	id   string
-	conn conn
 	done chan struct{} // closed when the session ends
 
 	mu       sync.Mutex
+	conn     conn        // nil until the backend is attached
 	streams  []*listener // open SSE streams, newest last
 	backlog  []item      // messages that found no open stream
 	lastUsed time.Time
@@ -41,6 +41,25 @@ func newSession(id string) *session {
 	return &session{id: id, done: make(chan struct{}), lastUsed: time.Now()}
 }
 
+// attach sets the session's conn; it reports false, leaving the conn to
+// the caller to stop, when the session ended while its child was starting.
+func (s *session) attach(c conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.conn = c
+	return true
+}
+
+// backend returns the session's conn, nil while it is starting.
+func (s *session) backend() conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
 // route delivers a message that is not tied to one request — a server
 // request such as sampling, a log message, a list-changed notification — to
 // the newest open stream, or keeps it for the next one. Clients read every
@@ -48,6 +67,10 @@ func newSession(id string) *session {
 func (s *session) route(it item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.routeLocked(it)
+}
+
+func (s *session) routeLocked(it item) {
 	for i := len(s.streams) - 1; i >= 0; i-- {
 		if s.streams[i].push(it) {
 			return
@@ -69,12 +92,21 @@ func (s *session) addStream(l *listener) {
 	s.backlog = nil
 }
 
+// removeStream closes l to session-wide messages. Those routed to it that
+// it never wrote (a POST stream ends with its last response; a GET stream
+// when its client leaves) go to another stream or back to the backlog, so
+// none is lost.
 func (s *session) removeStream(l *listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, x := range s.streams {
 		if x == l {
 			s.streams = append(s.streams[:i], s.streams[i+1:]...)
+			for _, it := range l.close() {
+				if !it.response {
+					s.routeLocked(it)
+				}
+			}
 			return
 		}
 	}

@@ -35,6 +35,7 @@ type sharedConn struct {
 }
 
 type sharedCall struct {
+	ch       *child // the child the request went to
 	l        *listener
 	sess     *session // nil for stateless requests
 	clientID []byte
@@ -98,16 +99,25 @@ func (c *sharedConn) send(l *listener, in *inspect.Request, s *session) error {
 		case m.Kind == jsonrpc.KindRequest:
 			c.nextID++
 			gid := c.nextID
-			call := &sharedCall{l: l, sess: s, clientID: m.ID.Bytes(in.Raw)}
+			call := &sharedCall{ch: ch, l: l, sess: s, clientID: m.ID.Bytes(in.Raw)}
 			num := strconv.AppendInt(nil, gid, 10)
 			c.edits = m.AppendReplaceIDEdits(c.edits, num)
 			if m.ProgressToken.Present() {
 				call.token = m.ProgressToken.Bytes(in.Raw)
 				c.edits = append(c.edits, jsonrpc.Edit{At: m.ProgressToken, Data: num})
+				// "id" may follow "params" in the object; Splice wants
+				// the edits in body order.
+				jsonrpc.SortEdits(c.edits)
 			}
 			c.pending[gid] = call
 		case m.Method == "notifications/cancelled" && m.ParamsRequestID.Present():
-			gid, ok := c.lookupLocked(s, m.ParamsRequestID.Bytes(in.Raw))
+			// Stateless requests share no id space: one client's ids
+			// cannot name another's requests, so without a session there
+			// is nothing this can cancel (closing the stream does).
+			gid, ok := int64(0), false
+			if s != nil {
+				gid, ok = c.lookupLocked(s, m.ParamsRequestID.Bytes(in.Raw))
+			}
 			if !ok {
 				continue // nothing in flight by that id: nothing to cancel
 			}
@@ -244,10 +254,16 @@ func (c *sharedConn) failAll(ch *child, msg string) {
 	if c.child == ch {
 		c.child = nil
 	}
-	pending := c.pending
-	c.pending = map[int64]*sharedCall{}
+	// Only this child's calls: a successor may already be serving others.
+	var failed []*sharedCall
+	for gid, call := range c.pending {
+		if call.ch == ch {
+			failed = append(failed, call)
+			delete(c.pending, gid)
+		}
+	}
 	c.mu.Unlock()
-	for _, call := range pending {
+	for _, call := range failed {
 		call.l.push(errorItem(call.clientID, msg))
 	}
 }
