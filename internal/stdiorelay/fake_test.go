@@ -168,6 +168,9 @@ func (f *fakeServer) handle(m fakeMsg) (deaf bool) {
 		case "deaf":
 			f.text(m.ID, "deaf", false)
 			return true
+		case "nullid":
+			// A server that failed to read the id answers with a null one.
+			f.write(fakeMsg{JSONRPC: "2.0", ID: json.RawMessage("null"), Error: &fakeErr{Code: -32603, Message: "could not read id"}})
 		case "slow":
 			done := make(chan struct{})
 			f.mu.Lock()

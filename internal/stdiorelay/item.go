@@ -36,3 +36,9 @@ func errorItem(id []byte, msg string) item {
 		gateway: true,
 	}
 }
+
+// errorResponseFor re-addresses a null-id error response from the child to
+// the request with id, keeping the child's code and message.
+func errorResponseFor(m *jsonrpc.Message, id string) item {
+	return newItem(mcpwire.AppendError(nil, []byte(id), m.ErrorCode, m.ErrorMessage), m, []byte(id))
+}

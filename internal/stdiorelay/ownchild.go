@@ -121,6 +121,14 @@ func (oc *ownChild) dispatch(line []byte) {
 	case jsonrpc.KindResult, jsonrpc.KindError:
 		oc.answered.Store(true)
 		oc.mu.Lock()
+		if m.IDNull && len(oc.pending) == 1 {
+			// A server that could not read a request's id answers with a
+			// null id; with one request in flight it can only be that one,
+			// and the client must not wait for an answer that never comes.
+			for id := range oc.pending {
+				it = errorResponseFor(m, id)
+			}
+		}
 		l := oc.pending[it.id]
 		delete(oc.pending, it.id)
 		oc.mu.Unlock()

@@ -277,6 +277,17 @@ func TestDuplicateInFlightID(t *testing.T) {
 	}
 }
 
+// A null-id error from the child answers the one request in flight rather
+// than leaving it waiting forever.
+func TestNullIDErrorAnswersTheRequest(t *testing.T) {
+	h := newHarness(t, Options{})
+	sid := h.initialize()
+	m := h.call(sid, 9, "nullid", nil)
+	if m.Error == nil || m.Error.Code != -32603 || string(m.ID) != "9" {
+		t.Fatalf("got %+v, want error -32603 with id 9", m)
+	}
+}
+
 func TestChildCrash(t *testing.T) {
 	tests := []struct {
 		name string
