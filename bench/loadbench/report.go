@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is the run's result; it is printed as a table and marshalled as
+// the one-line JSON record.
+type report struct {
+	Benchmark  string       `json:"benchmark"` // always "loadbench", to find the line in a log
+	Time       string       `json:"time"`
+	Config     reportConfig `json:"config"`
+	Arms       []armReport  `json:"arms"`
+	Ratios     []armRatios  `json:"ratios"`
+	BackendRSS int64        `json:"backend_peak_rss_bytes,omitempty"`
+	Errors     int          `json:"errors"`
+	OK         bool         `json:"ok"`
+	Failure    string       `json:"failure,omitempty"`
+}
+
+type reportConfig struct {
+	Clients   int     `json:"clients"`
+	Rounds    int     `json:"rounds"`
+	RoundSecs float64 `json:"round_s"`
+	WarmupSec float64 `json:"warmup_s"`
+	SSE       bool    `json:"sse"`
+	Payload   int     `json:"payload_bytes"`
+	CPUs      int     `json:"cpus"`
+	MinRatio  float64 `json:"min_ratio,omitempty"`
+}
+
+type armReport struct {
+	Name       string      `json:"name"`
+	Baseline   bool        `json:"baseline,omitempty"`
+	Throughput float64     `json:"req_per_s"` // median over rounds
+	P50us      float64     `json:"p50_us"`    // median over rounds of each round's p50
+	P99us      float64     `json:"p99_us"`
+	PeakRSS    int64       `json:"peak_rss_bytes,omitempty"`
+	Errors     int         `json:"errors"`
+	Rounds     []roundJSON `json:"rounds"`
+
+	rounds []roundResult
+}
+
+type roundJSON struct {
+	Throughput float64 `json:"req_per_s"`
+	P50us      float64 `json:"p50_us"`
+	P99us      float64 `json:"p99_us"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	Conns      int64   `json:"conns_opened"`
+	FirstError string  `json:"first_error,omitempty"`
+}
+
+// armRatios compares one arm with the baseline. Throughput above 1 and
+// latencies below 1 mean the arm did better than the baseline.
+type armRatios struct {
+	Arm              string   `json:"arm"`
+	Baseline         string   `json:"baseline"`
+	Throughput       *float64 `json:"throughput"`        // median / median
+	ThroughputPaired *float64 `json:"throughput_paired"` // median of per-round ratios
+	P50              *float64 `json:"p50"`
+	P99              *float64 `json:"p99"`
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// finite returns a pointer to x, or nil (JSON null) for NaN and infinities,
+// which encoding/json refuses.
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
+	rep := &report{
+		Benchmark: "loadbench",
+		Time:      time.Now().UTC().Format(time.RFC3339),
+		Config: reportConfig{
+			Clients: o.clients, Rounds: o.rounds, RoundSecs: o.duration.Seconds(), WarmupSec: o.warmup.Seconds(),
+			SSE: o.sse, Payload: o.payload, CPUs: runtime.NumCPU(), MinRatio: o.minRatio,
+		},
+		BackendRSS: backendRSS,
+	}
+	var failures []string
+	for _, a := range arms {
+		ar := armReport{Name: a.spec.name, Baseline: a.spec.baseline, PeakRSS: a.rss, rounds: a.rounds}
+		var tp, p50, p99 []float64
+		for _, r := range a.rounds {
+			tp = append(tp, r.Throughput)
+			p50 = append(p50, us(r.P50))
+			p99 = append(p99, us(r.P99))
+			ar.Errors += r.Errors
+			ar.Rounds = append(ar.Rounds, roundJSON{
+				Throughput: r.Throughput, P50us: us(r.P50), P99us: us(r.P99),
+				Requests: r.Requests, Errors: r.Errors, Conns: r.Dials, FirstError: r.FirstError,
+			})
+		}
+		ar.Throughput, ar.P50us, ar.P99us = median(tp), median(p50), median(p99)
+		rep.Errors += ar.Errors + a.warmup.Errors
+		if n := ar.Errors + a.warmup.Errors; n > 0 {
+			first := a.warmup.FirstError
+			for _, r := range a.rounds {
+				if first == "" {
+					first = r.FirstError
+				}
+			}
+			failures = append(failures, fmt.Sprintf("%s: %d failed requests (first: %s)", a.spec.name, n, first))
+		}
+		rep.Arms = append(rep.Arms, ar)
+	}
+	base := rep.Arms[0] // buildArms puts the baseline first
+	for _, ar := range rep.Arms[1:] {
+		r := armRatios{
+			Arm: ar.Name, Baseline: base.Name,
+			Throughput:       finite(ratio(ar.Throughput, base.Throughput)),
+			ThroughputPaired: finite(median(pairedRatios(throughputs(ar.rounds), throughputs(base.rounds)))),
+			P50:              finite(ratio(ar.P50us, base.P50us)),
+			P99:              finite(ratio(ar.P99us, base.P99us)),
+		}
+		if o.minRatio > 0 && (r.Throughput == nil || *r.Throughput < o.minRatio) {
+			failures = append(failures, fmt.Sprintf("%s: throughput ratio %s is below -min-ratio %.3f", ar.Name, fmtRatio(r.Throughput), o.minRatio))
+		}
+		rep.Ratios = append(rep.Ratios, r)
+	}
+	rep.Failure = strings.Join(failures, "; ")
+	rep.OK = rep.Failure == ""
+	return rep
+}
+
+func throughputs(rs []roundResult) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.Throughput
+	}
+	return out
+}
+
+// writeReport prints the table and the JSON line to w, and writes the
+// -json and -benchfmt files.
+func writeReport(w io.Writer, rep *report, o *options) error {
+	c := rep.Config
+	mode := "application/json"
+	if c.SSE {
+		mode = "text/event-stream"
+	}
+	fmt.Fprintf(w, "loadbench: tools/call echo, %d clients, %d rounds x %gs per arm (warm-up %gs), backend answers %s, message %d B, %d CPUs\n\n",
+		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, mode, c.Payload, c.CPUs)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "round\tarm\treq/s\tp50\tp99\tconns\terrors\t")
+	for i := range rep.Arms[0].Rounds {
+		for _, a := range rep.Arms {
+			if i < len(a.Rounds) {
+				r := a.Rounds[i]
+				fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%d\t%d\t\n", i+1, a.Name, r.Throughput, fmtUS(r.P50us), fmtUS(r.P99us), r.Conns, r.Errors)
+			}
+		}
+	}
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "median\tarm\treq/s\tp50\tp99\tpeak RSS\terrors\t")
+	for _, a := range rep.Arms {
+		fmt.Fprintf(tw, "\t%s\t%.0f\t%s\t%s\t%s\t%d\t\n", a.Name, a.Throughput, fmtUS(a.P50us), fmtUS(a.P99us), fmtBytes(a.PeakRSS), a.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.BackendRSS > 0 {
+		fmt.Fprintf(w, "(backend peak RSS %s)\n", fmtBytes(rep.BackendRSS))
+	}
+	fmt.Fprintln(w)
+	for _, r := range rep.Ratios {
+		fmt.Fprintf(w, "%s/%s: throughput %s (paired rounds %s), p50 latency %s, p99 latency %s\n",
+			r.Arm, r.Baseline, fmtRatio(r.Throughput), fmtRatio(r.ThroughputPaired), fmtRatio(r.P50), fmtRatio(r.P99))
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "ok")
+	} else {
+		fmt.Fprintln(w, "FAIL:", rep.Failure)
+	}
+
+	line, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if _, err := w.Write(line); err != nil {
+		return err
+	}
+	if o.jsonPath != "" {
+		if err := os.WriteFile(o.jsonPath, line, 0o644); err != nil {
+			return err
+		}
+	}
+	if o.benchfmtPath != "" {
+		return writeBenchfmt(o.benchfmtPath, w, rep)
+	}
+	return nil
+}
+
+// writeBenchfmt writes one Go benchmark result line per arm and round, so
+// that benchstat can compare arms within a run (-col /arm) or two runs.
+// ns/op is wall time over requests: the inverse of throughput, as
+// b.RunParallel reports it.
+func writeBenchfmt(path string, stdout io.Writer, rep *report) error {
+	var out io.Writer = stdout
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+	bw := bufio.NewWriter(out)
+	for _, l := range benchfmtLines(rep) {
+		bw.WriteString(l)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+func benchfmtLines(rep *report) []string {
+	c := rep.Config
+	resp := "json"
+	if c.SSE {
+		resp = "sse"
+	}
+	lines := []string{
+		"goos: " + runtime.GOOS,
+		"goarch: " + runtime.GOARCH,
+		"pkg: github.com/mcpgate/mcpgate/bench/loadbench",
+	}
+	if cpu := cpuModel(); cpu != "" {
+		lines = append(lines, "cpu: "+cpu)
+	}
+	for _, a := range rep.Arms {
+		name := fmt.Sprintf("BenchmarkRelay/arm=%s/resp=%s/c=%d/payload=%d-%d", a.Name, resp, c.Clients, c.Payload, c.CPUs)
+		for _, r := range a.Rounds {
+			if r.Requests == 0 {
+				continue
+			}
+			nsPerOp := 1e9 / r.Throughput
+			lines = append(lines, fmt.Sprintf("%s\t%d\t%.0f ns/op\t%.1f req/s\t%.0f p50-ns\t%.0f p99-ns",
+				name, r.Requests, nsPerOp, r.Throughput, r.P50us*1e3, r.P99us*1e3))
+		}
+	}
+	return lines
+}
+
+// cpuModel returns the first "model name" in /proc/cpuinfo, as go test
+// prints it in its "cpu:" line.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func fmtUS(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fs", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.2fms", x/1e3)
+	default:
+		return fmt.Sprintf("%.0fµs", x)
+	}
+}
+
+func fmtBytes(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+func fmtRatio(r *float64) string {
+	if r == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3fx", *r)
+}
