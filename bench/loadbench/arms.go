@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// armSpec says how to start one arm. Every word of argv is a template over
+// cmdVars (see template.go).
+type armSpec struct {
+	name     string
+	argv     []string
+	config   string // a config template file rendered to {{.ConfigFile}}, or ""
+	direct   bool   // no relay: clients talk to the backend itself
+	baseline bool   // the arm the others are compared with
+}
+
+// The baseline's name is fixed so that benchstat output and JSON lines from
+// different runs line up.
+const baselineArm = "proxy"
+
+var armNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// armFlags collects repeated -arm name=cmdline flags.
+type armFlags []armSpec
+
+func (a *armFlags) String() string { return "" }
+
+func (a *armFlags) Set(v string) error {
+	name, cmdline, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want name=command line, got %q", v)
+	}
+	argv, err := splitCommand(cmdline)
+	if err != nil {
+		return err
+	}
+	*a = append(*a, armSpec{name: name, argv: argv})
+	return nil
+}
+
+// buildArms returns the arms to run, the baseline first.
+func buildArms(mcpgate, gatewayConfig, gatewayCmd string, extra []armSpec, direct bool) ([]armSpec, error) {
+	arms := []armSpec{{
+		name:     baselineArm,
+		argv:     []string{"{{.Self}}", "proxy", "-listen", "{{.Listen}}", "-upstream", "{{.Upstream}}"},
+		baseline: true,
+	}}
+	switch {
+	case gatewayCmd != "" && (mcpgate != "" || gatewayConfig != ""):
+		return nil, fmt.Errorf("-gateway-cmd replaces -mcpgate and -gateway-config: give one or the other")
+	case gatewayCmd != "":
+		argv, err := splitCommand(gatewayCmd)
+		if err != nil {
+			return nil, fmt.Errorf("-gateway-cmd: %w", err)
+		}
+		arms = append(arms, armSpec{name: "gateway", argv: argv})
+	case gatewayConfig != "":
+		if mcpgate == "" {
+			return nil, fmt.Errorf("-gateway-config needs -mcpgate")
+		}
+		if _, err := exec.LookPath(mcpgate); err != nil {
+			return nil, fmt.Errorf("-mcpgate: %w", err)
+		}
+		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--config", "{{.ConfigFile}}"}, config: gatewayConfig})
+	case mcpgate != "":
+		if _, err := exec.LookPath(mcpgate); err != nil {
+			return nil, fmt.Errorf("-mcpgate: %w", err)
+		}
+		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--listen", "{{.Listen}}", "--upstream", "{{.Upstream}}"}})
+	}
+	arms = append(arms, extra...)
+	if direct {
+		arms = append(arms, armSpec{name: "direct", direct: true})
+	}
+	if len(arms) < 2 {
+		return nil, fmt.Errorf("nothing to compare with the proxy: give -mcpgate, -gateway-cmd or -arm")
+	}
+	seen := map[string]bool{}
+	for _, a := range arms {
+		if !armNameRE.MatchString(a.name) {
+			return nil, fmt.Errorf("arm name %q: use letters, digits, '_', '.', '-'", a.name)
+		}
+		if seen[a.name] {
+			return nil, fmt.Errorf("two arms named %q", a.name)
+		}
+		seen[a.name] = true
+		// Catch a placeholder typo now, not after the backend has started.
+		if _, err := expandArgv(a.argv, cmdVars{}); err != nil {
+			return nil, fmt.Errorf("arm %s: %w", a.name, err)
+		}
+	}
+	return arms, nil
+}
+
+// armProc is a started arm.
+type armProc struct {
+	spec   armSpec
+	proc   *proc // nil for the direct arm
+	target *target
+	rounds []roundResult
+	warmup roundResult
+	rss    int64
+}
+
+// startArm starts one arm listening on a fresh loopback port, relaying to
+// upstream, and waits until it is healthy.
+func startArm(spec armSpec, vars cmdVars, dir string, startTimeout time.Duration) (*proc, string, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	vars.Listen = addr
+	if spec.config != "" {
+		text, err := os.ReadFile(spec.config)
+		if err != nil {
+			return nil, "", err
+		}
+		rendered, err := expand(string(text), vars)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", spec.config, err)
+		}
+		vars.ConfigFile = filepath.Join(dir, spec.name+"-config"+filepath.Ext(spec.config))
+		if err := os.WriteFile(vars.ConfigFile, []byte(rendered), 0o600); err != nil {
+			return nil, "", err
+		}
+	}
+	argv, err := expandArgv(spec.argv, vars)
+	if err != nil {
+		return nil, "", fmt.Errorf("arm %s: %w", spec.name, err)
+	}
+	p, err := startProc(spec.name, argv, dir, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	base := "http://" + addr
+	if err := p.waitHealthy(base, startTimeout); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base + "/mcp", nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRoundThroughProxy runs short rounds against the real backend, directly
+// and through the bare proxy, with JSON and SSE responses: the client's
+// handshake and checks must pass against the official SDK.
+func TestRoundThroughProxy(t *testing.T) {
+	for _, sse := range []bool{false, true} {
+		backend := httptest.NewServer(newBackend(sse))
+		defer backend.Close()
+		u, err := url.Parse(backend.URL + "/mcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httptest.NewServer(newProxy(u))
+		defer proxy.Close()
+
+		cfg := loadConfig{clients: 3, duration: 200 * time.Millisecond, maxRequests: 1000, message: makeMessage(100)}
+		for name, base := range map[string]string{"direct": backend.URL, "proxy": proxy.URL} {
+			tg := newTarget(name, base+"/mcp", cfg.clients, 5*time.Second)
+			res := runRound(context.Background(), tg, cfg)
+			tg.closeIdle()
+			if res.Errors != 0 || res.Requests == 0 {
+				t.Fatalf("sse=%v %s: %v (first error: %s)", sse, name, res, res.FirstError)
+			}
+			if res.Dials > int64(cfg.clients) {
+				t.Errorf("sse=%v %s: %d connections for %d clients: keep-alive is not working", sse, name, res.Dials, cfg.clients)
+			}
+			if res.P50 <= 0 || res.P99 < res.P50 || res.Throughput <= 0 {
+				t.Errorf("sse=%v %s: implausible figures %v", sse, name, res)
+			}
+		}
+	}
+}
+
+// TestRoundCountsBadResponses checks that answers a relay could get wrong
+// are counted as errors, not as fast successes.
+func TestRoundCountsBadResponses(t *testing.T) {
+	backend := httptest.NewServer(newBackend(false))
+	defer backend.Close()
+	for _, tt := range []struct {
+		name string
+		// tamper rewrites the backend's answer to a tools/call
+		tamper func(w http.ResponseWriter, body []byte)
+	}{
+		{"http error", func(w http.ResponseWriter, _ []byte) { http.Error(w, "nope", http.StatusBadGateway) }},
+		{"wrong id", func(w http.ResponseWriter, b []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(bytes.Replace(b, []byte(`"id":`), []byte(`"id":1000`), 1))
+		}},
+		{"json-rpc error", func(w http.ResponseWriter, b []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`)
+		}},
+		{"wrong echo", func(w http.ResponseWriter, b []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(bytes.Replace(b, []byte(`abc`), []byte(`xyz`), 1))
+		}},
+		{"wrong content type", func(w http.ResponseWriter, b []byte) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write(b)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reqBody, _ := io.ReadAll(r.Body)
+				req, _ := http.NewRequest(r.Method, backend.URL+"/mcp", bytes.NewReader(reqBody))
+				req.Header = r.Header.Clone()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if strings.Contains(string(reqBody), `"tools/call"`) {
+					tt.tamper(w, body)
+					return
+				}
+				for k, v := range resp.Header {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(resp.StatusCode)
+				w.Write(body)
+			}))
+			defer relay.Close()
+			cfg := loadConfig{clients: 2, duration: 100 * time.Millisecond, maxRequests: 5, message: makeMessage(10)}
+			res := runRound(context.Background(), newTarget("bad", relay.URL+"/mcp", 2, 5*time.Second), cfg)
+			if res.Errors == 0 || res.Requests != 0 {
+				t.Fatalf("%v: want every call counted as an error", res)
+			}
+			t.Logf("first error: %s", res.FirstError)
+		})
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestExpand(t *testing.T) {
+	vars := cmdVars{Listen: "127.0.0.1:4000", Upstream: "http://127.0.0.1:5000/mcp", Self: "/tmp/loadbench", ConfigFile: "/tmp/c.yaml"}
+	for _, tt := range []struct {
+		text, want string
+		err        bool
+	}{
+		{"--listen {{.Listen}}", "--listen 127.0.0.1:4000", false},
+		{"listen: {{.Listen}}\nupstreams:\n  - url: {{.Upstream}}\n", "listen: 127.0.0.1:4000\nupstreams:\n  - url: http://127.0.0.1:5000/mcp\n", false},
+		{"{{.Self}} --config {{.ConfigFile}}", "/tmp/loadbench --config /tmp/c.yaml", false},
+		{"no placeholders", "no placeholders", false},
+		{"{{.Upsteam}}", "", true}, // a typo fails
+		{"{{.Listen", "", true},
+	} {
+		got, err := expand(tt.text, vars)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("expand(%q) = %q, %v; want %q, error %v", tt.text, got, err, tt.want, tt.err)
+		}
+	}
+
+	argv, err := expandArgv([]string{"{{.Self}}", "proxy", "-upstream", "{{.Upstream}}"}, cmdVars{Self: "/a dir/loadbench", Upstream: "u"})
+	if want := []string{"/a dir/loadbench", "proxy", "-upstream", "u"}; err != nil || !slices.Equal(argv, want) {
+		t.Errorf("expandArgv = %q, %v; want %q", argv, err, want)
+	}
+}
+
+func TestSplitCommand(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"mcpgate serve --listen {{.Listen}}", []string{"mcpgate", "serve", "--listen", "{{.Listen}}"}, false},
+		{"  a \t b\n", []string{"a", "b"}, false},
+		{`a 'b c' "d e"`, []string{"a", "b c", "d e"}, false},
+		{`a "b \"c\"" 'it''s'`, []string{"a", `b "c"`, "its"}, false},
+		{`a\ b c`, []string{"a b", "c"}, false},
+		{`''`, []string{""}, false},
+		{`x "" y`, []string{"x", "", "y"}, false},
+		{`'unclosed`, nil, true},
+		{`trailing\`, nil, true},
+		{"   ", nil, true},
+	} {
+		got, err := splitCommand(tt.in)
+		if (err != nil) != tt.err || !slices.Equal(got, tt.want) {
+			t.Errorf("splitCommand(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestBuildArms(t *testing.T) {
+	var extra armFlags
+	if err := extra.Set("p2={{.Self}} proxy -listen {{.Listen}} -upstream {{.Upstream}}"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name                        string
+		mcpgate, config, gatewayCmd string
+		extra                       []armSpec
+		direct                      bool
+		want                        []string // arm names; nil: an error
+		wantErr                     string
+	}{
+		{name: "gateway command", gatewayCmd: "x {{.Listen}}", want: []string{"proxy", "gateway"}},
+		{name: "mcpgate", mcpgate: "/bin/true", want: []string{"proxy", "gateway"}},
+		{name: "mcpgate with config", mcpgate: "/bin/true", config: "c.yaml", want: []string{"proxy", "gateway"}},
+		{name: "extra and direct", extra: extra, direct: true, want: []string{"proxy", "p2", "direct"}},
+		{name: "nothing to compare", wantErr: "nothing to compare"},
+		{name: "config without mcpgate", config: "c.yaml", wantErr: "needs -mcpgate"},
+		{name: "both", mcpgate: "/bin/true", gatewayCmd: "x", wantErr: "one or the other"},
+		{name: "missing binary", mcpgate: "/nonexistent/mcpgate", wantErr: "-mcpgate"},
+		{name: "duplicate name", extra: []armSpec{{name: "proxy", argv: []string{"x"}}}, wantErr: "two arms"},
+		{name: "bad name", extra: []armSpec{{name: "a/b", argv: []string{"x"}}}, wantErr: "arm name"},
+		{name: "placeholder typo", gatewayCmd: "x {{.Lisen}}", wantErr: "Lisen"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			arms, err := buildArms(tt.mcpgate, tt.config, tt.gatewayCmd, tt.extra, tt.direct)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, a := range arms {
+				names = append(names, a.name)
+			}
+			if !slices.Equal(names, tt.want) || !arms[0].baseline {
+				t.Errorf("arms = %v, want %v with the baseline first", names, tt.want)
+			}
+		})
+	}
+	if err := extra.Set("no-equals-sign"); err == nil {
+		t.Error("-arm without name= accepted")
+	}
+}
+
+func TestBenchfmtLines(t *testing.T) {
+	rep := &report{
+		Config: reportConfig{Clients: 16, Payload: 64, CPUs: 2},
+		Arms: []armReport{{Name: "proxy", Rounds: []roundJSON{
+			{Throughput: 2000, P50us: 1500, P99us: 4000, Requests: 10000},
+			{Throughput: 0, Requests: 0}, // a round with nothing done has no ns/op
+		}}},
+	}
+	var got []string
+	for _, l := range benchfmtLines(rep) {
+		if strings.HasPrefix(l, "Benchmark") {
+			got = append(got, l)
+		}
+	}
+	want := []string{"BenchmarkRelay/arm=proxy/resp=json/c=16/payload=64-2\t10000\t500000 ns/op\t2000.0 req/s\t1500000 p50-ns\t4000000 p99-ns"}
+	if !slices.Equal(got, want) {
+		t.Errorf("benchfmt lines:\n%q\nwant\n%q", got, want)
+	}
+}
