@@ -28,6 +28,7 @@ Usage:
   mcpgate serve [--listen ADDR] [--admin ADDR] -- COMMAND [ARGS...]
                                                       try it in front of a stdio server
   mcpgate validate --config FILE                      check a config file and exit
+  mcpgate apikey new --subject NAME [--groups a,b]    make an API key and its config entry
   mcpgate version                                     print the version
 
 The forms without a config file are for trying mcpgate locally: they listen on
@@ -36,7 +37,7 @@ turns it off), do not authenticate clients, and say so at start-up. Clients
 connect to http://ADDR/mcp.
 
 Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate.
-Docs: docs/configuration.md, docs/protocol.md, docs/operations.md.
+Docs: docs/configuration.md, docs/authentication.md, docs/protocol.md, docs/operations.md.
 `
 
 func main() {
@@ -56,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "apikey":
+		return apikey(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcpgate", version())
 		return 0

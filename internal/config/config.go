@@ -134,20 +134,73 @@ type Restart struct {
 type AuthMode string
 
 const (
-	AuthAnonymous AuthMode = "anonymous" // no client authentication
-	AuthAPIKey    AuthMode = "apiKey"    // not available in this build yet
-	AuthOIDC      AuthMode = "oidc"      // not available in this build yet
+	AuthAnonymous AuthMode = "anonymous" // requests without a credential pass, without an identity
+	AuthAPIKey    AuthMode = "apiKey"    // static API keys, configured as SHA-256 digests
+	AuthOIDC      AuthMode = "oidc"      // JWT access tokens of one or more OIDC issuers
 )
 
-// Auth configures client authentication.
+// Auth configures client authentication. docs/authentication.md describes it.
 type Auth struct {
 	Mode                           []AuthMode // mode: a string or a list; required in a file
 	AllowAnonymousOnPublicListener bool       // allowAnonymousOnPublicListener:
 	APIKeyHeader                   string     // apiKeyHeader: never forwarded upstream
+
+	// Resource is this gateway's resource identifier (RFC 8707/9728): the
+	// absolute URL clients use for the MCP endpoint. Required with oidc or
+	// apiKey; the 401 challenge and the protected-resource metadata are
+	// built from it, never from the request's Host header.
+	Resource             string   // resource:
+	ResourceName         string   // resourceName: human-readable name in the metadata
+	AuthorizationServers []string // authorizationServers: default: the OIDC issuers
+	ScopesSupported      []string // scopesSupported: advertised in the metadata and 401 challenges
+
+	OIDC    OIDC     // oidc:
+	APIKeys []APIKey // apiKeys:
 }
 
 // Anonymous reports whether the anonymous mode is configured.
 func (a Auth) Anonymous() bool { return slices.Contains(a.Mode, AuthAnonymous) }
+
+// Has reports whether mode m is configured.
+func (a Auth) Has(m AuthMode) bool { return slices.Contains(a.Mode, m) }
+
+// OIDC configures the verification of JWT access tokens. In the file, one
+// issuer may be written inline (auth.oidc.issuer, audience, …) or several
+// under auth.oidc.issuers; either way they end up in Issuers.
+type OIDC struct {
+	Issuers []OIDCIssuer // issuers: (or the inline form's single issuer)
+
+	Skew                   time.Duration // skew: clock skew allowed on exp, nbf and iat
+	TokenCacheTTL          time.Duration // tokenCacheTTL: how long a verified token is trusted without re-verifying; 0 = no cache
+	TokenCacheSize         int           // tokenCacheSize: verified-token cache entries; 0 = no cache
+	JWKSRefreshInterval    time.Duration // jwksRefreshInterval: periodic key set refresh
+	JWKSMinRefreshInterval time.Duration // jwksMinRefreshInterval: least time between refreshes triggered by unknown kids
+	FetchTimeout           time.Duration // fetchTimeout: bound on each discovery / JWKS request
+}
+
+// OIDCIssuer is one trusted token issuer.
+type OIDCIssuer struct {
+	Issuer         string     // issuer: exactly the tokens' iss
+	Audiences      []string   // audience: a string or a list; a token's aud must contain one
+	JWKSURL        string     // jwksURL: skips discovery when set
+	Claims         OIDCClaims // claims: claim names mapped onto the identity
+	RequiredScopes []string   // requiredScopes: every one must be in the token's scope/scp
+}
+
+// OIDCClaims names the claims that fill an identity's Name, Email and Groups.
+// An empty name means "do not map".
+type OIDCClaims struct {
+	Name   string // name: default "name"
+	Email  string // email: default "email"
+	Groups string // groups: default "groups"; a list of strings or one string
+}
+
+// APIKey is one accepted API key, stored as the SHA-256 digest of the key.
+type APIKey struct {
+	Subject string   // subject: the identity's subject
+	SHA256  string   // sha256: 64 hex digits, lower-cased on load
+	Groups  []string // groups:
+}
 
 // Log configures the gateway's own log.
 type Log struct {

@@ -83,6 +83,13 @@ func TestDefaults(t *testing.T) {
 		{"auth.mode", c.Auth.Mode, []AuthMode{AuthAnonymous}},
 		{"auth.allowAnonymousOnPublicListener", c.Auth.AllowAnonymousOnPublicListener, false},
 		{"auth.apiKeyHeader", c.Auth.APIKeyHeader, "X-API-Key"},
+		{"auth.resource", c.Auth.Resource, ""},
+		{"auth.oidc.skew", c.Auth.OIDC.Skew, 60 * time.Second},
+		{"auth.oidc.tokenCacheTTL", c.Auth.OIDC.TokenCacheTTL, 2 * time.Minute},
+		{"auth.oidc.tokenCacheSize", c.Auth.OIDC.TokenCacheSize, 10000},
+		{"auth.oidc.jwksRefreshInterval", c.Auth.OIDC.JWKSRefreshInterval, 5 * time.Minute},
+		{"auth.oidc.jwksMinRefreshInterval", c.Auth.OIDC.JWKSMinRefreshInterval, 10 * time.Second},
+		{"auth.oidc.fetchTimeout", c.Auth.OIDC.FetchTimeout, 10 * time.Second},
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "json"},
 		{"url backend timeouts", b.Timeouts, BackendTimeouts{Connect: 10 * time.Second, FirstByte: 2 * time.Minute}},
@@ -171,8 +178,42 @@ func TestGoldenFull(t *testing.T) {
 			},
 			Timeouts: BackendTimeouts{Connect: 3 * time.Second, FirstByte: time.Minute, Idle: 10 * time.Minute},
 		}},
-		Auth: Auth{Mode: []AuthMode{AuthAnonymous}, AllowAnonymousOnPublicListener: true, APIKeyHeader: "X-Gateway-Key"},
-		Log:  Log{Level: "debug", Format: "text"},
+		Auth: Auth{
+			Mode:                           []AuthMode{AuthOIDC, AuthAPIKey, AuthAnonymous},
+			AllowAnonymousOnPublicListener: true,
+			APIKeyHeader:                   "X-Gateway-Key",
+			Resource:                       "https://gw.example.com/gateway/mcp",
+			ResourceName:                   "Example gateway",
+			AuthorizationServers:           []string{"https://login.example.com"},
+			ScopesSupported:                []string{"mcp.read", "mcp.write"},
+			OIDC: OIDC{
+				Issuers: []OIDCIssuer{
+					{
+						Issuer:         "https://login.example.com",
+						Audiences:      []string{"https://gw.example.com/gateway/mcp"},
+						Claims:         OIDCClaims{Name: "name", Email: "email", Groups: "groups"},
+						RequiredScopes: []string{"mcp.read"},
+					},
+					{
+						Issuer:    "http://127.0.0.1:5556/dex",
+						Audiences: []string{"mcpgate", "mcpgate-cli"},
+						JWKSURL:   "http://127.0.0.1:5556/dex/keys",
+						Claims:    OIDCClaims{Name: "preferred_username", Email: "", Groups: "roles"},
+					},
+				},
+				Skew:                   30 * time.Second,
+				TokenCacheTTL:          time.Minute,
+				TokenCacheSize:         500,
+				JWKSRefreshInterval:    10 * time.Minute,
+				JWKSMinRefreshInterval: 30 * time.Second,
+				FetchTimeout:           5 * time.Second,
+			},
+			APIKeys: []APIKey{
+				{Subject: "ci-bot", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Groups: []string{"ci", "deploy"}},
+				{Subject: "alice", SHA256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"},
+			},
+		},
+		Log: Log{Level: "debug", Format: "text"},
 	}
 	got := *c
 	got.meta = nil
@@ -391,12 +432,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad env name", "backends:\n  - name: a\n    command: [x]\n    env: {\"A=B\": x}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].env["A=B"]: invalid environment variable name "A=B"`},
 
 		// Auth.
-		{"missing auth", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n", `mcpgate.yaml: auth.mode: required: set auth.mode: anonymous to serve without client authentication (the only mode in this build)`},
-		{"missing auth.mode", "backends:\n  - name: a\n    url: http://127.0.0.1:1\nauth:\n  apiKeyHeader: X-Key\n", `mcpgate.yaml:4: auth.mode: required: set auth.mode: anonymous to serve without client authentication (the only mode in this build)`},
-		{"auth oidc", "backends:\n  - name: a\n    url: http://127.0.0.1:1\nauth:\n  mode: oidc\n", `mcpgate.yaml:5: auth.mode: "oidc" is not available in this build yet (available: anonymous)`},
-		{"auth apiKey in list", "backends:\n  - name: a\n    url: http://127.0.0.1:1\nauth:\n  mode:\n    - apiKey\n", `mcpgate.yaml:6: auth.mode: "apiKey" is not available in this build yet (available: anonymous)`},
+		{"missing auth", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n", `mcpgate.yaml: auth.mode: required: set auth.mode to oidc, apiKey or anonymous, or a list of them (anonymous serves clients without authentication)`},
+		{"missing auth.mode", "backends:\n  - name: a\n    url: http://127.0.0.1:1\nauth:\n  apiKeyHeader: X-Key\n", `mcpgate.yaml:4: auth.mode: required: set auth.mode to oidc, apiKey or anonymous, or a list of them (anonymous serves clients without authentication)`},
 		{"auth unknown", "backends:\n  - name: a\n    url: http://127.0.0.1:1\nauth: {mode: basic}\n", `mcpgate.yaml:4: auth.mode: unknown mode "basic" (valid: anonymous, apiKey, oidc)`},
-		{"auth combined", "backends:\n  - name: a\n    url: http://127.0.0.1:1\nauth: {mode: [anonymous, oidc]}\n", "mcpgate.yaml:4: auth.mode: \"oidc\" is not available in this build yet (available: anonymous)\nmcpgate.yaml:4: auth.mode: \"anonymous\" cannot be combined with other modes"},
 		{"anonymous on public listener", "listen: 0.0.0.0:8080\n" + minimalURL, `mcpgate.yaml:6: auth.mode: anonymous access on the non-loopback listen address "0.0.0.0:8080": anyone who can reach it can use the backends; set auth.allowAnonymousOnPublicListener: true if that is intended`},
 		{"log level", "log: {level: verbose}\n" + minimalURL, `mcpgate.yaml:1: log.level: unknown level "verbose" (valid: debug, info, warn, error)`},
 		{"log format", "log: {format: xml}\n" + minimalURL, `mcpgate.yaml:1: log.format: unknown format "xml" (valid: json, text)`},

@@ -64,6 +64,7 @@ func applyDefaults(c *Config) {
 	str("log.level", &c.Log.Level, "info")
 	str("log.format", &c.Log.Format, "json")
 	// auth.mode has no default in a file: Validate reports it missing.
+	applyAuthDefaults(c)
 
 	for i := range c.Backends {
 		b := &c.Backends[i]

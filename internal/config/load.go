@@ -536,25 +536,6 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// authModes accepts a single mode or a list of modes.
-func (d *decoder) authModes(dst *[]AuthMode) func(*yaml.Node, string) {
-	return func(n *yaml.Node, path string) {
-		out := []AuthMode{}
-		if n.Kind == yaml.ScalarNode && !isNull(n) {
-			if s, _, ok := d.scalar(n, path, "a string or a list of strings"); ok {
-				out = append(out, AuthMode(s))
-			}
-		} else {
-			d.list(n, path, "a string or a list of strings", func(it *yaml.Node, ip string) {
-				if s, _, ok := d.scalar(it, ip, "a string"); ok {
-					out = append(out, AuthMode(s))
-				}
-			})
-		}
-		*dst = out
-	}
-}
-
 // tlsVersion decodes "1.2" or "1.3" (quoted or not).
 func (d *decoder) tlsVersion(dst *uint16) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
@@ -626,13 +607,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				d.backend(it, ip, &c.Backends[len(c.Backends)-1])
 			})
 		}},
-		{"auth", func(n *yaml.Node, p string) {
-			d.mapping(n, p, []field{
-				{"mode", d.authModes(&c.Auth.Mode)},
-				{"allowAnonymousOnPublicListener", d.boolean(&c.Auth.AllowAnonymousOnPublicListener)},
-				{"apiKeyHeader", d.str(&c.Auth.APIKeyHeader)},
-			})
-		}},
+		{"auth", d.auth(&c.Auth)},
 		{"log", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"level", d.str(&c.Log.Level)},
@@ -688,8 +663,11 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 }
 
 // normalize canonicalizes parsed values: CORS origins are lower-cased and
-// the wildcard flag is derived.
+// the wildcard flag is derived; API key digests are lower-cased.
 func normalize(c *Config) {
+	for i := range c.Auth.APIKeys {
+		c.Auth.APIKeys[i].SHA256 = strings.ToLower(c.Auth.APIKeys[i].SHA256)
+	}
 	for i, o := range c.CORS.AllowedOrigins {
 		c.CORS.AllowedOrigins[i] = strings.ToLower(o)
 		if o == "*" {

@@ -19,6 +19,7 @@ func (c *Config) Warnings() []string {
 	if c.Auth.Anonymous() && c.Auth.AllowAnonymousOnPublicListener && !IsLoopback(c.Listen) {
 		w = append(w, fmt.Sprintf("auth.mode anonymous on non-loopback listen address %s (allowAnonymousOnPublicListener: true): anyone who can reach it can use the backends", c.Listen))
 	}
+	w = append(w, c.authWarnings()...)
 	if c.Admin.Listen != "" && !IsLoopback(c.Admin.Listen) {
 		what := "metrics"
 		if c.Admin.Pprof {
@@ -57,6 +58,16 @@ func (c *Config) LogValue() slog.Value {
 		slog.Bool("tls", c.TLS.Enabled()),
 		slog.String("admin", c.Admin.Listen),
 		slog.Any("auth", c.Auth.Mode),
+	}
+	if len(c.Auth.OIDC.Issuers) > 0 {
+		iss := make([]string, len(c.Auth.OIDC.Issuers))
+		for i, is := range c.Auth.OIDC.Issuers {
+			iss[i] = is.Issuer
+		}
+		attrs = append(attrs, slog.Any("oidcIssuers", iss))
+	}
+	if len(c.Auth.APIKeys) > 0 {
+		attrs = append(attrs, slog.Int("apiKeys", len(c.Auth.APIKeys)))
 	}
 	for i, b := range c.Backends {
 		p := joinIndex("backends", i)

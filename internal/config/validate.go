@@ -448,45 +448,6 @@ func (v *validator) headers(h map[string]string, p string) {
 	}
 }
 
-func (v *validator) auth(c *Config) {
-	modes := c.Auth.Mode
-	if len(modes) == 0 {
-		v.errorf("auth.mode", "required: set auth.mode: anonymous to serve without client authentication (the only mode in this build)")
-	}
-	lineOf := func(i int) string {
-		if ip := joinIndex("auth.mode", i); v.m != nil && v.m.lines[ip] != 0 {
-			return ip
-		}
-		return "auth.mode"
-	}
-	seen := map[AuthMode]bool{}
-	for i, m := range modes {
-		switch m {
-		case AuthAnonymous:
-		case AuthOIDC, AuthAPIKey:
-			v.errorAtLineOf("auth.mode", lineOf(i), "%q is not available in this build yet (available: anonymous)", m)
-		default:
-			v.errorAtLineOf("auth.mode", lineOf(i), "unknown mode %s (valid: anonymous, apiKey, oidc)", shorten(string(m)))
-		}
-		if seen[m] {
-			v.errorAtLineOf("auth.mode", lineOf(i), "%q is listed twice", m)
-		}
-		seen[m] = true
-	}
-	if seen[AuthAnonymous] && len(seen) > 1 {
-		v.errorf("auth.mode", `"anonymous" cannot be combined with other modes`)
-	}
-	if seen[AuthAnonymous] && !c.Auth.AllowAnonymousOnPublicListener && checkListen(c.Listen) == nil && !IsLoopback(c.Listen) {
-		v.errorf("auth.mode", "anonymous access on the non-loopback listen address %s: anyone who can reach it can use the backends; set auth.allowAnonymousOnPublicListener: true if that is intended",
-			v.m.quote("listen", c.Listen))
-	}
-	if !validToken(c.Auth.APIKeyHeader) {
-		v.errorf("auth.apiKeyHeader", "invalid header name %s", v.m.quote("auth.apiKeyHeader", c.Auth.APIKeyHeader))
-	} else if why := forbiddenHeaders[strings.ToLower(c.Auth.APIKeyHeader)]; why != "" {
-		v.errorf("auth.apiKeyHeader", "header %s cannot be used (%s)", c.Auth.APIKeyHeader, why)
-	}
-}
-
 // validToken reports whether s is an HTTP token (RFC 9110 field name).
 func validToken(s string) bool {
 	if s == "" {

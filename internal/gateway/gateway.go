@@ -17,12 +17,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/authn"
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/guard"
 	"github.com/mcpgate/mcpgate/internal/httprelay"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/observe"
+	"github.com/mcpgate/mcpgate/internal/sessionbind"
 	"github.com/mcpgate/mcpgate/internal/stdiorelay"
 )
 
@@ -37,6 +39,8 @@ type Gateway struct {
 	public  *http.Server
 	admin   *http.Server
 	certs   *certReloader // nil without TLS
+	auth    *authn.Authenticator
+	binder  *sessionbind.Binder
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -64,13 +68,28 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.backend = b
+	if g.auth, err = authn.New(authn.OptionsFromConfig(&cfg.Auth)); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	g.binder = sessionbind.New(sessionbind.Options{IdleTimeout: cfg.Sessions.IdleTimeout})
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, Chain(b, g.stages()...))
+	if cfg.Auth.Resource != "" {
+		// RFC 9728 metadata, outside the chain: clients fetch it before
+		// they have a token.
+		for _, p := range g.auth.MetadataPaths() {
+			mux.Handle("GET "+p, g.auth.MetadataHandler())
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if g.draining.Load() {
 			writeStatus(w, http.StatusServiceUnavailable, "draining")
+			return
+		}
+		if err := g.auth.Ready(); err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, "not ready: identity provider keys unavailable")
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
@@ -101,8 +120,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 }
 
 // stages is the one place that lists the request path, outermost first
-// (DESIGN.md §2). authn slots in after inspect; audit and telemetry are
-// reporters of observe.
+// (DESIGN.md §2); audit and telemetry are reporters of observe. authn comes
+// after inspect, so that a rejected request is still recorded with what it
+// asked for, and before sessions, which binds sessions to the principal
+// authn found. TestStageOrder pins this list.
 func (g *Gateway) stages() []Stage {
 	cfg := g.cfg
 	return []Stage{
@@ -120,9 +141,8 @@ func (g *Gateway) stages() []Stage {
 			Limits:      jsonrpc.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxBatch: cfg.Limits.MaxBatch},
 			ReadTimeout: cfg.Timeouts.ReadBody,
 		})},
-		// authn slots in here, after inspect: it needs the parsed body
-		// for the record, and must run before anything reaches a backend.
-		// TestStageOrder pins this list; keep the two in sync.
+		{"authn", g.auth.Middleware()},
+		{"sessions", g.binder.Middleware()},
 	}
 }
 
@@ -226,6 +246,11 @@ func (g *Gateway) adminMux() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		detail := map[string]any{"version": Version, "draining": g.draining.Load()}
+		authReady := g.auth.Ready()
+		detail["auth"] = map[string]any{"modes": g.cfg.Auth.Mode, "ready": authReady == nil}
+		if authReady != nil {
+			detail["auth"].(map[string]any)["error"] = authReady.Error()
+		}
 		b := map[string]any{"name": g.cfg.Backends[0].Name}
 		if r, ok := g.backend.(*stdiorelay.Relay); ok {
 			b["kind"], b["sessions"] = "stdio", r.Sessions()
@@ -234,7 +259,7 @@ func (g *Gateway) adminMux() http.Handler {
 		}
 		detail["backends"] = []any{b}
 		status := http.StatusOK
-		if g.draining.Load() {
+		if g.draining.Load() || authReady != nil {
 			status = http.StatusServiceUnavailable
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -328,6 +353,7 @@ func (g *Gateway) shutdown() error {
 	if berr := g.backend.Close(stopCtx); berr != nil {
 		g.log.Warn("backend did not stop cleanly", "error", berr)
 	}
+	g.auth.Close()
 	g.log.Info("stopped")
 	return nil
 }

@@ -95,12 +95,12 @@ func newGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
 	return g
 }
 
-// TestStageOrder pins the request path of DESIGN.md §2. authn, when it
-// exists, slots in right after inspect: it needs the parsed body (for the
-// record) and must run before anything routes to a backend.
+// TestStageOrder pins the request path of DESIGN.md §2: authn right after
+// inspect (a rejected request is still recorded with what it asked for),
+// then session binding, which needs authn's identity.
 func TestStageOrder(t *testing.T) {
 	g := newGateway(t, upstreamConfig(t, "http://127.0.0.1:1/mcp"), nil)
-	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect"}
+	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "sessions"}
 	if got := StageNames(g.stages()); !slices.Equal(got, want) {
 		t.Fatalf("stages %v, want %v", got, want)
 	}

@@ -3,6 +3,8 @@ package record
 import (
 	"context"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/identity"
 )
 
 // Outcome reasons set by the gateway itself (as opposed to a JSON-RPC error
@@ -26,6 +28,9 @@ const (
 	ReasonPanic               = "internal_error"
 	ReasonClientCanceled      = "client_canceled"
 	ReasonToolError           = "tool_error"
+	ReasonUnauthenticated     = "unauthenticated"  // 401: no, or no valid, credential
+	ReasonForbidden           = "forbidden"        // 403: authenticated but lacking a required scope
+	ReasonAuthUnavailable     = "auth_unavailable" // 503: the identity provider's keys are not available yet
 )
 
 // Op is one JSON-RPC message of a request body and what became of it.
@@ -69,6 +74,10 @@ type Record struct {
 	Batch           bool
 	Ops             []Op
 	ops             [1]Op // backing array for the common single-message case
+
+	// Identity is the authenticated principal (set by authn); nil when the
+	// request was not authenticated.
+	Identity *identity.Identity
 
 	// Route.
 	Backend string
