@@ -222,7 +222,8 @@ func startGateway(t *testing.T, backend backendSpec, opts gatewayOpts) *gateway 
 		// listener takes a free port on another loopback address.
 		admin = `"127.0.0.2:0"`
 	}
-	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nadmin: {listen: %s}\nauth: {mode: anonymous}\n%sbackends:%s",
+	// Every request is logged: the tests read the request lines.
+	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nadmin: {listen: %s}\nlog: {requests: all}\nauth: {mode: anonymous}\n%sbackends:%s",
 		admin, opts.extra, backend.yaml)
 	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -206,6 +206,9 @@ type APIKey struct {
 type Log struct {
 	Level  string // level: debug | info | warn | error
 	Format string // format: json | text
+	// Requests says which requests get a log line: all, errors (those
+	// the gateway rejected or the backend failed), or none.
+	Requests string // requests: all | errors | none
 }
 
 // meta records where a parsed Config's values came from.

@@ -213,7 +213,7 @@ func TestGoldenFull(t *testing.T) {
 				{Subject: "alice", SHA256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"},
 			},
 		},
-		Log: Log{Level: "debug", Format: "text"},
+		Log: Log{Level: "debug", Format: "text", Requests: "errors"},
 	}
 	got := *c
 	got.meta = nil
@@ -438,6 +438,7 @@ func TestParseErrors(t *testing.T) {
 		{"anonymous on public listener", "listen: 0.0.0.0:8080\n" + minimalURL, `mcpgate.yaml:6: auth.mode: anonymous access on the non-loopback listen address "0.0.0.0:8080": anyone who can reach it can use the backends; set auth.allowAnonymousOnPublicListener: true if that is intended`},
 		{"log level", "log: {level: verbose}\n" + minimalURL, `mcpgate.yaml:1: log.level: unknown level "verbose" (valid: debug, info, warn, error)`},
 		{"log format", "log: {format: xml}\n" + minimalURL, `mcpgate.yaml:1: log.format: unknown format "xml" (valid: json, text)`},
+		{"log requests", "log: {requests: some}\n" + minimalURL, `mcpgate.yaml:1: log.requests: unknown value "some" (valid: all, errors, none)`},
 
 		// References.
 		{"unset env var", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    headers:\n      Authorization: Bearer ${env:NOPE}\nauth: {mode: anonymous}\n", `mcpgate.yaml:5: backends[0].headers.Authorization: environment variable NOPE is not set (referenced as ${env:NOPE})`},

@@ -63,6 +63,15 @@ func applyDefaults(c *Config) {
 	str("auth.apiKeyHeader", &c.Auth.APIKeyHeader, DefaultAPIKeyHeader)
 	str("log.level", &c.Log.Level, "info")
 	str("log.format", &c.Log.Format, "json")
+	// A line per successful request costs a write per request and repeats
+	// what traces, metrics and the audit log record; failures always
+	// deserve one. Trying things without a file, people want to see
+	// everything.
+	requests := "errors"
+	if c.meta != nil && c.meta.noFile {
+		requests = "all"
+	}
+	str("log.requests", &c.Log.Requests, requests)
 	// auth.mode has no default in a file: Validate reports it missing.
 	applyAuthDefaults(c)
 

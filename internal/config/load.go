@@ -612,6 +612,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.mapping(n, p, []field{
 				{"level", d.str(&c.Log.Level)},
 				{"format", d.str(&c.Log.Format)},
+				{"requests", d.str(&c.Log.Requests)},
 			})
 		}},
 	})

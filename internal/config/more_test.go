@@ -24,7 +24,9 @@ func TestForUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := mustParse(t, "listen: 127.0.0.1:7000\nbackends:\n  - name: default\n    url: https://mcp.example.com/mcp\nauth: {mode: anonymous}\n")
+	// The one intended difference: trying things without a file, every
+	// request is logged.
+	want := mustParse(t, "listen: 127.0.0.1:7000\nbackends:\n  - name: default\n    url: https://mcp.example.com/mcp\nauth: {mode: anonymous}\nlog: {requests: all}\n")
 	got := *c
 	got.meta, want.meta = nil, nil
 	if !reflect.DeepEqual(&got, want) {

@@ -75,6 +75,11 @@ func (c *Config) Validate() error {
 	default:
 		v.errorf("log.format", "unknown format %s (valid: json, text)", v.m.quote("log.format", c.Log.Format))
 	}
+	switch c.Log.Requests {
+	case "all", "errors", "none":
+	default:
+		v.errorf("log.requests", "unknown value %s (valid: all, errors, none)", v.m.quote("log.requests", c.Log.Requests))
+	}
 	return v.errs.err()
 }
 

@@ -127,7 +127,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) stages() []Stage {
 	cfg := g.cfg
 	return []Stage{
-		{"observe", observe.New(nil, observe.Logger(g.log))},
+		{"observe", observe.New(nil, g.reporters()...)},
 		{"recover", guard.Recover(g.log)},
 		{"limits", guard.Limits(cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBodyBytes)},
 		{"origin", guard.Origin(guard.OriginPolicy{
@@ -144,6 +144,15 @@ func (g *Gateway) stages() []Stage {
 		{"authn", g.auth.Middleware()},
 		{"sessions", g.binder.Middleware()},
 	}
+}
+
+// reporters are told about every request when it ends.
+func (g *Gateway) reporters() []observe.Reporter {
+	var rs []observe.Reporter
+	if r := g.cfg.Log.Requests; r != "none" {
+		rs = append(rs, observe.Logger(g.log, r != "all"))
+	}
+	return rs
 }
 
 // endStreamsOnDrain ends GET streams when shutdown begins: they never end on

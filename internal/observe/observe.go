@@ -47,6 +47,18 @@ func New(now func() time.Time, reporters ...Reporter) func(http.Handler) http.Ha
 	}
 }
 
+func failed(rec *record.Record) bool {
+	if rec.Reason != "" || rec.Status >= 400 {
+		return true
+	}
+	for i := range rec.Ops {
+		if rec.Ops[i].HasRPCError {
+			return true
+		}
+	}
+	return false
+}
+
 func peerHost(addr string) string {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -94,12 +106,16 @@ func (w *responseWriter) FlushError() error {
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Logger returns a Reporter that writes one log line per request: Info for
-// requests that succeeded, Warn for those that failed.
-func Logger(log *slog.Logger) Reporter {
+// requests that succeeded, Warn for failures — requests the gateway
+// rejected, HTTP errors, and JSON-RPC errors from the backend. With
+// failuresOnly, successful requests get no line.
+func Logger(log *slog.Logger, failuresOnly bool) Reporter {
 	return ReporterFunc(func(ctx context.Context, rec *record.Record) {
 		level := slog.LevelInfo
-		if rec.Reason != "" || rec.Status >= 400 {
+		if failed(rec) {
 			level = slog.LevelWarn
+		} else if failuresOnly {
+			return
 		}
 		if !log.Enabled(ctx, level) {
 			return

@@ -279,7 +279,7 @@ func TestLogger(t *testing.T) {
 				ops[1] = record.Op{Kind: "request", Method: "tools/call", ID: "2", ToolError: true}
 				return r
 			}(),
-			wantLevel: "INFO",
+			wantLevel: "WARN", // a JSON-RPC error from the backend is a failure
 			want: map[string]any{
 				"uri": "file:///x", "jsonrpc.id": `"r"`, "rpc.error.code": -32002.0, "rpc.error.message": "not found",
 				"sse.events": 3.0, "batch": 2.0,
@@ -292,7 +292,7 @@ func TestLogger(t *testing.T) {
 			var buf bytes.Buffer
 			log := slog.New(slog.NewJSONHandler(&buf, nil))
 			rec := tc.rec
-			Logger(log).Report(context.Background(), &rec)
+			Logger(log, false).Report(context.Background(), &rec)
 			lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
 			if len(lines) != 1 {
 				t.Fatalf("%d log lines: %s", len(lines), buf.Bytes())
@@ -324,13 +324,40 @@ func TestLogger(t *testing.T) {
 func TestLoggerLevelFiltered(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	Logger(log).Report(context.Background(), &record.Record{Start: time.Now(), Status: 200})
+	Logger(log, false).Report(context.Background(), &record.Record{Start: time.Now(), Status: 200})
 	if buf.Len() != 0 {
 		t.Errorf("an Info line passed a Warn handler: %s", buf.Bytes())
 	}
-	Logger(log).Report(context.Background(), &record.Record{Start: time.Now(), Status: 500})
+	Logger(log, false).Report(context.Background(), &record.Record{Start: time.Now(), Status: 500})
 	if buf.Len() == 0 {
 		t.Error("no Warn line")
+	}
+}
+
+func TestLoggerFailuresOnly(t *testing.T) {
+	rpcErr := record.Record{Start: time.Now(), Status: 200}
+	rpcErr.NewOps(1)[0] = record.Op{Kind: "request", Method: "tools/call", ID: "1", HasRPCError: true, RPCErrorCode: -32602}
+	toolErr := record.Record{Start: time.Now(), Status: 200}
+	toolErr.NewOps(1)[0] = record.Op{Kind: "request", Method: "tools/call", ID: "1", ToolError: true}
+	tests := []struct {
+		name   string
+		rec    record.Record
+		logged bool
+	}{
+		{"success", record.Record{Start: time.Now(), Status: 200}, false},
+		{"tool error (a result, not a failure)", toolErr, false},
+		{"JSON-RPC error", rpcErr, true},
+		{"HTTP error", record.Record{Start: time.Now(), Status: 404}, true},
+		{"gateway reason", record.Record{Start: time.Now(), Status: 200, Reason: record.ReasonStreamClosed}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			Logger(slog.New(slog.NewJSONHandler(&buf, nil)), true).Report(context.Background(), &tc.rec)
+			if got := buf.Len() > 0; got != tc.logged {
+				t.Fatalf("logged %v, want %v: %s", got, tc.logged, buf.Bytes())
+			}
+		})
 	}
 }
 
