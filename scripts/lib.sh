@@ -4,6 +4,8 @@
 # machine that already built them does not build them again.
 MCPGATE_CACHE="${MCPGATE_CACHE:-$HOME/.cache/mcpgate}"
 STATICCHECK_VERSION=v0.8.2
+# Keep in step with tools/jaeger/go.mod.
+JAEGER_VERSION=v1.76.0
 
 repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
 
@@ -29,6 +31,20 @@ ensure_staticcheck() {
 		echo "== building staticcheck $STATICCHECK_VERSION into $MCPGATE_CACHE/bin" >&2
 		mkdir -p "$MCPGATE_CACHE/bin"
 		(cd "$1/tools/staticcheck" && go build -o "$bin" honnef.co/go/tools/cmd/staticcheck) >&2 || return 1
+	fi
+	echo "$bin"
+}
+
+# ensure_jaeger builds Jaeger (v2, for the end-to-end trace tests) from the
+# pinned tools module once, and prints the binary's path. The first build
+# takes about 11 minutes.
+ensure_jaeger() {
+	local bin="$MCPGATE_CACHE/bin/jaeger-$JAEGER_VERSION"
+	if [ ! -x "$bin" ]; then
+		echo "== building Jaeger $JAEGER_VERSION into $MCPGATE_CACHE/bin (once; takes ~11 min)" >&2
+		mkdir -p "$MCPGATE_CACHE/bin"
+		(cd "$1/tools/jaeger" && go build -o "$bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger) >&2 || return 1
+		mv "$bin.tmp" "$bin"
 	fi
 	echo "$bin"
 }

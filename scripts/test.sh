@@ -21,6 +21,9 @@ sc=$(ensure_staticcheck "$root")
 "$sc" ./...
 
 ensure_node_peers "$root"
+# The end-to-end trace tests run a real Jaeger (e2e/jaeger_test.go).
+MCPGATE_JAEGER=$(ensure_jaeger "$root")
+export MCPGATE_JAEGER
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
