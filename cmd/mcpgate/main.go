@@ -29,6 +29,9 @@ Usage:
                                                       try it in front of a stdio server
   mcpgate validate --config FILE                      check a config file and exit
   mcpgate apikey new --subject NAME [--groups a,b]    make an API key and its config entry
+  mcpgate keygen                                      print a fresh pseudonymization key
+  mcpgate pseudonym --config FILE --issuer I --subject S
+                                                      print a principal's pseudonym under every key
   mcpgate version                                     print the version
 
 The forms without a config file are for trying mcpgate locally: they listen on
@@ -59,6 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validate(args[1:], stdout, stderr)
 	case "apikey":
 		return apikey(args[1:], stdout, stderr)
+	case "keygen":
+		return keygen(args[1:], stdout, stderr)
+	case "pseudonym":
+		return pseudonymCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcpgate", version())
 		return 0

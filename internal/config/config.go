@@ -21,7 +21,10 @@ type Config struct {
 	CORS           CORS           // cors:
 	Backends       []Backend      // backends: (exactly one in this build)
 	Auth           Auth           // auth:
-	Log            Log            // log:
+	// Pseudonymization holds the keys shared by telemetry attribution and
+	// the audit log.
+	Pseudonymization Pseudonymization // pseudonymization:
+	Log              Log              // log:
 
 	meta *meta // where values came from; nil for a Config built in code
 }

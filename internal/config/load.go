@@ -608,6 +608,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			})
 		}},
 		{"auth", d.auth(&c.Auth)},
+		{"pseudonymization", d.pseudonymization(&c.Pseudonymization)},
 		{"log", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"level", d.str(&c.Log.Level)},

@@ -64,6 +64,7 @@ func (c *Config) Validate() error {
 	v.cors(&c.CORS)
 	v.backends(c.Backends)
 	v.auth(c)
+	v.pseudonymization(&c.Pseudonymization)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mcpgate/mcpgate/internal/pseudonym"
+)
+
+// Pseudonymization holds the keys of the keyed pseudonyms that telemetry
+// attribution (userAttribution: hashed) and the audit log
+// (audit.principal: hashed) use.
+type Pseudonymization struct {
+	Keys []PseudonymKey // keys: the first is active; ids label the epoch
+}
+
+// PseudonymKey is one key, read from a file or an environment variable
+// when the configuration is loaded, never written inline.
+type PseudonymKey struct {
+	ID     string // id: [A-Za-z0-9._-]{1,32}
+	File   string // file: path of a file holding the key (base64)
+	Env    string // env: name of a variable holding the key (base64)
+	Secret Secret // the decoded key
+}
+
+// Secret is key material. It formats as "[redacted]" so that printing a
+// Config — in a log line, a test failure — never shows it.
+type Secret []byte
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// PseudonymKeys returns the keys for package pseudonym.
+func (p *Pseudonymization) PseudonymKeys() []pseudonym.Key {
+	keys := make([]pseudonym.Key, len(p.Keys))
+	for i, k := range p.Keys {
+		keys[i] = pseudonym.Key{ID: k.ID, Secret: k.Secret}
+	}
+	return keys
+}
+
+var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
+
+func (d *decoder) pseudonymization(p *Pseudonymization) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		d.mapping(n, path, []field{
+			{"keys", func(n *yaml.Node, lp string) {
+				p.Keys = []PseudonymKey{}
+				d.list(n, lp, "a list of keys", func(it *yaml.Node, ip string) {
+					p.Keys = append(p.Keys, PseudonymKey{})
+					k := &p.Keys[len(p.Keys)-1]
+					if isNull(it) {
+						d.errorf(it.Line, ip, "expected a key mapping (id, file or env), got null")
+						return
+					}
+					d.mapping(it, ip, []field{
+						{"id", d.str(&k.ID)},
+						{"file", d.filePath(&k.File)},
+						{"env", d.str(&k.Env)},
+					})
+					d.readKey(it.Line, ip, k)
+				})
+			}},
+		})
+	}
+}
+
+// readKey loads a key's material when the file is loaded, so that a
+// missing or malformed key is reported with its file, line and key path,
+// and a gateway that needs it refuses to start.
+func (d *decoder) readKey(line int, path string, k *PseudonymKey) {
+	var text string
+	switch {
+	case k.File != "" && k.Env != "":
+		d.errorf(line, path, "set file or env, not both")
+		return
+	case k.File != "":
+		b, err := d.look.readFile(k.File)
+		if err != nil {
+			d.errorf(line, path+".file", "cannot read the key: %v", unwrapPathError(err))
+			return
+		}
+		text = string(b)
+	case k.Env != "":
+		v, ok := d.look.getenv(k.Env)
+		if !ok {
+			d.errorf(line, path+".env", "environment variable %s is not set", k.Env)
+			return
+		}
+		text = v
+	default:
+		d.errorf(line, path, "set file or env: keys are never written in the configuration")
+		return
+	}
+	secret, err := pseudonym.ParseKey(text)
+	if err != nil {
+		src := "file " + k.File
+		if k.Env != "" {
+			src = "variable " + k.Env
+		}
+		d.errorf(line, path, "%s: %v", src, err)
+		return
+	}
+	k.Secret = secret
+}
+
+func (v *validator) pseudonymization(p *Pseudonymization) {
+	seen := map[string]int{}
+	for i, k := range p.Keys {
+		path := joinIndex("pseudonymization.keys", i)
+		switch {
+		case k.ID == "":
+			v.errorf(path+".id", "required: a short label such as k1; it appears next to every pseudonym")
+		case !keyIDRE.MatchString(k.ID):
+			v.errorf(path+".id", "must be 1 to 32 letters, digits, '.', '_' or '-'")
+		default:
+			if first, dup := seen[k.ID]; dup {
+				v.errorf(path+".id", "duplicate id (also pseudonymization.keys[%d])", first)
+			}
+			seen[k.ID] = i
+		}
+		if k.Env != "" && !validEnvRefName(k.Env) {
+			v.errorf(path+".env", "invalid variable name %q", k.Env)
+		}
+	}
+}
