@@ -25,6 +25,8 @@ type Config struct {
 	// the audit log.
 	Pseudonymization Pseudonymization // pseudonymization:
 	Log              Log              // log:
+	Telemetry        Telemetry        // telemetry: (telemetry.go)
+	Audit            Audit            // audit: (audit.go)
 
 	meta *meta // where values came from; nil for a Config built in code
 }

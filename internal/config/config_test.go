@@ -214,6 +214,18 @@ func TestGoldenFull(t *testing.T) {
 			},
 		},
 		Log: Log{Level: "debug", Format: "text", Requests: "errors"},
+		Telemetry: Telemetry{
+			ServiceName: "mcpgate-eu",
+			Traces: TelemetryTraces{Exporter: "otlp", Endpoint: "http://otel-collector:4318", Protocol: "http/protobuf",
+				Headers: map[string]string{"X-Tenant": "acme"}, Sampler: "parentbased_traceidratio", Ratio: 0.25,
+				QueueSize: 4096, BatchTimeout: 2 * time.Second},
+			Metrics:                   TelemetryMetrics{Exporter: "prometheus"},
+			RecordToolArguments:       true,
+			ResourceFromEnv:           map[string]string{"POD_NAMESPACE": "k8s.namespace.name"},
+			AttributeValueLengthLimit: 2048,
+		},
+		Audit: Audit{Principal: AuditPrincipalRaw, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
+			QueueSize: DefaultAuditQueueSize, Capture: AuditCapture{MaxBytes: DefaultAuditCaptureMaxBytes}},
 	}
 	got := *c
 	got.meta = nil
@@ -356,8 +368,8 @@ func TestParseErrors(t *testing.T) {
 		{"non-string key", "admin:\n  [a]: 1\n" + minimalURL, `mcpgate.yaml:2: admin: keys must be strings, got a list`},
 
 		// Unknown keys at several depths.
-		{"unknown top-level key", "upstreams: []\n" + minimalURL, `mcpgate.yaml:1: unknown key "upstreams" (known keys here: listen, path, tls, admin, trustedProxies, limits, timeouts, sessions, cors, backends, auth, pseudonymization, log)`},
-		{"unknown key with suggestion", "Listen: 127.0.0.1:1\n" + minimalURL, `mcpgate.yaml:1: unknown key "Listen"; did you mean "listen"? (known keys here: listen, path, tls, admin, trustedProxies, limits, timeouts, sessions, cors, backends, auth, pseudonymization, log)`},
+		{"unknown top-level key", "upstreams: []\n" + minimalURL, `mcpgate.yaml:1: unknown key "upstreams" (known keys here: listen, path, tls, admin, trustedProxies, limits, timeouts, sessions, cors, backends, auth, pseudonymization, telemetry, audit, log)`},
+		{"unknown key with suggestion", "Listen: 127.0.0.1:1\n" + minimalURL, `mcpgate.yaml:1: unknown key "Listen"; did you mean "listen"? (known keys here: listen, path, tls, admin, trustedProxies, limits, timeouts, sessions, cors, backends, auth, pseudonymization, telemetry, audit, log)`},
 		{"unknown nested key", "admin:\n  pprof: true\n  metrics: true\n" + minimalURL, `mcpgate.yaml:3: admin: unknown key "metrics" (known keys here: listen, pprof)`},
 		{"unknown backend key", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    tiemouts: {}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0]: unknown key "tiemouts"; did you mean "timeouts"? (known keys here: name, url, command, args, env, dir, isolation, maxSessions, stateless, restart, headers, tls, timeouts)`},
 		{"unknown key three deep", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    timeouts:\n      read: 1s\nauth: {mode: anonymous}\n", `mcpgate.yaml:5: backends[0].timeouts: unknown key "read" (known keys here: connect, firstByte, idle)`},

@@ -74,6 +74,8 @@ func applyDefaults(c *Config) {
 	str("log.requests", &c.Log.Requests, requests)
 	// auth.mode has no default in a file: Validate reports it missing.
 	applyAuthDefaults(c)
+	applyTelemetryDefaults(c)
+	applyAuditDefaults(c)
 
 	for i := range c.Backends {
 		b := &c.Backends[i]

@@ -609,6 +609,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		}},
 		{"auth", d.auth(&c.Auth)},
 		{"pseudonymization", d.pseudonymization(&c.Pseudonymization)},
+		{"telemetry", d.telemetry(&c.Telemetry)},
+		{"audit", d.audit(&c.Audit)},
 		{"log", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"level", d.str(&c.Log.Level)},

@@ -20,6 +20,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, fmt.Sprintf("auth.mode anonymous on non-loopback listen address %s (allowAnonymousOnPublicListener: true): anyone who can reach it can use the backends", c.Listen))
 	}
 	w = append(w, c.authWarnings()...)
+	w = append(w, c.auditWarnings()...)
 	if c.Admin.Listen != "" && !IsLoopback(c.Admin.Listen) {
 		what := "metrics"
 		if c.Admin.Pprof {

@@ -65,6 +65,8 @@ func (c *Config) Validate() error {
 	v.backends(c.Backends)
 	v.auth(c)
 	v.pseudonymization(&c.Pseudonymization)
+	v.telemetry(&c.Telemetry)
+	v.audit(c)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -26,6 +26,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/observe"
 	"github.com/mcpgate/mcpgate/internal/sessionbind"
 	"github.com/mcpgate/mcpgate/internal/stdiorelay"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // Version is the gateway's version, set by the linker in releases.
@@ -41,6 +42,8 @@ type Gateway struct {
 	certs   *certReloader // nil without TLS
 	auth    *authn.Authenticator
 	binder  *sessionbind.Binder
+	otel    *telemetry.Providers
+	tel     *telemetry.Telemetry // nil when traces and metrics are both off
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -63,7 +66,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("exactly one backend is supported, %d configured", len(cfg.Backends))
 	}
 	g := &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
-	b, err := newBackend(&cfg.Backends[0], cfg, log)
+	otel, err := telemetry.Setup(context.Background(), telemetryOptions(cfg, log))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	g.otel, g.tel = otel, otel.Telemetry()
+	built := false
+	defer func() {
+		if !built {
+			_ = otel.Shutdown(context.Background())
+		}
+	}()
+	b, err := newBackend(&cfg.Backends[0], cfg, log, g.tel)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +130,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if cfg.Admin.Listen != "" {
 		g.admin = &http.Server{Addr: cfg.Admin.Listen, Handler: g.adminMux(), ReadHeaderTimeout: 10 * time.Second}
 	}
+	built = true
 	return g, nil
 }
 
@@ -142,6 +157,10 @@ func (g *Gateway) stages() []Stage {
 			ReadTimeout: cfg.Timeouts.ReadBody,
 		})},
 		{"authn", g.auth.Middleware()},
+		// trace right after authn: only an admitted request's trace context
+		// may parent its spans (those of rejected ones are new roots,
+		// started by the telemetry reporter).
+		{"trace", g.tel.Stage()},
 		{"sessions", g.binder.Middleware()},
 	}
 }
@@ -149,6 +168,11 @@ func (g *Gateway) stages() []Stage {
 // reporters are told about every request when it ends.
 func (g *Gateway) reporters() []observe.Reporter {
 	var rs []observe.Reporter
+	if g.tel != nil {
+		// First: the request's spans exist (a rejected request's are started
+		// here) before the log line and audit event that carry their ids.
+		rs = append(rs, g.tel.Reporter())
+	}
 	if r := g.cfg.Log.Requests; r != "none" {
 		rs = append(rs, observe.Logger(g.log, r != "all"))
 	}
@@ -177,7 +201,7 @@ func (g *Gateway) endStreamsOnDrain(next http.Handler) http.Handler {
 	})
 }
 
-func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger) (backend, error) {
+func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (backend, error) {
 	if b.IsCommand() {
 		env := make([]string, 0, len(b.Env))
 		for k, v := range b.Env {
@@ -191,6 +215,7 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger) (backen
 			IdleTimeout:    cfg.Sessions.IdleTimeout,
 			InitialBackoff: b.Restart.InitialBackoff,
 			MaxBackoff:     b.Restart.MaxBackoff,
+			Telemetry:      tel,
 			Logger:         log,
 		})
 	}
@@ -216,6 +241,7 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger) (backen
 		IdleTimeout:      b.Timeouts.Idle,
 		TrustedProxies:   cfg.TrustedProxies,
 		APIKeyHeader:     cfg.Auth.APIKeyHeader,
+		Telemetry:        tel,
 		Logger:           log,
 	})
 	if err != nil {
@@ -275,6 +301,9 @@ func (g *Gateway) adminMux() http.Handler {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(detail)
 	})
+	if h := g.otel.PrometheusHandler(); h != nil {
+		mux.Handle("GET /metrics", h)
+	}
 	if g.cfg.Admin.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -327,7 +356,14 @@ func (g *Gateway) Run(ctx context.Context, ready func(public, admin net.Addr)) e
 		adminAddr = al.Addr()
 	}
 	g.log.Info("mcpgate serving", "listen", pl.Addr().String(), "path", g.cfg.Path,
-		"admin", fmt.Sprint(adminAddr), "tls", g.certs != nil, "version", Version)
+		"admin", fmt.Sprint(adminAddr), "tls", g.certs != nil, "version", Version,
+		"traces", g.otel.TracesExporter, "metrics", g.otel.MetricsExporter)
+	if g.otel.PrometheusHandler() != nil && al == nil {
+		g.log.Warn("metrics exporter prometheus but admin.listen is empty: /metrics is not served anywhere")
+	}
+	if g.cfg.Telemetry.RecordToolArguments && g.otel.TracesExporter != telemetry.ExporterNone {
+		g.log.Warn("telemetry.recordToolArguments is on: tool arguments (redacted, capped) are exported with spans")
+	}
 	if ready != nil {
 		ready(pl.Addr(), adminAddr)
 	}
@@ -363,6 +399,10 @@ func (g *Gateway) shutdown() error {
 		g.log.Warn("backend did not stop cleanly", "error", berr)
 	}
 	g.auth.Close()
+	// Last: every request has ended, so every span has; flush them.
+	if terr := g.otel.Shutdown(stopCtx); terr != nil {
+		g.log.Warn("telemetry not flushed completely", "error", terr)
+	}
 	g.log.Info("stopped")
 	return nil
 }

@@ -97,10 +97,11 @@ func newGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
 
 // TestStageOrder pins the request path of DESIGN.md §2: authn right after
 // inspect (a rejected request is still recorded with what it asked for),
-// then session binding, which needs authn's identity.
+// trace right after authn (only an admitted request's trace context may
+// parent its spans), then session binding, which needs authn's identity.
 func TestStageOrder(t *testing.T) {
 	g := newGateway(t, upstreamConfig(t, "http://127.0.0.1:1/mcp"), nil)
-	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "sessions"}
+	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions"}
 	if got := StageNames(g.stages()); !slices.Equal(got, want) {
 		t.Fatalf("stages %v, want %v", got, want)
 	}

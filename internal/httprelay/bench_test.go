@@ -10,9 +10,13 @@ import (
 	"net/url"
 	"testing"
 
+	"go.opentelemetry.io/otel/metric/noop"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 const benchResult = `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}`
@@ -75,3 +79,22 @@ func BenchmarkBareProxy(b *testing.B) {
 	}
 	benchServe(b, p)
 }
+
+// BenchmarkRelayTraced is BenchmarkRelay with a CLIENT span per call, its
+// traceparent in the headers and spliced into params._meta (spans sampled,
+// exported to nowhere).
+func BenchmarkRelayTraced(b *testing.B) {
+	srv := benchBackend(b)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(discard{})))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tel, err := telemetry.New(tp, noop.NewMeterProvider(), telemetry.InstrumentOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{Telemetry: tel}))
+}
+
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }

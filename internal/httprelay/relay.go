@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // Options configures a Relay. Zero durations mean the defaults noted.
@@ -47,14 +49,22 @@ type Options struct {
 	// 1 MiB.
 	MaxInspect int
 
+	// Telemetry makes a CLIENT span per message sent upstream, carries its
+	// trace context in the traceparent/tracestate headers and in each
+	// message's params._meta, and learns the tool and prompt names the
+	// backend lists. Nil: none of that, and the client's own trace context
+	// passes through untouched.
+	Telemetry *telemetry.Telemetry
+
 	Logger *slog.Logger
 }
 
 // Relay is an http.Handler that forwards to one backend.
 type Relay struct {
-	opts  Options
-	proxy httputil.ReverseProxy
-	log   *slog.Logger
+	opts    Options
+	proxy   httputil.ReverseProxy
+	log     *slog.Logger
+	backend telemetry.BackendInfo
 }
 
 // New returns a Relay for opts.
@@ -89,7 +99,7 @@ func New(opts Options) (*Relay, error) {
 		// client's Accept-Encoding is removed in rewrite for the same reason.
 		DisableCompression: true,
 	}
-	r := &Relay{opts: opts, log: opts.Logger}
+	r := &Relay{opts: opts, log: opts.Logger, backend: telemetry.HTTPBackend(opts.Name, opts.URL)}
 	r.proxy = httputil.ReverseProxy{
 		Rewrite:        r.rewrite,
 		Transport:      transport,
@@ -112,13 +122,73 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		req = req.WithContext(record.NewContext(req.Context(), rec))
 	}
 	rec.Backend = r.opts.Name
-	if in := inspect.FromContext(req.Context()); in != nil {
-		req.Body = io.NopCloser(bytes.NewReader(in.Raw))
-		req.ContentLength = int64(len(in.Raw))
-		raw := in.Raw
+	in := inspect.FromContext(req.Context())
+	var spans []telemetry.ClientSpan
+	if tel := r.opts.Telemetry; tel != nil {
+		var ctx context.Context
+		ctx, spans = r.startSpans(req.Context(), tel, rec, in)
+		defer func() {
+			for _, cs := range spans {
+				cs.End()
+			}
+		}()
+		// The first span's context is the outgoing request's: Rewrite puts
+		// it in the W3C headers, and log lines about the call carry it.
+		req = req.WithContext(ctx)
+	}
+	if in != nil {
+		raw := r.withTraceContext(in, spans)
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+		req.ContentLength = int64(len(raw))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	}
 	r.proxy.ServeHTTP(w, req)
+}
+
+// startSpans starts one CLIENT span per message of the body (one for the
+// request when it has none: a GET stream, DELETE) and returns them with the
+// first one's context.
+func (r *Relay) startSpans(ctx context.Context, tel *telemetry.Telemetry, rec *record.Record, in *inspect.Request) (context.Context, []telemetry.ClientSpan) {
+	if in == nil || len(rec.Ops) != len(in.Body.Messages) || len(rec.Ops) == 0 {
+		c, cs := tel.StartClient(ctx, &r.backend, nil)
+		return c, []telemetry.ClientSpan{cs}
+	}
+	spans := make([]telemetry.ClientSpan, len(rec.Ops))
+	first := ctx
+	for i := range rec.Ops {
+		c, cs := tel.StartClient(ctx, &r.backend, &rec.Ops[i])
+		if i == 0 {
+			first = c
+		}
+		spans[i] = cs
+	}
+	return first, spans
+}
+
+// withTraceContext returns the body to send: the client's bytes with each
+// request's and notification's params._meta traceparent/tracestate set to
+// its CLIENT span's, spliced in place — or the client's bytes unchanged when
+// there is nothing to set (telemetry off).
+func (r *Relay) withTraceContext(in *inspect.Request, spans []telemetry.ClientSpan) []byte {
+	if len(spans) != len(in.Body.Messages) {
+		return in.Raw
+	}
+	var edits []jsonrpc.Edit
+	for i := range in.Body.Messages {
+		if kv := spans[i].MetaKVs(); kv != nil {
+			edits = in.Body.Messages[i].AppendSetMetaEdits(edits, in.Raw, kv...)
+		}
+	}
+	if len(edits) == 0 {
+		return in.Raw
+	}
+	jsonrpc.SortEdits(edits)
+	out, err := jsonrpc.Splice(make([]byte, 0, len(in.Raw)+len(edits)*70), in.Raw, edits)
+	if err != nil {
+		r.log.Warn("could not add the trace context to the request body; sending it unchanged", "error", err)
+		return in.Raw
+	}
+	return out
 }
 
 // strippedPrefixes are header families that carry identity or forwarding
@@ -180,6 +250,9 @@ func (r *Relay) rewrite(pr *httputil.ProxyRequest) {
 			}
 		}
 	}
+	// The CLIENT span's trace context replaces the caller's (telemetry
+	// off: the caller's passes through).
+	telemetry.InjectContext(pr.In.Context(), h)
 	for name, vs := range r.opts.Headers {
 		// Canonical, so that it replaces the client's header of that name
 		// rather than going out beside it; cloned, so that nothing done to
@@ -209,13 +282,18 @@ func (r *Relay) modifyResponse(resp *http.Response) error {
 	ctx := resp.Request.Context()
 	rec := record.FromContext(ctx)
 	in := inspect.FromContext(ctx)
+	if rec.SessionID == "" {
+		// The session initialize just created, for its span.
+		rec.SessionID = resp.Header.Get(mcpwire.HeaderSessionID)
+	}
 	ct := resp.Header.Get("Content-Type")
+	cat := r.opts.Telemetry.Catalog()
 	switch {
 	case strings.HasPrefix(ct, "text/event-stream"):
 		rec.SSE = true
-		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name)
+		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat)
 	case strings.HasPrefix(ct, "application/json") && in != nil:
-		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout)
+		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat)
 	default:
 		if r.opts.IdleTimeout > 0 {
 			resp.Body = newIdleBody(resp.Body, r.opts.IdleTimeout)

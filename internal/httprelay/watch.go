@@ -12,11 +12,13 @@ import (
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
 	"github.com/mcpgate/mcpgate/internal/sse"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // noteResponses records the outcome of every response in msgs that answers
-// one of the request's operations.
-func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte) {
+// one of the request's operations, and shows cat the results of tools/list
+// and prompts/list (the names a metric may carry).
+func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte, backend string, cat *telemetry.Catalog) {
 	for i := range b.Messages {
 		m := &b.Messages[i]
 		var op *record.Op
@@ -39,6 +41,9 @@ func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte) {
 			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, m.ErrorCode, m.ErrorMessage
 		}
 		op.ToolError = m.IsError
+		if m.Kind == jsonrpc.KindResult && (op.Method == "tools/list" || op.Method == "prompts/list") {
+			cat.Learn(backend, op.Method, m.Result.Bytes(raw))
+		}
 	}
 }
 
@@ -76,6 +81,7 @@ type sseWatcher struct {
 	events  *sse.Reader
 	rec     *record.Record
 	backend string
+	cat     *telemetry.Catalog
 	msg     jsonrpc.Body
 	pending []byte
 	done    error // returned once pending is drained
@@ -87,12 +93,12 @@ type sseWatcher struct {
 	open bool
 }
 
-func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string) io.ReadCloser {
+func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string, cat *telemetry.Catalog) io.ReadCloser {
 	src := body
 	if idle > 0 {
 		src = newIdleBody(body, idle)
 	}
-	return &sseWatcher{ctx: ctx, body: src, events: sse.NewReader(src, maxEvent), rec: rec, backend: backend}
+	return &sseWatcher{ctx: ctx, body: src, events: sse.NewReader(src, maxEvent), rec: rec, backend: backend, cat: cat}
 }
 
 func (w *sseWatcher) Read(p []byte) (int, error) {
@@ -115,7 +121,7 @@ func (w *sseWatcher) Read(p []byte) (int, error) {
 			}
 			if ev.Dispatched() && !ev.Truncated && len(ev.Data) > 0 {
 				if w.msg.Parse(ev.Data, jsonrpc.Limits{}) == nil {
-					noteResponses(w.rec, &w.msg, ev.Data)
+					noteResponses(w.rec, &w.msg, ev.Data, w.backend, w.cat)
 				}
 			}
 		}
@@ -175,19 +181,21 @@ func (w *sseWatcher) Close() error { return w.body.Close() }
 // jsonWatcher passes a JSON response through while keeping up to max bytes
 // of it, then parses what it kept to learn the outcome.
 type jsonWatcher struct {
-	ctx  context.Context
-	body io.ReadCloser
-	rec  *record.Record
-	max  int
-	buf  []byte
-	over bool
+	ctx     context.Context
+	body    io.ReadCloser
+	rec     *record.Record
+	max     int
+	buf     []byte
+	over    bool
+	backend string
+	cat     *telemetry.Catalog
 }
 
-func newJSONWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration) io.ReadCloser {
+func newJSONWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration, backend string, cat *telemetry.Catalog) io.ReadCloser {
 	if idle > 0 {
 		body = newIdleBody(body, idle)
 	}
-	return &jsonWatcher{ctx: ctx, body: body, rec: rec, max: max}
+	return &jsonWatcher{ctx: ctx, body: body, rec: rec, max: max, backend: backend, cat: cat}
 }
 
 func (w *jsonWatcher) Read(p []byte) (int, error) {
@@ -202,7 +210,7 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	if err == io.EOF && !w.over && len(w.buf) > 0 {
 		var b jsonrpc.Body
 		if b.Parse(w.buf, jsonrpc.Limits{}) == nil {
-			noteResponses(w.rec, &b, w.buf)
+			noteResponses(w.rec, &b, w.buf, w.backend, w.cat)
 		}
 		w.buf = nil
 	}

@@ -200,6 +200,9 @@ func fillRecord(rec *record.Record, req *Request) {
 			rec.ClientName, rec.ClientVersion = clip(m.ClientName), clip(m.ClientVersion)
 		}
 		op.Progress = m.ProgressToken.Present()
+		// The caller's _meta trace context: a parent once authenticated,
+		// only a link for a request that fails authentication.
+		op.TraceParent, op.TraceState = m.Traceparent, m.Tracestate
 	}
 }
 

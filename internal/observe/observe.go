@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/record"
@@ -30,7 +31,14 @@ func New(now func() time.Time, reporters ...Reporter) func(http.Handler) http.Ha
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := &record.Record{Start: now(), HTTPMethod: r.Method, ClientAddr: peerHost(r.RemoteAddr)}
+			rec := &record.Record{
+				Start:       now(),
+				HTTPMethod:  r.Method,
+				Proto:       protoVersion(r),
+				TraceParent: r.Header.Get("Traceparent"),
+				TraceState:  r.Header.Get("Tracestate"),
+			}
+			rec.ClientAddr, rec.ClientPort = peer(r.RemoteAddr)
 			ctx := record.NewContext(r.Context(), rec)
 			rw := &responseWriter{ResponseWriter: w, rec: rec}
 			defer func() {
@@ -59,12 +67,28 @@ func failed(rec *record.Record) bool {
 	return false
 }
 
-func peerHost(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
+func peer(addr string) (host string, port int) {
+	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return addr
+		return addr, 0
 	}
-	return host
+	port, _ = strconv.Atoi(p)
+	return host, port
+}
+
+// protoVersion is network.protocol.version: "1.1", "2", "3".
+func protoVersion(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "1.1"
+	case r.ProtoMajor == 2:
+		return "2"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "1.0"
+	case r.ProtoMajor == 3:
+		return "3"
+	}
+	return ""
 }
 
 // responseWriter records the status and the bytes written. It keeps

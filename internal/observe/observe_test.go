@@ -148,19 +148,41 @@ func TestReportsAfterAbort(t *testing.T) {
 	}
 }
 
-func TestPeerHost(t *testing.T) {
-	tests := []struct{ name, addr, want string }{
-		{"IPv4", "192.0.2.1:443", "192.0.2.1"},
-		{"IPv6", "[2001:db8::1]:443", "2001:db8::1"},
-		{"no port", "pipe", "pipe"},
-		{"empty", "", ""},
+func TestPeer(t *testing.T) {
+	tests := []struct {
+		name, addr, host string
+		port             int
+	}{
+		{"IPv4", "192.0.2.1:443", "192.0.2.1", 443},
+		{"IPv6", "[2001:db8::1]:443", "2001:db8::1", 443},
+		{"no port", "pipe", "pipe", 0},
+		{"empty", "", "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := peerHost(tc.addr); got != tc.want {
-				t.Errorf("peerHost(%q) = %q, want %q", tc.addr, got, tc.want)
+			if host, port := peer(tc.addr); host != tc.host || port != tc.port {
+				t.Errorf("peer(%q) = %q, %d; want %q, %d", tc.addr, host, port, tc.host, tc.port)
 			}
 		})
+	}
+}
+
+// TestRecordsCallerFacts checks the facts telemetry needs that only observe
+// sees: the caller's trace context headers and the HTTP version.
+func TestRecordsCallerFacts(t *testing.T) {
+	var got record.Record
+	h := New(nil, ReporterFunc(func(_ context.Context, rec *record.Record) { got = *rec }))(
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req.RemoteAddr = "192.0.2.7:5555"
+	req.Header.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	req.Header.Set("Tracestate", "vendor=x")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if got.TraceParent != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" || got.TraceState != "vendor=x" {
+		t.Errorf("trace context = %q, %q", got.TraceParent, got.TraceState)
+	}
+	if got.Proto != "1.1" || got.ClientAddr != "192.0.2.7" || got.ClientPort != 5555 {
+		t.Errorf("proto, client = %q, %q, %d", got.Proto, got.ClientAddr, got.ClientPort)
 	}
 }
 

@@ -28,9 +28,10 @@ const (
 	ReasonPanic               = "internal_error"
 	ReasonClientCanceled      = "client_canceled"
 	ReasonToolError           = "tool_error"
-	ReasonUnauthenticated     = "unauthenticated"  // 401: no, or no valid, credential
-	ReasonForbidden           = "forbidden"        // 403: authenticated but lacking a required scope
-	ReasonAuthUnavailable     = "auth_unavailable" // 503: the identity provider's keys are not available yet
+	ReasonUnauthenticated     = "unauthenticated"   // 401: no, or no valid, credential
+	ReasonForbidden           = "forbidden"         // 403: authenticated but lacking a required scope
+	ReasonAuthUnavailable     = "auth_unavailable"  // 503: the identity provider's keys are not available yet
+	ReasonAuditUnavailable    = "audit_unavailable" // 503: audit.failClosed and the audit sink is failing
 )
 
 // Op is one JSON-RPC message of a request body and what became of it.
@@ -48,6 +49,12 @@ type Op struct {
 	RPCError     string // its message
 	HasRPCError  bool
 	ToolError    bool // result.isError was true
+
+	// TraceParent and TraceState are the W3C trace context the message
+	// carried in params._meta, as sent. Telemetry makes them the parent of
+	// the message's span (or, for a rejected request, a link); they never
+	// become attributes.
+	TraceParent, TraceState string
 }
 
 // Record is what the gateway learns about one HTTP request. Stages fill it
@@ -58,13 +65,19 @@ type Record struct {
 
 	// HTTP facts.
 	HTTPMethod   string
+	Proto        string // HTTP version: "1.1", "2", …
 	ClientAddr   string // the immediate peer, or a trusted proxy's forwarded client
+	ClientPort   int    // the immediate peer's port; 0 when unknown or when ClientAddr is not the peer
 	Status       int
 	BytesIn      int64
 	BytesOut     int64
 	SSE          bool // the response was an event stream
 	StreamEvents int  // SSE events relayed
 	LastEventID  bool // the request resumed a stream
+
+	// TraceParent and TraceState are the W3C trace context headers the
+	// caller sent (see Op.TraceParent for the _meta ones).
+	TraceParent, TraceState string
 
 	// MCP facts from inspect.
 	ProtocolVersion string
@@ -88,6 +101,12 @@ type Record struct {
 	// Detail explains Reason for the log; never sent to clients verbatim
 	// unless the stage that set it says so.
 	Detail string
+
+	// Telemetry is internal/telemetry's per-request state (the spans it
+	// started), which its trace stage leaves here for its reporter and the
+	// relays' client spans; no other package touches it. It is an any
+	// because record sits below telemetry in the import graph.
+	Telemetry any
 }
 
 // NewOps returns r.Ops sized n, reusing the record's inline storage when n is 1.

@@ -11,6 +11,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // exchange sends a POST body to the backend and answers with what comes
@@ -31,7 +32,27 @@ func (r *Relay) exchange(w http.ResponseWriter, req *http.Request, in *inspect.R
 		s.acquire()
 		defer s.release()
 	}
-	err := c.send(l, in, s)
+	var meta [][]jsonrpc.MetaKV
+	if tel := r.opts.Telemetry; tel != nil {
+		// One CLIENT span per message, ended once the exchange is over and
+		// the record holds each one's outcome.
+		spans := make([]telemetry.ClientSpan, len(in.Body.Messages))
+		meta = make([][]jsonrpc.MetaKV, len(spans))
+		for i := range spans {
+			var op *record.Op
+			if i < len(rec.Ops) {
+				op = &rec.Ops[i]
+			}
+			_, spans[i] = tel.StartClient(req.Context(), &r.backend, op)
+			meta[i] = spans[i].MetaKVs()
+		}
+		defer func() {
+			for _, cs := range spans {
+				cs.End()
+			}
+		}()
+	}
+	err := c.send(l, in, s, meta)
 	defer c.forget(l)
 	if err != nil {
 		r.sendFailed(w, rec, in, err)
@@ -67,14 +88,21 @@ func (r *Relay) sendFailed(w http.ResponseWriter, rec *record.Record, in *inspec
 }
 
 // note records a response's outcome on its operation and reports whether
-// it was a success.
-func note(rec *record.Record, it *item) bool {
+// it was a success. A tools/list or prompts/list result shows the catalog
+// the names a metric may carry.
+func (r *Relay) note(rec *record.Record, it *item) bool {
 	if op := rec.OpByID([]byte(it.id)); op != nil {
 		op.Answered = true
 		if it.hasError {
 			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, it.errCode, it.errMsg
 		}
 		op.ToolError = it.isError
+		if !it.hasError && r.opts.Telemetry != nil && (op.Method == "tools/list" || op.Method == "prompts/list") {
+			// Rare enough to parse the line again for its result.
+			if b, err := jsonrpc.Parse(it.data, jsonrpc.Limits{}); err == nil && !b.Batch {
+				r.opts.Telemetry.Catalog().Learn(r.opts.Name, op.Method, b.Messages[0].Result.Bytes(it.data))
+			}
+		}
 	}
 	return !it.hasError
 }
@@ -104,7 +132,7 @@ func (r *Relay) writeSSE(w http.ResponseWriter, req *http.Request, l *listener, 
 				rec.StreamEvents++
 				if it.response {
 					requests--
-					ok = note(rec, it) && ok
+					ok = r.note(rec, it) && ok
 				}
 			}
 			if _, err := w.Write(buf); err != nil {
@@ -151,7 +179,7 @@ func (r *Relay) writeJSON(w http.ResponseWriter, req *http.Request, l *listener,
 			body = append(body, ',')
 		}
 		body = append(body, got[i].data...)
-		ok = note(rec, &got[i]) && ok
+		ok = r.note(rec, &got[i]) && ok
 	}
 	if batch {
 		body = append(body, ']')

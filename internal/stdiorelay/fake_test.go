@@ -62,6 +62,7 @@ type fakeCallParams struct {
 	} `json:"arguments"`
 	Meta struct {
 		ProgressToken json.RawMessage `json:"progressToken"`
+		Traceparent   string          `json:"traceparent"`
 	} `json:"_meta"`
 }
 
@@ -147,6 +148,8 @@ func (f *fakeServer) handle(m fakeMsg) (deaf bool) {
 			"serverInfo":      map[string]any{"name": "fake", "version": "1"},
 		})
 	case m.Method == "notifications/initialized":
+	case m.Method == "tools/list":
+		f.reply(m.ID, map[string]any{"tools": []any{map[string]any{"name": "echo", "inputSchema": map[string]any{"type": "object"}}}})
 	case m.Method == "notifications/cancelled":
 		var p struct {
 			RequestID json.RawMessage `json:"requestId"`
@@ -192,6 +195,8 @@ func (f *fakeServer) call(id json.RawMessage, p *fakeCallParams) {
 		f.text(id, p.Arguments.Text, false)
 	case "whoami":
 		f.text(id, strconv.Itoa(os.Getpid()), false)
+	case "traceparent":
+		f.text(id, p.Meta.Traceparent, false)
 	case "log":
 		f.write(map[string]any{"jsonrpc": "2.0", "method": "notifications/message",
 			"params": map[string]any{"level": "info", "data": p.Arguments.Text}})

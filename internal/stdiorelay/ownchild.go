@@ -60,7 +60,7 @@ func exitReason(err error) string {
 
 var errExited = errors.New("backend process has exited")
 
-func (oc *ownChild) send(l *listener, in *inspect.Request, s *session) error {
+func (oc *ownChild) send(l *listener, in *inspect.Request, s *session, meta [][]jsonrpc.MetaKV) error {
 	oc.mu.Lock()
 	if oc.exited {
 		oc.mu.Unlock()
@@ -86,11 +86,32 @@ func (oc *ownChild) send(l *listener, in *inspect.Request, s *session) error {
 		s.addStream(l)
 	}
 	for i := range in.Body.Messages {
-		if err := oc.child.send(in.Body.Messages[i].Object.Bytes(in.Raw)); err != nil {
+		if err := oc.child.send(withMeta(in, i, meta, nil)); err != nil {
 			return fmt.Errorf("writing to backend: %w", err)
 		}
 	}
 	return nil
+}
+
+// withMeta returns message i of in as it goes to the child: its bytes with
+// edits (offsets into in.Raw) and the params._meta members meta[i] spliced
+// in, or its bytes as they are when there is nothing to change.
+func withMeta(in *inspect.Request, i int, meta [][]jsonrpc.MetaKV, edits []jsonrpc.Edit) []byte {
+	m := &in.Body.Messages[i]
+	if i < len(meta) && len(meta[i]) > 0 {
+		edits = m.AppendSetMetaEdits(edits, in.Raw, meta[i]...)
+	}
+	if len(edits) == 0 {
+		return m.Object.Bytes(in.Raw)
+	}
+	jsonrpc.SortEdits(edits)
+	// Spans are offsets into the whole body; splice up to the message's end
+	// and cut the message back out.
+	spliced, err := jsonrpc.Splice(nil, in.Raw[:m.Object.End], edits)
+	if err != nil {
+		return m.Object.Bytes(in.Raw)
+	}
+	return spliced[m.Object.Start:]
 }
 
 func (oc *ownChild) forget(l *listener) {

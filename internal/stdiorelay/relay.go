@@ -16,6 +16,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // Isolation says how client sessions map to child processes.
@@ -42,6 +43,10 @@ type Options struct {
 	// KeepAlive is the interval of SSE comment lines on idle streams, which
 	// keep intermediaries from closing them; default 25s.
 	KeepAlive time.Duration
+	// Telemetry makes a CLIENT span per message written to a child, puts its
+	// trace context in the message's params._meta, and counts sessions and
+	// restarts. Nil: none of that, and messages go to the child unchanged.
+	Telemetry *telemetry.Telemetry
 	Logger    *slog.Logger
 }
 
@@ -52,6 +57,7 @@ type Relay struct {
 	log     *slog.Logger
 	backoff *backoff // for session children
 	shared  *sharedConn
+	backend telemetry.BackendInfo
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -94,9 +100,10 @@ func New(opts Options) (*Relay, error) {
 		children:    map[*ownChild]struct{}{},
 		stopJanitor: make(chan struct{}),
 		janitorDone: make(chan struct{}),
+		backend:     telemetry.StdioBackend(opts.Name),
 	}
 	r.shared = newSharedConn(opts.Command, log.With("child", "shared"),
-		newBackoff(opts.InitialBackoff, opts.MaxBackoff), r.broadcast, nil)
+		newBackoff(opts.InitialBackoff, opts.MaxBackoff), r.broadcast, func() { opts.Telemetry.StdioRestart(opts.Name) })
 	go r.janitor()
 	return r, nil
 }
@@ -144,7 +151,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			mcpwire.WriteError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "missing Mcp-Session-Id header")
 			return
 		}
-		r.endSession(s, "client ended it")
+		r.endSession(s, "client ended it", "")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -188,6 +195,8 @@ func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect
 		return
 	}
 	rec.SessionID = s.id
+	s.version = in.Version
+	r.opts.Telemetry.SessionStarted(r.opts.Name)
 	c := s.backend()
 	ok := r.exchange(w, req, in, s, c, true)
 	if !ok {
@@ -196,7 +205,7 @@ func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect
 		if oc, own := c.(*ownChild); own && !oc.answered.Load() && req.Context().Err() == nil {
 			r.failedStart(oc)
 		}
-		r.endSession(s, "initialize failed")
+		r.endSession(s, "initialize failed", record.ReasonUpstreamError)
 	}
 }
 
@@ -235,7 +244,7 @@ func (r *Relay) newSession() (*session, error) {
 		r.mu.Lock()
 		delete(r.children, oc)
 		r.mu.Unlock()
-		r.endSession(s, "backend process exited")
+		r.endSession(s, "backend process exited", record.ReasonUpstreamUnavailable)
 	})
 	if err != nil {
 		r.backoff.failed()
@@ -297,11 +306,14 @@ func (r *Relay) lookup(id string) *session {
 	return r.sessions[id]
 }
 
-func (r *Relay) endSession(s *session, why string) {
+// endSession ends s; reason is a record.Reason* when a failure ended it
+// (for mcp.server.session.duration), else "".
+func (r *Relay) endSession(s *session, why, reason string) {
 	r.drop(s)
 	if !s.end() {
 		return
 	}
+	r.opts.Telemetry.SessionEnded(r.opts.Name, s.version, s.started, reason)
 	r.log.Debug("session ended", "session", sessionRef(s.id), "why", why)
 	if c := s.backend(); c != nil && c != conn(r.shared) {
 		go c.close()
@@ -340,7 +352,7 @@ func (r *Relay) janitor() {
 			}
 			r.mu.Unlock()
 			for _, s := range idle {
-				r.endSession(s, "idle timeout")
+				r.endSession(s, "idle timeout", "")
 			}
 		}
 	}
@@ -370,7 +382,7 @@ func (r *Relay) Close(ctx context.Context) error {
 	close(r.stopJanitor)
 	<-r.janitorDone
 	for _, s := range all {
-		r.endSession(s, "gateway shutting down")
+		r.endSession(s, "gateway shutting down", "")
 	}
 	// Wait for every session child, including those of sessions that ended
 	// before Close and are still stopping.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 )
 
 // conn is the backend side of a client exchange: one child per session, or
@@ -12,8 +13,10 @@ import (
 type conn interface {
 	// send registers l for the responses to the requests in in (and, when
 	// l.sse, for messages related to them), then writes the messages to the
-	// child. s is the client session, nil for stateless traffic.
-	send(l *listener, in *inspect.Request, s *session) error
+	// child. s is the client session, nil for stateless traffic. meta, when
+	// not nil, holds per message the params._meta members to set (the trace
+	// context of its CLIENT span).
+	send(l *listener, in *inspect.Request, s *session, meta [][]jsonrpc.MetaKV) error
 	// forget drops l's registrations once its exchange is over; requests
 	// still unanswered are abandoned (and, where the protocol says closing
 	// the stream cancels, cancelled).
@@ -25,8 +28,10 @@ type conn interface {
 // session is one client session: its streams, what the backend sent while
 // no stream was open, and the conn that reaches its backend.
 type session struct {
-	id   string
-	done chan struct{} // closed when the session ends
+	id      string
+	done    chan struct{} // closed when the session ends
+	started time.Time
+	version string // the protocol revision initialize offered, for metrics
 
 	mu       sync.Mutex
 	conn     conn        // nil until the backend is attached
@@ -38,7 +43,8 @@ type session struct {
 }
 
 func newSession(id string) *session {
-	return &session{id: id, done: make(chan struct{}), lastUsed: time.Now()}
+	now := time.Now()
+	return &session{id: id, done: make(chan struct{}), lastUsed: now, started: now}
 }
 
 // attach sets the session's conn; it reports false, leaving the conn to

@@ -83,7 +83,7 @@ func (c *sharedConn) running() (*child, error) {
 	return ch, nil
 }
 
-func (c *sharedConn) send(l *listener, in *inspect.Request, s *session) error {
+func (c *sharedConn) send(l *listener, in *inspect.Request, s *session, meta [][]jsonrpc.MetaKV) error {
 	c.mu.Lock()
 	ch, err := c.running()
 	if err != nil {
@@ -127,10 +127,14 @@ func (c *sharedConn) send(l *listener, in *inspect.Request, s *session) error {
 			// so no client response can belong to it.
 			continue
 		}
-		if len(c.edits) == 0 {
+		if len(c.edits) == 0 && (i >= len(meta) || len(meta[i]) == 0) {
 			out = append(out, raw)
 			continue
 		}
+		if i < len(meta) && len(meta[i]) > 0 {
+			c.edits = m.AppendSetMetaEdits(c.edits, in.Raw, meta[i]...)
+		}
+		jsonrpc.SortEdits(c.edits)
 		// Spans are offsets into the whole body; splice the whole body and
 		// cut the message back out.
 		spliced, err := jsonrpc.Splice(nil, in.Raw[:m.Object.End], c.edits)

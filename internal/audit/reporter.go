@@ -1,0 +1,231 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
+)
+
+// PrincipalMode says how events name the authenticated principal.
+type PrincipalMode string
+
+const (
+	// PrincipalRaw: subject, issuer and auth method.
+	PrincipalRaw PrincipalMode = "raw"
+	// PrincipalHashed: the keyed pseudonym of (issuer, subject), its key
+	// id, and the auth method; never the subject or issuer.
+	PrincipalHashed PrincipalMode = "hashed"
+)
+
+// ReportOptions configure a Reporter. Zero fields take the defaults noted.
+type ReportOptions struct {
+	// Principal is raw or hashed; "" means raw.
+	Principal PrincipalMode
+	// Hash returns the pseudonym of a principal and the id of the key
+	// that made it (pseudonym.Pseudonymizer.Hash). Required with
+	// PrincipalHashed.
+	Hash func(issuer, subject string) (hash, keyID string)
+	// Capture turns on request/response capture; off when zero.
+	Capture CaptureOptions
+	// SpanContext returns the SERVER span of message op of rec (op is -1
+	// for a request without messages), whose ids join the event to its
+	// trace. The ids are there whether or not the span was sampled. nil
+	// means trace.SpanContextFromContext(ctx) for every message, which
+	// only finds a span when one is in the reporter's context.
+	SpanContext func(ctx context.Context, rec *record.Record, op int) trace.SpanContext
+	// Redactor masks credentials in error texts and captured bodies; nil
+	// means the telemetry redactor (the one tool arguments go through).
+	Redactor Redactor
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// CaptureOptions turn on capturing the messages' bodies, redacted and
+// capped, into the events' request and response members.
+type CaptureOptions struct {
+	Requests  bool // the client's JSON-RPC message
+	Responses bool // the JSON-RPC response to it
+	// MaxBytes caps each captured body after redaction; 0 means 4096.
+	MaxBytes int
+}
+
+// Redactor removes credentials. RedactJSON returns the JSON value raw
+// with sensitive members redacted and credential-looking strings masked,
+// as valid JSON of at most limit bytes. MaskString masks credentials in a
+// free text and bounds its length.
+type Redactor interface {
+	RedactJSON(raw []byte, limit int) string
+	MaskString(s string) string
+}
+
+type telemetryRedactor struct{}
+
+func (telemetryRedactor) RedactJSON(raw []byte, limit int) string {
+	return telemetry.RedactJSON(raw, limit)
+}
+func (telemetryRedactor) MaskString(s string) string { return telemetry.MaskString(s) }
+
+// Reporter builds the events of each request from its record when the
+// request ends, and logs them. It implements observe.Reporter.
+type Reporter struct {
+	l       *Logger
+	hashed  bool
+	hash    func(issuer, subject string) (string, string)
+	capture CaptureOptions
+	spanCtx func(ctx context.Context, rec *record.Record, op int) trace.SpanContext
+	red     Redactor
+	now     func() time.Time
+
+	// captures holds the Capture stage's per-request state until Report
+	// takes it; keyed by the request's record.
+	captures sync.Map
+}
+
+// Reporter returns the reporter that feeds l.
+func (l *Logger) Reporter(opts ReportOptions) (*Reporter, error) {
+	r := &Reporter{l: l, hash: opts.Hash, capture: opts.Capture, spanCtx: opts.SpanContext, red: opts.Redactor, now: opts.Now}
+	switch opts.Principal {
+	case "", PrincipalRaw:
+	case PrincipalHashed:
+		if opts.Hash == nil {
+			return nil, errors.New("audit: principal hashed requires pseudonymization keys")
+		}
+		r.hashed = true
+	default:
+		return nil, errors.New("audit: unknown principal mode " + string(opts.Principal))
+	}
+	if r.capture.MaxBytes <= 0 {
+		r.capture.MaxBytes = 4096
+	}
+	if r.spanCtx == nil {
+		r.spanCtx = func(ctx context.Context, _ *record.Record, _ int) trace.SpanContext {
+			return trace.SpanContextFromContext(ctx)
+		}
+	}
+	if r.red == nil {
+		r.red = telemetryRedactor{}
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r, nil
+}
+
+// Report logs the events of rec: one per message, or one for a request
+// the gateway rejected, or one for a request without messages (GET
+// stream, DELETE).
+func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
+	end := r.now()
+	var capt *capture
+	if r.capture.Requests || r.capture.Responses {
+		if v, ok := r.captures.LoadAndDelete(rec); ok {
+			capt = v.(*capture)
+		}
+	}
+	var principal Principal
+	e := Event{
+		Time:       end,
+		Client:     Client{Address: rec.ClientAddr, Name: rec.ClientName, Version: rec.ClientVersion},
+		Backend:    rec.Backend,
+		HTTP:       HTTP{Method: rec.HTTPMethod, Status: rec.Status},
+		DurationMs: float64(end.Sub(rec.Start).Microseconds()) / 1000,
+	}
+	e.MCP.ProtocolVersion = rec.ProtocolVersion
+	if rec.SessionID != "" {
+		e.MCP.SessionRef = SessionRef(rec.SessionID)
+	}
+	if id := rec.Identity; id != nil {
+		principal.Method = string(id.Method)
+		if r.hashed {
+			principal.Hash, principal.KeyID = r.hash(id.Issuer, id.Subject)
+		} else {
+			principal.Subject, principal.Issuer = id.Subject, id.Issuer
+		}
+		e.Principal = &principal
+	}
+
+	var er Error
+	if _, rejection := reasonOutcome(rec.Reason); rec.Reason != "" && rejection && !answered(rec) {
+		// One event for the request, whatever it carried.
+		e.Event = KindRejected
+		e.Outcome = r.reasonError(rec, &er)
+		e.Error = &er
+		op := -1
+		if len(rec.Ops) == 1 {
+			op = 0
+			setOp(&e.MCP, &rec.Ops[0])
+			r.captureInto(&e, capt, rec, 0)
+		}
+		r.log(ctx, rec, op, &e)
+		return
+	}
+	if len(rec.Ops) == 0 {
+		e.Event = requestKind(rec)
+		if e.Outcome = r.requestOutcome(rec, &er); er.Type != "" {
+			e.Error = &er
+		}
+		r.log(ctx, rec, -1, &e)
+		return
+	}
+	mcp := e.MCP
+	for i := range rec.Ops {
+		op := &rec.Ops[i]
+		e.MCP = mcp
+		setOp(&e.MCP, op)
+		e.Event = opKind(op)
+		er = Error{}
+		e.Error = nil
+		if e.Outcome = r.opOutcome(rec, op, &er); er.Type != "" {
+			e.Error = &er
+		}
+		e.Request, e.Response = nil, nil
+		r.captureInto(&e, capt, rec, i)
+		r.log(ctx, rec, i, &e)
+	}
+}
+
+func (r *Reporter) log(ctx context.Context, rec *record.Record, op int, e *Event) {
+	sc := r.spanCtx(ctx, rec, op)
+	e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
+	r.l.Log(e)
+}
+
+func setOp(m *MCP, op *record.Op) {
+	m.Method = op.Method
+	m.ID = RawID(op.ID)
+	switch op.Method {
+	case "tools/call":
+		m.Tool = op.Name
+	case "prompts/get":
+		m.Prompt = op.Name
+	}
+	m.Resource = op.URI
+}
+
+// answered reports whether a backend answered any message of rec.
+func answered(rec *record.Record) bool {
+	for i := range rec.Ops {
+		if rec.Ops[i].Answered {
+			return true
+		}
+	}
+	return false
+}
+
+// SessionRef is the audit log's name for a session id: the first 16 hex
+// digits of its SHA-256. Investigators holding a session id (from a
+// client's logs, say) compute it the same way:
+//
+//	printf %s "$SESSION_ID" | sha256sum | cut -c1-16
+func SessionRef(sessionID string) string {
+	sum := sha256.Sum256([]byte(sessionID))
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,35 @@
+// Package telemetry turns the gateway's per-request record into OpenTelemetry
+// spans and metrics named by the MCP semantic conventions (semconv v1.41,
+// Development), and sets up the SDK that exports them.
+//
+// The request path touches it in four places:
+//
+//   - Stage, placed right after authn, starts one SERVER span per JSON-RPC
+//     message of an admitted request, with the caller's trace context as
+//     parent (params._meta first, then the HTTP traceparent; the other one
+//     linked), and leaves them on the record so the relays' CLIENT spans
+//     become their children.
+//   - StartClient starts a CLIENT span per message a relay sends to a
+//     backend; its Inject and MetaKVs carry the trace context upstream in
+//     W3C headers and in params._meta.
+//   - Reporter, an observe reporter, runs when the request has ended. It
+//     starts the spans of requests that never reached Stage (rejected ones:
+//     a new root, linked to what the caller sent), sets every attribute from
+//     the record and ends the spans, and records the metrics.
+//   - Catalog learns, from tools/list and prompts/list results, which tool and
+//     prompt names each backend offers, so that metrics carry only those.
+//
+// Attributes are set when the request ends, from the record, so whatever
+// order the stages run in, a span is attributed with what the whole request
+// learned (the identity included, when the Attribution hook is set).
+//
+// Metrics never see a value a client chose freely: every attribute comes
+// from a typed field mapped to a known set (spec methods, known protocol
+// revisions, listed tool names, bounded error types) or "_OTHER", each
+// instrument has an allow-list view, and exemplars are off.
+//
+// Only setup*.go and tests import the SDK; everything else uses the API, so
+// the instrumentation works unchanged with no-op providers.
+//
+// docs/telemetry.md is the reference for every span, attribute and metric.
+package telemetry

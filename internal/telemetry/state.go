@@ -1,0 +1,86 @@
+package telemetry
+
+import (
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+// reqState is what telemetry keeps about one request, on its record
+// (record.Record.Telemetry) rather than in the context: the reporter runs in
+// observe, outside the stage that started the spans, and sees the record but
+// none of the inner contexts.
+type reqState struct {
+	// spans holds one SERVER span per rec.Ops entry, in order, or a single
+	// one for a request that carried no JSON-RPC message.
+	spans []trace.Span
+	one   [1]trace.Span
+	// admitted is set when the trace stage started the spans: the request
+	// passed authn, so the caller's trace context could be the parent.
+	admitted bool
+	// args holds the redacted tool arguments per op (opt-in), else nil.
+	args []string
+}
+
+func stateOf(rec *record.Record) *reqState {
+	if rec == nil {
+		return nil
+	}
+	st, _ := rec.Telemetry.(*reqState)
+	return st
+}
+
+// newState sizes the span slice for rec.
+func newState(rec *record.Record, admitted bool) *reqState {
+	st := &reqState{admitted: admitted}
+	if n := len(rec.Ops); n > 1 {
+		st.spans = make([]trace.Span, n)
+	} else {
+		st.spans = st.one[:]
+	}
+	rec.Telemetry = st
+	return st
+}
+
+// spanFor returns the SERVER span of op (an element of rec.Ops), or the
+// request's first span when op is nil or not one of rec's.
+func (st *reqState) spanFor(rec *record.Record, op *record.Op) trace.Span {
+	if op != nil && len(rec.Ops) == len(st.spans) {
+		for i := range rec.Ops {
+			if &rec.Ops[i] == op {
+				return st.spans[i]
+			}
+		}
+	}
+	return st.spans[0]
+}
+
+// first returns the request's first SERVER span context, for log
+// correlation.
+func (st *reqState) first() trace.SpanContext {
+	if st == nil || len(st.spans) == 0 || st.spans[0] == nil {
+		return trace.SpanContext{}
+	}
+	return st.spans[0].SpanContext()
+}
+
+// ServerSpanContext returns the context of the SERVER span of message i of
+// rec (i < 0, or a request without messages: the request's first span), for
+// what records the request elsewhere and must join its trace — the audit
+// log's traceId and spanId. It is valid once the trace stage or the Reporter
+// has started the span (report after the Reporter), whether or not the span
+// is sampled, and invalid when tracing is off.
+func ServerSpanContext(rec *record.Record, i int) trace.SpanContext {
+	st := stateOf(rec)
+	if st == nil || len(st.spans) == 0 {
+		return trace.SpanContext{}
+	}
+	sp := st.spans[0]
+	if i >= 0 && i < len(st.spans) && len(st.spans) == len(rec.Ops) {
+		sp = st.spans[i]
+	}
+	if sp == nil {
+		return trace.SpanContext{}
+	}
+	return sp.SpanContext()
+}
