@@ -40,7 +40,8 @@ loopback only (default 127.0.0.1:8080; admin listener 127.0.0.1:9464, --admin ""
 turns it off), do not authenticate clients, and say so at start-up. Clients
 connect to http://ADDR/mcp.
 
-Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate.
+Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate and
+reopens the audit log file.
 Docs: docs/configuration.md, docs/authentication.md, docs/protocol.md, docs/operations.md.
 `
 
@@ -113,6 +114,24 @@ func loadConfig(file, listen, upstream string, command []string) (*config.Config
 	return nil, errors.New("nothing to serve: give --config FILE, --upstream URL, or -- COMMAND [ARGS...]")
 }
 
+// envUserAttribution overrides telemetry.userAttribution; the flag
+// overrides both.
+const envUserAttribution = "MCPGATE_USER_ATTRIBUTION"
+
+// overrideUserAttribution applies, in rising precedence, the environment
+// variable and the --user-attribution flag over the config file's value.
+func overrideUserAttribution(cfg *config.Config, flagValue string) error {
+	if v, ok := os.LookupEnv(envUserAttribution); ok && v != "" {
+		if err := cfg.SetUserAttribution(v, envUserAttribution); err != nil {
+			return err
+		}
+	}
+	if flagValue != "" {
+		return cfg.SetUserAttribution(flagValue, "--user-attribution")
+	}
+	return nil
+}
+
 // setAdmin applies --admin to a no-file configuration. Like --listen it must
 // be loopback: the admin listener serves pprof.
 func setAdmin(cfg *config.Config, addr string) error {
@@ -134,6 +153,7 @@ func serve(args []string, stderr io.Writer) int {
 	file := fs.String("config", "", "config `file` (YAML)")
 	listen := fs.String("listen", "", "listen `address` for the no-file forms (default 127.0.0.1:8080; loopback only)")
 	upstream := fs.String("upstream", "", "Streamable HTTP `URL` of the MCP server to relay to (no-file form)")
+	userAttribution := fs.String("user-attribution", "", "identity on spans: off, hashed or raw (overrides "+envUserAttribution+" and telemetry.userAttribution)")
 	admin := fs.String("admin", config.DefaultAdminListen, "admin listener `address` for the no-file forms (loopback only; \"\" disables it)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -143,6 +163,9 @@ func serve(args []string, stderr io.Writer) int {
 		err = setAdmin(cfg, *admin)
 	} else if err == nil && adminSet(fs) {
 		err = errors.New("--admin cannot be combined with --config: set admin.listen in the file")
+	}
+	if err == nil {
+		err = overrideUserAttribution(cfg, *userAttribution)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "mcpgate:", err)
@@ -175,6 +198,9 @@ func serve(args []string, stderr io.Writer) int {
 				log.Error("TLS reload failed; keeping the old certificate", "error", err)
 			} else {
 				log.Info("TLS certificate reloaded")
+			}
+			if err := g.ReopenAudit(); err != nil {
+				log.Error("audit log reopen failed", "error", err)
 			}
 		}
 	}()

@@ -53,3 +53,45 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+func TestUserAttributionOverrides(t *testing.T) {
+	dir := t.TempDir()
+	keyed := filepath.Join(dir, "keyed.yaml")
+	os.WriteFile(filepath.Join(dir, "k1"), []byte("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"), 0o600)
+	os.WriteFile(keyed, []byte("pseudonymization: {keys: [{id: k1, file: k1}]}\ntelemetry: {userAttribution: raw}\n"+
+		"auth: {mode: anonymous}\nbackends:\n  - {name: b, url: 'http://127.0.0.1:1/mcp'}\n"), 0o600)
+	tests := []struct {
+		name, env, flag, want, err string
+	}{
+		{"file only", "", "", "raw", ""},
+		{"env beats file", "hashed", "", "hashed", ""},
+		{"flag beats env", "hashed", "off", "off", ""},
+		{"bad env value", "yes", "", "", "MCPGATE_USER_ATTRIBUTION: unknown user attribution"},
+		{"bad flag value", "", "on", "", "--user-attribution: unknown user attribution"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envUserAttribution, tt.env)
+			cfg, err := loadConfig(keyed, "", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = overrideUserAttribution(cfg, tt.flag)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || cfg.Telemetry.UserAttribution != tt.want {
+				t.Fatalf("mode %q (%v), want %q", cfg.Telemetry.UserAttribution, err, tt.want)
+			}
+		})
+	}
+	// No-file forms have no keys: hashed is refused with a clear reason.
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"serve", "--user-attribution", "hashed", "--upstream", "http://127.0.0.1:1/mcp"}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "needs a pseudonymization key") {
+		t.Fatalf("hashed without keys: exit %d, %s", code, &stderr)
+	}
+}

@@ -69,6 +69,9 @@ type Options struct {
 	// Now is the clock for token times, the cache and the refresh
 	// throttle; nil means time.Now.
 	Now func() time.Time
+	// OnKeyFetch, when set, is told the outcome of every discovery and
+	// key set fetch (for the mcpgate.jwks.fetches metric).
+	OnKeyFetch func(ok bool)
 	// Logger receives key set fetch problems; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -198,6 +201,7 @@ func New(opts Options) (*Authenticator, error) {
 			log:        log,
 			ctx:        ctx,
 			firstDone:  make(chan struct{}),
+			onFetch:    opts.OnKeyFetch,
 		}
 		ks.swap = func(removed map[string]bool, store func()) {
 			if a.cache == nil {

@@ -53,6 +53,7 @@ type keySet struct {
 
 	snap    atomic.Pointer[keySnapshot] // nil until the first successful fetch
 	fetches atomic.Int64                // JWKS requests made, for tests and metrics
+	onFetch func(ok bool)               // told about every fetch; nil = nobody
 
 	mu          sync.Mutex
 	jwksURL     string // configured, or found by discovery
@@ -318,8 +319,17 @@ func (ks *keySet) ready() error {
 	return nil
 }
 
-// fetch discovers the JWKS URL if need be, then fetches and parses the JWKS.
+// fetch discovers the JWKS URL if need be, then fetches and parses the
+// JWKS, reporting the outcome to onFetch.
 func (ks *keySet) fetch() ([]jose.JSONWebKey, error) {
+	keys, err := ks.fetchKeys()
+	if ks.onFetch != nil {
+		ks.onFetch(err == nil)
+	}
+	return keys, err
+}
+
+func (ks *keySet) fetchKeys() ([]jose.JSONWebKey, error) {
 	ctx, cancel := context.WithTimeout(ks.ctx, ks.client.Timeout)
 	if ks.client.Timeout == 0 {
 		cancel()

@@ -222,7 +222,7 @@ func TestGoldenFull(t *testing.T) {
 			Metrics:                   TelemetryMetrics{Exporter: "prometheus"},
 			RecordToolArguments:       true,
 			ResourceFromEnv:           map[string]string{"POD_NAMESPACE": "k8s.namespace.name"},
-			AttributeValueLengthLimit: 2048,
+			AttributeValueLengthLimit: 2048, UserAttribution: "off",
 		},
 		Audit: Audit{Principal: AuditPrincipalRaw, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
 			QueueSize: DefaultAuditQueueSize, Capture: AuditCapture{MaxBytes: DefaultAuditCaptureMaxBytes}},

@@ -82,3 +82,51 @@ func TestPseudonymErrorIsConfigError(t *testing.T) {
 		t.Fatalf("error %v is not a *config.Error at line 3", err)
 	}
 }
+
+func TestUserAttribution(t *testing.T) {
+	look := Lookup{Getenv: func(n string) (string, bool) { return testKey, n == "K" }}
+	keys := "pseudonymization: {keys: [{id: k1, env: K}]}\n"
+	tests := []struct {
+		name, src, want, err string
+	}{
+		{"default is off", minimalURL, "off", ""},
+		{"raw", "telemetry: {userAttribution: raw}\n" + minimalURL, "raw", ""},
+		{"hashed with a key", keys + "telemetry: {userAttribution: hashed}\n" + minimalURL, "hashed", ""},
+		{"hashed without a key", "telemetry: {userAttribution: hashed}\n" + minimalURL, "", "mcpgate.yaml:1: telemetry.userAttribution: hashed needs a pseudonymization key"},
+		{"unknown mode", "telemetry: {userAttribution: on}\n" + minimalURL, "", "telemetry.userAttribution: must be one of off, hashed, raw"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("mcpgate.yaml", []byte(tt.src), look)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Telemetry.UserAttribution != tt.want {
+				t.Fatalf("userAttribution %q, want %q", c.Telemetry.UserAttribution, tt.want)
+			}
+		})
+	}
+}
+
+func TestSetUserAttribution(t *testing.T) {
+	c := mustParse(t, minimalURL)
+	if err := c.SetUserAttribution("raw", "--user-attribution"); err != nil || c.Telemetry.UserAttribution != "raw" {
+		t.Fatalf("raw: %v, %q", err, c.Telemetry.UserAttribution)
+	}
+	if err := c.SetUserAttribution("hashed", "MCPGATE_USER_ATTRIBUTION"); err == nil ||
+		!strings.Contains(err.Error(), "MCPGATE_USER_ATTRIBUTION: hashed user attribution needs a pseudonymization key") {
+		t.Fatalf("hashed without keys: %v", err)
+	}
+	if err := c.SetUserAttribution("yes", "--user-attribution"); err == nil || !strings.Contains(err.Error(), `--user-attribution: unknown user attribution "yes"`) {
+		t.Fatalf("bad value: %v", err)
+	}
+	if c.Telemetry.UserAttribution != "raw" {
+		t.Fatalf("a refused override changed the mode to %q", c.Telemetry.UserAttribution)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -30,6 +31,11 @@ type Telemetry struct {
 	// AttributeValueLengthLimit caps span attribute values (bytes); 0 =
 	// OTEL_(SPAN_)ATTRIBUTE_VALUE_LENGTH_LIMIT, else 1024.
 	AttributeValueLengthLimit int // attributeValueLengthLimit:
+	// UserAttribution says which identity-derived attributes spans carry:
+	// off (none), hashed (a keyed pseudonym) or raw (the subject). The
+	// command line (--user-attribution) and MCPGATE_USER_ATTRIBUTION
+	// override it; see SetUserAttribution.
+	UserAttribution string // userAttribution: off | hashed | raw; default off
 }
 
 // TelemetryTraces configures span export.
@@ -95,6 +101,7 @@ func (d *decoder) telemetry(t *Telemetry) func(*yaml.Node, string) {
 			{"recordClientAddress", d.boolean(&t.RecordClientAddress)},
 			{"resourceFromEnv", d.strMap(&t.ResourceFromEnv)},
 			{"attributeValueLengthLimit", d.integer(&t.AttributeValueLengthLimit)},
+			{"userAttribution", d.str(&t.UserAttribution)},
 		})
 	}
 }
@@ -122,6 +129,26 @@ func applyTelemetryDefaults(c *Config) {
 	if !c.isSet("telemetry.traces.ratio") {
 		c.Telemetry.Traces.Ratio = 1
 	}
+	if !c.isSet("telemetry.userAttribution") {
+		c.Telemetry.UserAttribution = "off"
+	}
+}
+
+// userAttributionModes are the accepted telemetry.userAttribution values.
+var userAttributionModes = []string{"off", "hashed", "raw"}
+
+// SetUserAttribution overrides telemetry.userAttribution from outside the
+// file — the --user-attribution flag or MCPGATE_USER_ATTRIBUTION, named by
+// source in errors — and checks the result as Validate would.
+func (c *Config) SetUserAttribution(mode, source string) error {
+	if !slices.Contains(userAttributionModes, mode) {
+		return fmt.Errorf("%s: unknown user attribution %q (valid: off, hashed, raw)", source, mode)
+	}
+	if mode == "hashed" && len(c.Pseudonymization.Keys) == 0 {
+		return fmt.Errorf("%s: hashed user attribution needs a pseudonymization key: add pseudonymization.keys to the config file (mcpgate keygen makes a key)", source)
+	}
+	c.Telemetry.UserAttribution = mode
+	return nil
 }
 
 // telemetry validates the telemetry section. Exporters, protocols and
@@ -138,6 +165,7 @@ func (v *validator) telemetry(t *Telemetry) {
 	oneOf("telemetry.traces.sampler", t.Traces.Sampler, traceSamplers)
 	oneOf("telemetry.metrics.exporter", t.Metrics.Exporter, metricExporters)
 	oneOf("telemetry.metrics.protocol", t.Metrics.Protocol, otlpProtocols)
+	oneOf("telemetry.userAttribution", t.UserAttribution, userAttributionModes)
 	v.otlpEndpoint("telemetry.traces.endpoint", t.Traces.Endpoint)
 	v.otlpEndpoint("telemetry.metrics.endpoint", t.Metrics.Endpoint)
 	v.headers(t.Traces.Headers, "telemetry.traces.headers")

@@ -66,6 +66,9 @@ func (c *Config) Validate() error {
 	v.auth(c)
 	v.pseudonymization(&c.Pseudonymization)
 	v.telemetry(&c.Telemetry)
+	if c.Telemetry.UserAttribution == "hashed" && len(c.Pseudonymization.Keys) == 0 {
+		v.errorf("telemetry.userAttribution", "hashed needs a pseudonymization key: add pseudonymization.keys (mcpgate keygen makes a key)")
+	}
 	v.audit(c)
 
 	switch c.Log.Level {

@@ -41,9 +41,12 @@ type Gateway struct {
 	admin   *http.Server
 	certs   *certReloader // nil without TLS
 	auth    *authn.Authenticator
-	binder  *sessionbind.Binder
-	otel    *telemetry.Providers
-	tel     *telemetry.Telemetry // nil when traces and metrics are both off
+	// principals names principals beyond authentication: pseudonyms, span
+	// attribution and the audit log.
+	principals *principals
+	binder     *sessionbind.Binder
+	otel       *telemetry.Providers
+	tel        *telemetry.Telemetry // nil when traces and metrics are both off
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -66,7 +69,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("exactly one backend is supported, %d configured", len(cfg.Backends))
 	}
 	g := &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
-	otel, err := telemetry.Setup(context.Background(), telemetryOptions(cfg, log))
+	pr, err := newPrincipals(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.principals = pr
+	topts := telemetryOptions(cfg, log)
+	topts.Attribution = pr.spanAttribution()
+	otel, err := telemetry.Setup(context.Background(), topts)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -75,14 +85,31 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	defer func() {
 		if !built {
 			_ = otel.Shutdown(context.Background())
+			if pr.audit != nil {
+				_ = pr.audit.Close(context.Background())
+			}
 		}
 	}()
+	for _, w := range pr.startupWarnings(cfg, otel.TracesExporter) {
+		log.Warn(w)
+	}
+	if err := pr.openAudit(cfg, log); err != nil {
+		return nil, err
+	}
+	if pr.audit != nil {
+		a := pr.audit
+		if err := g.tel.ObserveAudit(telemetry.AuditCounters{Dropped: a.Dropped, Lost: a.Lost, Errors: a.Errors}); err != nil {
+			return nil, fmt.Errorf("audit metrics: %w", err)
+		}
+	}
 	b, err := newBackend(&cfg.Backends[0], cfg, log, g.tel)
 	if err != nil {
 		return nil, err
 	}
 	g.backend = b
-	if g.auth, err = authn.New(authn.OptionsFromConfig(&cfg.Auth)); err != nil {
+	aopts := authn.OptionsFromConfig(&cfg.Auth)
+	aopts.OnKeyFetch = g.tel.JWKSFetch
+	if g.auth, err = authn.New(aopts); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	g.binder = sessionbind.New(sessionbind.Options{IdleTimeout: cfg.Sessions.IdleTimeout})
@@ -104,6 +131,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 		if err := g.auth.Ready(); err != nil {
 			writeStatus(w, http.StatusServiceUnavailable, "not ready: identity provider keys unavailable")
+			return
+		}
+		if a := pr.audit; a != nil && a.FailClosed() && a.Healthy() != nil {
+			writeStatus(w, http.StatusServiceUnavailable, "not ready: audit sink failing")
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
@@ -162,6 +193,10 @@ func (g *Gateway) stages() []Stage {
 		// started by the telemetry reporter).
 		{"trace", g.tel.Stage()},
 		{"sessions", g.binder.Middleware()},
+		// With audit.failClosed, nothing reaches a backend unaudited.
+		{"audit", g.principals.auditGuard()},
+		// Last: captures the bodies exactly as relayed (when enabled).
+		{"capture", g.principals.auditCapture()},
 	}
 }
 
@@ -172,6 +207,9 @@ func (g *Gateway) reporters() []observe.Reporter {
 		// First: the request's spans exist (a rejected request's are started
 		// here) before the log line and audit event that carry their ids.
 		rs = append(rs, g.tel.Reporter())
+	}
+	if g.principals.auditRep != nil {
+		rs = append(rs, g.principals.auditRep)
 	}
 	if r := g.cfg.Log.Requests; r != "none" {
 		rs = append(rs, observe.Logger(g.log, r != "all"))
@@ -297,6 +335,17 @@ func (g *Gateway) adminMux() http.Handler {
 		if g.draining.Load() || authReady != nil {
 			status = http.StatusServiceUnavailable
 		}
+		if a := g.principals.audit; a != nil {
+			ad := map[string]any{"healthy": a.Healthy() == nil, "failClosed": a.FailClosed(),
+				"dropped": a.Dropped(), "lost": a.Lost(), "errors": a.Errors()}
+			if err := a.Healthy(); err != nil {
+				ad["error"] = err.Error()
+				if a.FailClosed() {
+					status = http.StatusServiceUnavailable
+				}
+			}
+			detail["audit"] = ad
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(detail)
@@ -399,12 +448,27 @@ func (g *Gateway) shutdown() error {
 		g.log.Warn("backend did not stop cleanly", "error", berr)
 	}
 	g.auth.Close()
+	if a := g.principals.audit; a != nil {
+		// Every request has ended, so every event is queued: write them.
+		if aerr := a.Close(stopCtx); aerr != nil {
+			g.log.Warn("audit log not flushed completely", "error", aerr)
+		}
+	}
 	// Last: every request has ended, so every span has; flush them.
 	if terr := g.otel.Shutdown(stopCtx); terr != nil {
 		g.log.Warn("telemetry not flushed completely", "error", terr)
 	}
 	g.log.Info("stopped")
 	return nil
+}
+
+// ReopenAudit closes and reopens the audit log's file (SIGHUP), so that a
+// log rotator can move it away; no event is lost.
+func (g *Gateway) ReopenAudit() error {
+	if g.principals.audit == nil {
+		return nil
+	}
+	return g.principals.audit.Reopen()
 }
 
 // ReloadTLS rereads the public listener's certificate and key (SIGHUP).

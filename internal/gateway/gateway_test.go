@@ -101,7 +101,7 @@ func newGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
 // parent its spans), then session binding, which needs authn's identity.
 func TestStageOrder(t *testing.T) {
 	g := newGateway(t, upstreamConfig(t, "http://127.0.0.1:1/mcp"), nil)
-	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions"}
+	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions", "audit", "capture"}
 	if got := StageNames(g.stages()); !slices.Equal(got, want) {
 		t.Fatalf("stages %v, want %v", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/identity"
 	"github.com/mcpgate/mcpgate/internal/record"
 )
 
@@ -39,6 +40,9 @@ func New(now func() time.Time, reporters ...Reporter) func(http.Handler) http.Ha
 				TraceState:  r.Header.Get("Tracestate"),
 			}
 			rec.ClientAddr, rec.ClientPort = peer(r.RemoteAddr)
+			// An authn stage placed outside observe has already run: take
+			// its identity, so attribution does not depend on stage order.
+			rec.Identity = identity.FromContext(r.Context())
 			ctx := record.NewContext(r.Context(), rec)
 			rw := &responseWriter{ResponseWriter: w, rec: rec}
 			defer func() {

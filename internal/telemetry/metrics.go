@@ -23,6 +23,8 @@ const (
 	MetricStdioRestarts           = "mcpgate.stdio.restarts"
 	MetricSessionsActive          = "mcpgate.sessions.active"
 	MetricTelemetryDropped        = "mcpgate.telemetry.dropped"
+	MetricAuditDropped            = "mcpgate.audit.dropped"
+	MetricAuditErrors             = "mcpgate.audit.errors"
 )
 
 // DurationBuckets are the MCP conventions' histogram boundaries, in seconds.
@@ -43,6 +45,8 @@ var allowedKeys = map[string][]attribute.Key{
 	MetricStdioRestarts:         {keyBackend},
 	MetricSessionsActive:        {keyBackend},
 	MetricTelemetryDropped:      {keySignal, keyErrorType},
+	MetricAuditDropped:          {keyErrorType},
+	MetricAuditErrors:           {},
 }
 
 type instruments struct {

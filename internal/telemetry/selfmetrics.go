@@ -58,3 +58,37 @@ func (t *Telemetry) JWKSFetch(ok bool) {
 	}
 	t.inst.jwksFetches.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(keyOutcome.String(outcome))))
 }
+
+// AuditCounters are the audit log's running totals.
+type AuditCounters struct {
+	Dropped func() int64 // events dropped because the queue was full
+	Lost    func() int64 // events lost to a failed write
+	Errors  func() int64 // sink failures: open, write, flush, fsync, close
+}
+
+// ObserveAudit reports the audit log's losses: mcpgate.audit.dropped by
+// error.type (queue_full, write_failed) and mcpgate.audit.errors.
+func (t *Telemetry) ObserveAudit(c AuditCounters) error {
+	if t == nil || t.meter == nil {
+		return nil
+	}
+	queueFull := metric.WithAttributeSet(attribute.NewSet(keyErrorType.String("queue_full")))
+	writeFailed := metric.WithAttributeSet(attribute.NewSet(keyErrorType.String("write_failed")))
+	_, err := t.meter.Int64ObservableCounter(MetricAuditDropped, metric.WithUnit("{event}"),
+		metric.WithDescription("Audit events not written: dropped when the queue was full, or lost to a failed write."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(c.Dropped(), queueFull)
+			o.Observe(c.Lost(), writeFailed)
+			return nil
+		}))
+	if err != nil {
+		return err
+	}
+	_, err = t.meter.Int64ObservableCounter(MetricAuditErrors, metric.WithUnit("{error}"),
+		metric.WithDescription("Audit sink failures: open, write, flush, fsync or close errors."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(c.Errors())
+			return nil
+		}))
+	return err
+}

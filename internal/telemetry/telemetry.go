@@ -46,6 +46,7 @@ type InstrumentOptions struct {
 // valid and does nothing, so callers need no "telemetry on?" checks.
 type Telemetry struct {
 	tracer  trace.Tracer
+	meter   metric.Meter
 	inst    *instruments
 	catalog *Catalog
 	opts    InstrumentOptions
@@ -69,7 +70,8 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider, opts InstrumentOption
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	inst, err := newInstruments(mp.Meter(ScopeName))
+	meter := mp.Meter(ScopeName)
+	inst, err := newInstruments(meter)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +79,7 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider, opts InstrumentOption
 	return &Telemetry{
 		tracing: !noop,
 		tracer:  tp.Tracer(ScopeName),
+		meter:   meter,
 		inst:    inst,
 		catalog: NewCatalog(0),
 		opts:    opts,
