@@ -69,22 +69,28 @@ func (r *Relay) exchange(w http.ResponseWriter, req *http.Request, in *inspect.R
 }
 
 func (r *Relay) sendFailed(w http.ResponseWriter, rec *record.Record, in *inspect.Request, err error) {
-	var unavail *unavailableError
-	switch {
-	case errors.Is(err, errDuplicateID):
+	if errors.Is(err, errDuplicateID) {
 		rec.Fail(record.ReasonInvalidRequest, err.Error())
 		mcpwire.WriteError(w, http.StatusBadRequest, requestID(in), jsonrpc.CodeInvalidRequest, err.Error())
-	case errors.As(err, &unavail):
-		rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+		return
+	}
+	r.backendFailed(w, rec, in, err, "unavailable")
+}
+
+// backendFailed answers a request the backend cannot take: 503 with
+// Retry-After while starts are backing off, else 502 saying what failed.
+func (r *Relay) backendFailed(w http.ResponseWriter, rec *record.Record, in *inspect.Request, err error, what string) {
+	rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+	var unavail *unavailableError
+	if errors.As(err, &unavail) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(unavail.retryAfter/time.Second)+1))
 		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
 			fmt.Sprintf("backend %q is restarting; retry later", r.opts.Name))
-	default:
-		rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
-		r.log.Warn("backend unavailable", "error", err)
-		mcpwire.WriteError(w, http.StatusBadGateway, requestID(in), mcpwire.CodeGateway,
-			fmt.Sprintf("backend %q unavailable", r.opts.Name))
+		return
 	}
+	r.log.Warn("backend "+what, "error", err)
+	mcpwire.WriteError(w, http.StatusBadGateway, requestID(in), mcpwire.CodeGateway,
+		fmt.Sprintf("backend %q %s", r.opts.Name, what))
 }
 
 // note records a response's outcome on its operation and reports whether
@@ -109,14 +115,7 @@ func (r *Relay) note(rec *record.Record, it *item) bool {
 
 func (r *Relay) writeSSE(w http.ResponseWriter, req *http.Request, l *listener, requests int, s *session) bool {
 	rec := record.FromContext(req.Context())
-	rec.SSE = true
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	keepAlive := time.NewTicker(r.opts.KeepAlive)
+	rc, keepAlive := r.openStream(w, rec)
 	defer keepAlive.Stop()
 	var batch []item
 	var buf []byte
@@ -205,6 +204,18 @@ func isInitializeResult(req *http.Request) bool {
 	return isInitialize(inspect.FromContext(req.Context())) && req.Header.Get(mcpwire.HeaderSessionID) == ""
 }
 
+// openStream starts an event-stream response and its keep-alive ticker.
+func (r *Relay) openStream(w http.ResponseWriter, rec *record.Record) (*http.ResponseController, *time.Ticker) {
+	rec.SSE = true
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	return rc, time.NewTicker(r.opts.KeepAlive)
+}
+
 // appendEvent frames one JSON-RPC message as an SSE event. Messages from
 // the child are single lines, so one data field holds each.
 func appendEvent(dst, msg []byte) []byte {
@@ -218,19 +229,12 @@ func appendEvent(dst, msg []byte) []byte {
 // replay, so these streams carry no event ids.
 func (r *Relay) stream(w http.ResponseWriter, req *http.Request, s *session) {
 	rec := record.FromContext(req.Context())
-	rec.SSE = true
 	l := newListener(true)
 	s.acquire()
 	defer s.release()
 	s.addStream(l)
 	defer s.removeStream(l)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	keepAlive := time.NewTicker(r.opts.KeepAlive)
+	rc, keepAlive := r.openStream(w, rec)
 	defer keepAlive.Stop()
 	var batch []item
 	var buf []byte

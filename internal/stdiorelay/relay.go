@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -175,23 +174,13 @@ func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect
 	rec := record.FromContext(req.Context())
 	s, err := r.newSession()
 	if err != nil {
-		var unavail *unavailableError
-		switch {
-		case errors.Is(err, errSessionLimit):
+		if errors.Is(err, errSessionLimit) {
 			rec.Fail(record.ReasonSessionLimit, err.Error())
 			w.Header().Set("Retry-After", "5")
 			mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway, "too many sessions; retry later")
-		case errors.As(err, &unavail):
-			rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
-			w.Header().Set("Retry-After", strconv.Itoa(int(unavail.retryAfter/time.Second)+1))
-			mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
-				fmt.Sprintf("backend %q is restarting; retry later", r.opts.Name))
-		default:
-			rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
-			r.log.Error("cannot start stdio server", "error", err)
-			mcpwire.WriteError(w, http.StatusBadGateway, requestID(in), mcpwire.CodeGateway,
-				fmt.Sprintf("backend %q could not be started", r.opts.Name))
+			return
 		}
+		r.backendFailed(w, rec, in, err, "could not be started")
 		return
 	}
 	rec.SessionID = s.id
