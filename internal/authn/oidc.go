@@ -79,7 +79,10 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*identity.
 		return nil, f
 	}
 	if missing := missingScopes(iss.required, claims); len(missing) > 0 {
-		return nil, insufficientScope(iss.required, "issuer %s subject %s: token lacks scope %s", iss.name, clip(tok.Subject), strings.Join(missing, " "))
+		// The detail goes to the log: it names the issuer and the scope,
+		// never the subject, which is personal data (the audit log is where
+		// principals are named).
+		return nil, insufficientScope(iss.required, "issuer %s: token lacks scope %s", iss.name, strings.Join(missing, " "))
 	}
 
 	id := &identity.Identity{

@@ -45,7 +45,9 @@ func (p *Providers) setupMetrics(ctx context.Context, opts *Options, exporter st
 			return err
 		}
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		p.prom = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		// OpenMetrics when the scraper asks for it: the format that can
+		// carry exemplars, so that their absence can be checked.
+		p.prom = promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
 		reader = exp
 	default:
 		exp, err := newMetricExporter(ctx, &opts.Metrics, exporter)

@@ -1,0 +1,297 @@
+package e2e
+
+// Helpers for the user-attribution leak tests (attribution_test.go) and the
+// telemetry-never-blocks test (telemetry_noblock_test.go): a gateway started
+// with its own environment, a raw read of everything Jaeger stored for a
+// service, and needle searches over text.
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startGatewayEnv is startGatewayArgs with extra environment variables
+// (NAME=value). The child gets the test's environment minus every OTEL_*
+// variable and MCPGATE_USER_ATTRIBUTION, so that a developer's shell cannot
+// change what these tests assert, plus env. Like tryStartGateway, it waits
+// for the "mcpgate serving" line and, at cleanup, stops the gateway with
+// SIGTERM and asserts a clean exit within gatewayStopTimeout.
+//
+// It only uses goroutine-safe methods of t until it returns an error, so it
+// can be called from the subtests of a shared fixture.
+func startGatewayEnv(t *testing.T, env []string, args ...string) (*gateway, error) {
+	t.Helper()
+	cmd := exec.Command(gatewayBin, args...)
+	cmd.Dir = t.TempDir()
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "MCPGATE_USER_ATTRIBUTION=") {
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	cmd.Env = append(cmd.Env, env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting mcpgate: %w", err)
+	}
+	g := &gateway{Log: newLineBuf(), cmd: cmd}
+	pumped := make(chan struct{})
+	go pump(stderr, g.Log, pumped)
+	waited := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() { <-pumped; waited <- cmd.Wait(); close(exited) }()
+
+	serving := make(chan string, 1)
+	go func() {
+		if l, ok := g.Log.waitFor(gatewayStartTimeout, func(l string) bool {
+			return strings.Contains(l, `"msg":"mcpgate serving"`)
+		}); ok {
+			serving <- l
+		}
+		close(serving)
+	}()
+	var line string
+	select {
+	case line = <-serving:
+	case <-exited:
+		return nil, &errExited{log: g.Log.String()}
+	}
+	if line == "" {
+		_ = cmd.Process.Kill()
+		<-exited
+		return nil, fmt.Errorf("mcpgate did not log \"mcpgate serving\" within %v\nlog:\n%s", gatewayStartTimeout, g.Log.String())
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		termAt := time.Now()
+		select {
+		case err := <-waited:
+			if d := time.Since(termAt); d > 2*time.Second {
+				t.Logf("mcpgate took %v to exit after SIGTERM", d.Round(time.Millisecond))
+			}
+			if err != nil {
+				t.Errorf("mcpgate did not exit cleanly after SIGTERM: %v\nlog:\n%s", err, tail(g.Log.String(), 4000))
+			}
+		case <-time.After(gatewayStopTimeout):
+			_ = cmd.Process.Kill()
+			<-waited
+			t.Errorf("mcpgate did not exit within %v of SIGTERM\nlog:\n%s", gatewayStopTimeout, tail(g.Log.String(), 4000))
+		}
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", tail(g.Log.String(), 8000))
+		}
+	})
+	var sv struct{ Listen, Path, Admin string }
+	if err := json.Unmarshal([]byte(line), &sv); err != nil || sv.Listen == "" {
+		return nil, fmt.Errorf("cannot parse the serving line %q: %v", line, err)
+	}
+	if sv.Path == "" {
+		sv.Path = "/mcp"
+	}
+	g.Base = "http://" + sv.Listen
+	g.URL = g.Base + sv.Path
+	if sv.Admin != "" && sv.Admin != "<nil>" {
+		g.Admin = "http://" + sv.Admin
+	}
+	return g, nil
+}
+
+// attrPost sends one JSON-RPC body to url (protocol 2025-06-18, the given
+// session and header pairs) and returns status, session id and body. Unlike
+// rawPost it returns transport errors instead of failing the test, and its
+// client timeout is per request.
+func attrPost(url, sid, body string, timeout time.Duration, headers ...string) (int, string, string, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	if sid != "" {
+		req.Header.Set("Mcp-Session-Id", sid)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	c := &http.Client{Timeout: timeout}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Mcp-Session-Id"), string(b), err
+}
+
+// jaegerRawTraces polls Jaeger's API v3 for service until at least minSpans
+// spans are stored, and returns the raw answer (every attribute, resource,
+// link and event as Jaeger stores them, for substring searches) with its
+// parsed form. It reports through t (not j.t), so subtests of a test that
+// shares one Jaeger can call it.
+func jaegerRawTraces(t *testing.T, j *jaeger, service string, minSpans int) ([]byte, []Trace) {
+	t.Helper()
+	deadline := time.Now().Add(jaegerQueryTimeout)
+	var (
+		body    []byte
+		got     []Trace
+		n       int
+		lastErr error
+	)
+	for {
+		body, lastErr = jaegerQueryRaw(j, service)
+		if lastErr == nil && body != nil {
+			got, lastErr = parseOTLPTraces(body)
+		}
+		n = 0
+		for _, tr := range got {
+			n += len(tr.Spans)
+		}
+		if lastErr == nil && n >= minSpans {
+			return body, got
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("jaeger: %d span(s) of service %q after %v, want at least %d (last error: %v)",
+		n, service, jaegerQueryTimeout, minSpans, lastErr)
+	return nil, nil
+}
+
+// jaegerQueryRaw is queryTraces without the parsing: nil, nil while nothing
+// is stored.
+func jaegerQueryRaw(j *jaeger, service string) ([]byte, error) {
+	now := time.Now()
+	q := url.Values{
+		"query.service_name":   {service},
+		"query.start_time_min": {now.Add(-time.Hour).UTC().Format(time.RFC3339Nano)},
+		"query.start_time_max": {now.Add(time.Minute).UTC().Format(time.RFC3339Nano)},
+		"query.num_traces":     {"1000"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.QueryURL()+"/api/v3/traces?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/v3/traces: %d %s", resp.StatusCode, tail(string(body), 500))
+	}
+	return body, nil
+}
+
+// attrPseudonym computes user.hash independently of mcpgate: lower-case hex
+// of the first 16 bytes of HMAC-SHA256(key, issuer + "\n" + subject).
+func attrPseudonym(key []byte, issuer, subject string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(issuer + "\n" + subject))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// attrNeedle is a value that must not leak, and what it is (for messages).
+type attrNeedle struct {
+	what, value string
+}
+
+// scrapeOpenMetrics GETs the admin listener's /metrics asking for OpenMetrics
+// (the format that carries exemplars) and returns the body and its
+// Content-Type.
+func scrapeOpenMetrics(admin string) (string, string, error) {
+	req, err := http.NewRequest(http.MethodGet, admin+"/metrics", nil)
+	if err != nil {
+		return "", "", err
+	}
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.9,text/plain;q=0.5")
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", "", fmt.Errorf("GET /metrics: %d %s", resp.StatusCode, tail(string(b), 300))
+	}
+	return string(b), resp.Header.Get("Content-Type"), err
+}
+
+// attrPromSample returns the sum of the values of the Prometheus text samples
+// of metric (the name up to "{" or " ") whose labels contain every one of
+// labels (`key="value"` strings), and whether there was one.
+func attrPromSample(text, metric string, labels ...string) (float64, bool) {
+	var sum float64
+	found := false
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, metric+"{") && !strings.HasPrefix(l, metric+" ") {
+			continue
+		}
+		ok := true
+		for _, lb := range labels {
+			ok = ok && strings.Contains(l, lb)
+		}
+		if !ok {
+			continue
+		}
+		// "name{labels} value [timestamp] [# exemplar]"
+		rest := l[len(metric):]
+		if strings.HasPrefix(rest, "{") {
+			i := strings.Index(rest, "}")
+			if i < 0 {
+				continue
+			}
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscanf(f[0], "%g", &v); err == nil {
+			sum += v
+			found = true
+		}
+	}
+	return sum, found
+}
+
+// attrLinesWith returns the lines of lines that contain s.
+func attrLinesWith(lines []string, s string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,722 @@
+package e2e
+
+// The leak tests of user attribution (docs/user-attribution.md, DESIGN.md
+// §6): real gateway processes with OIDC, API-key or anonymous
+// authentication, in front of server-everything over stdio, export spans to
+// a real Jaeger and metrics over OTLP (to otlpMetricsReceiver) or to
+// Prometheus; everything that leaves them — every span as Jaeger stores it,
+// every metric export or scrape, every log line — is searched for the
+// principal's subject, e-mail, credentials and pseudonym.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Distinctive values, so that a hit is a leak and not a coincidence.
+const (
+	attrOIDCSubject = "subj-oidc-9c2e-bob"
+	attrOIDCEmail   = "bob.9c2e.leakcheck@example.test"
+	attrKeySubject  = "subj-7f3a-alice"
+	attrKeyIssuer   = "urn:mcpgate:apikey"
+	attrKeyEnvName  = "MCPGATE_E2E_PSEUDONYM_KEY"
+	attrToolMessage = "attr-echo-5d1c"
+)
+
+// attrFixture is what the attribution subtests share: one Jaeger, one
+// OIDC issuer, one API key and two pseudonymization keys.
+type attrFixture struct {
+	j        *jaeger
+	issuer   *testIssuer
+	sigKey   *issuerKey // published
+	badKey   *issuerKey // same kid, never published: bad signatures
+	key      apiKey     // subject attrKeySubject
+	keyA     []byte
+	keyAFile string
+	keyB     []byte
+	keyBFile string
+}
+
+func newAttrFixture(t *testing.T) *attrFixture {
+	t.Helper()
+	f := &attrFixture{j: startJaeger(t), issuer: newTestIssuer(t)}
+	f.sigKey = newIssuerKey(t, "attr-k1")
+	f.badKey = newIssuerKey(t, "attr-k1")
+	f.issuer.Publish(f.sigKey)
+	f.key = newAPIKey(t, attrKeySubject)
+	dir := t.TempDir()
+	f.keyA, f.keyAFile = writePseudonymKey(t, dir, "a")
+	f.keyB, f.keyBFile = writePseudonymKey(t, dir, "b")
+	return f
+}
+
+func writePseudonymKey(t *testing.T, dir, name string) ([]byte, string) {
+	t.Helper()
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "pseudonym-"+name)
+	if err := os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return k, p
+}
+
+// oidcToken is a valid token for attrOIDCSubject with an e-mail claim,
+// signed with k, plus mod's changes.
+func (f *attrFixture) oidcToken(t *testing.T, k *issuerKey, mod func(map[string]any)) string {
+	c := f.issuer.Claims(attrOIDCSubject)
+	c["email"] = attrOIDCEmail
+	if mod != nil {
+		mod(c)
+	}
+	return signJWT(t, k, c)
+}
+
+// attrGW configures one gateway.
+type attrGW struct {
+	service    string
+	auth       string // oidc | apiKey | anonymous
+	mode       string // telemetry.userAttribution; "" leaves the key out
+	pseudonym  string // "" none, "file" (key A), "env" (key A from attrKeyEnvName), "fileB" (key B); always id k1
+	metrics    string // prometheus (default) | otlp
+	metricsURL string // the OTLP receiver
+	noTraces   bool   // traces.exporter none instead of Jaeger
+	scopes     bool   // oidc requiredScopes: [mcp:tools]
+	env, args  []string
+}
+
+// start writes the configuration and starts the gateway; OIDC gateways are
+// waited for until their keys are fetched (/readyz 200).
+func (f *attrFixture) start(t *testing.T, c attrGW) *gateway {
+	t.Helper()
+	port := freeClosedPort(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: 127.0.0.1:%d\nadmin: {listen: \"127.0.0.2:0\"}\nlog: {requests: all}\n", port)
+	switch c.auth {
+	case "oidc":
+		fmt.Fprintf(&b, "auth:\n  mode: oidc\n  resource: http://127.0.0.1:%d/mcp\n  oidc:\n    issuer: %s\n    audience: mcpgate\n", port, f.issuer.URL)
+		if c.scopes {
+			b.WriteString("    requiredScopes: [mcp:tools]\n")
+		}
+	case "apiKey":
+		fmt.Fprintf(&b, "auth:\n  mode: apiKey\n  resource: http://127.0.0.1:%d/mcp\n  apiKeys:\n    %s\n", port, f.key.Entry)
+	case "anonymous":
+		b.WriteString("auth: {mode: anonymous}\n")
+	default:
+		t.Fatalf("unknown auth %q", c.auth)
+	}
+	env := slices.Clone(c.env)
+	switch c.pseudonym {
+	case "":
+	case "file":
+		fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, file: %q}\n", f.keyAFile)
+	case "fileB":
+		fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, file: %q}\n", f.keyBFile)
+	case "env":
+		fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, env: %s}\n", attrKeyEnvName)
+		// URL alphabet, no padding, surrounding whitespace: all accepted.
+		env = append(env, attrKeyEnvName+"=  "+base64.RawURLEncoding.EncodeToString(f.keyA)+"\n")
+	default:
+		t.Fatalf("unknown pseudonym source %q", c.pseudonym)
+	}
+	fmt.Fprintf(&b, "telemetry:\n  serviceName: %s\n", c.service)
+	if c.noTraces {
+		b.WriteString("  traces: {exporter: none}\n")
+	} else {
+		fmt.Fprintf(&b, "  traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 50ms}\n", f.j.OTLPHTTPEndpoint())
+	}
+	if c.metrics == "otlp" {
+		fmt.Fprintf(&b, "  metrics: {exporter: otlp, endpoint: %q, protocol: http/protobuf, interval: 200ms}\n", c.metricsURL)
+	} else {
+		b.WriteString("  metrics: {exporter: prometheus}\n")
+	}
+	if c.mode != "" {
+		fmt.Fprintf(&b, "  userAttribution: %s\n", c.mode)
+	}
+	b.WriteString("backends:" + stdioBackend().yaml)
+	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := startGatewayEnv(t, env, append([]string{"serve", "--config", path}, c.args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.auth == "oidc" {
+		eventually(t, 15*time.Second, "OIDC keys fetched (/readyz 200)", func() bool {
+			resp, err := http.Get(g.Admin + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+	return g
+}
+
+// attrTraffic is the traffic of one gateway: the credentials of each
+// request (header pairs) and, when set, the bad credential of one rejected
+// tools/call.
+type attrTraffic struct {
+	initH, listH, callH []string
+	badH                []string
+}
+
+// attrTraceparent returns a sampled traceparent with random ids.
+func attrTraceparent() (tp, traceID string) {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	traceID = fmt.Sprintf("%x", b[:16])
+	return fmt.Sprintf("00-%s-%x-01", traceID, b[16:]), traceID
+}
+
+// run sends initialize, notifications/initialized, tools/list, tools/call
+// echo (with a _meta parent and an HTTP traceparent, so that the SERVER span
+// has a link) and the rejected call (with an HTTP traceparent, linked from
+// its new root), checking every answer.
+func (tr attrTraffic) run(t *testing.T, g *gateway) {
+	t.Helper()
+	post := func(what, sid, body string, want int, h ...string) (string, string) {
+		t.Helper()
+		status, gotSid, resp, err := attrPost(g.URL, sid, body, callTimeout, h...)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if status != want {
+			t.Fatalf("%s: status %d, want %d; body %s", what, status, want, tail(resp, 500))
+		}
+		return gotSid, resp
+	}
+	sid, _ := post("initialize", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`, http.StatusOK, tr.initH...)
+	if sid == "" {
+		t.Fatal("initialize: no Mcp-Session-Id")
+	}
+	post("notifications/initialized", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, http.StatusAccepted, tr.initH...)
+	if _, body := post("tools/list", sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, http.StatusOK, tr.listH...); !strings.Contains(body, `"echo"`) {
+		t.Fatalf("tools/list lacks echo: %s", tail(body, 500))
+	}
+	metaTP, _ := attrTraceparent()
+	httpTP, _ := attrTraceparent()
+	callBody := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"` + attrToolMessage + `"},"_meta":{"traceparent":"` + metaTP + `"}}}`
+	if _, body := post("tools/call", sid, callBody, http.StatusOK, append(slices.Clone(tr.callH), "Traceparent", httpTP)...); !strings.Contains(body, attrToolMessage) {
+		t.Fatalf("tools/call: %s", tail(body, 500))
+	}
+	if tr.badH != nil {
+		rejTP, _ := attrTraceparent()
+		post("rejected tools/call", sid, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}`,
+			http.StatusUnauthorized, append(slices.Clone(tr.badH), "Traceparent", rejTP)...)
+	}
+}
+
+// attrUserKeys returns the identity attributes of attrs: user.*, enduser.*
+// and mcpgate.user.*.
+func attrUserKeys(attrs map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range attrs {
+		if strings.HasPrefix(k, "user.") || strings.HasPrefix(k, "enduser.") || strings.HasPrefix(k, "mcpgate.user.") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// attrExpect is what a gateway's spans must carry on admitted requests.
+type attrExpect struct {
+	attrs   map[string]string // exactly these identity attributes (nil = none)
+	allowed attrNeedle        // the one needle allowed, once per attributed span ("" = none)
+}
+
+// checkSpans fetches the gateway's spans from Jaeger, checks that admitted
+// ones (SERVER and CLIENT) carry exactly want.attrs, the rejected one
+// nothing, and that no needle occurs in what Jaeger stored except as the
+// allowed attribute value. It returns the spans.
+func (f *attrFixture) checkSpans(t *testing.T, service string, wantAdmitted, wantRejected int, want attrExpect, needles []attrNeedle) []Span {
+	t.Helper()
+	raw, traces := jaegerRawTraces(t, f.j, service, wantAdmitted+wantRejected)
+	var spans []Span
+	for _, tr := range traces {
+		spans = append(spans, tr.Spans...)
+	}
+	admitted, rejected, attributed := 0, 0, 0
+	for _, s := range spans {
+		if s.Service != service {
+			t.Errorf("span %q of service %q in the traces of %q", s.Name, s.Service, service)
+			continue
+		}
+		isRejected := s.Kind == "server" && (s.Attributes["error.type"] == "unauthenticated" || s.Attributes["error.type"] == "forbidden")
+		got := attrUserKeys(s.Attributes)
+		wantAttrs := want.attrs
+		if isRejected {
+			rejected++
+			wantAttrs = nil
+		} else {
+			admitted++
+			if s.Kind == "client" && s.Attributes["network.transport"] != "pipe" {
+				t.Errorf("CLIENT span %q: network.transport %q, want pipe", s.Name, s.Attributes["network.transport"])
+			}
+		}
+		if len(got) != len(wantAttrs) || !attrMapsEqual(got, wantAttrs) {
+			t.Errorf("%s span %q (rejected=%v): identity attributes %v, want %v", s.Kind, s.Name, isRejected, got, wantAttrs)
+		}
+		if want.allowed.value != "" && !isRejected && (s.Attributes["user.id"] == want.allowed.value || s.Attributes["user.hash"] == want.allowed.value) {
+			attributed++
+		}
+		if u := attrUserKeys(s.Resource); len(u) > 0 {
+			t.Errorf("span %q: identity attributes on the resource: %v", s.Name, u)
+		}
+		for _, l := range s.Links {
+			if u := attrUserKeys(l.Attributes); len(u) > 0 {
+				t.Errorf("span %q: identity attributes on a link: %v", s.Name, u)
+			}
+		}
+	}
+	if admitted != wantAdmitted || rejected != wantRejected {
+		t.Errorf("%d admitted and %d rejected spans, want %d and %d: %v", admitted, rejected, wantAdmitted, wantRejected, attrSpanNames(spans))
+	}
+	if want.allowed.value != "" && attributed != wantAdmitted {
+		t.Errorf("%d spans carry %s, want every admitted span (%d)", attributed, want.allowed.what, wantAdmitted)
+	}
+	for _, n := range needles {
+		allowed := 0
+		if n.value == want.allowed.value {
+			allowed = attributed
+		}
+		if got := bytes.Count(raw, []byte(n.value)); got != allowed {
+			t.Errorf("traces: %s %q occurs %d times in what Jaeger stored, want %d (only as the attribution attribute); first at: %s",
+				n.what, n.value, got, allowed, attrAround(raw, n.value))
+		}
+	}
+	return spans
+}
+
+func attrMapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func attrSpanNames(spans []Span) []string {
+	var n []string
+	for _, s := range spans {
+		n = append(n, s.Kind+":"+s.Name)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// around shows the text around the first occurrence of s in b.
+func attrAround(b []byte, s string) string {
+	i := bytes.Index(b, []byte(s))
+	if i < 0 {
+		return "(none)"
+	}
+	lo, hi := max(0, i-200), min(len(b), i+len(s)+200)
+	return "…" + string(b[lo:hi]) + "…"
+}
+
+// attrCheckLogs: no needle in any line the gateway wrote.
+func attrCheckLogs(t *testing.T, g *gateway, needles []attrNeedle) {
+	t.Helper()
+	lines := g.Log.Lines()
+	for _, n := range needles {
+		if hits := attrLinesWith(lines, n.value); len(hits) > 0 {
+			t.Errorf("log: %s %q in %d line(s), e.g.:\n%s", n.what, n.value, len(hits), hits[0])
+		}
+	}
+}
+
+// attrCheckOTLPMetrics waits for an export that holds the traffic (the echo
+// call and, with wantAuthFailure, the rejection), then checks every export
+// so far: no needle in any byte, no exemplar, no identity attribute.
+func attrCheckOTLPMetrics(t *testing.T, r *otlpMetricsReceiver, wantAuthFailure bool, needles []attrNeedle) {
+	t.Helper()
+	ok := r.waitFor(20*time.Second, func(e otlpMetricsExport) bool {
+		call, fail := false, !wantAuthFailure
+		for _, p := range e.points() {
+			switch {
+			case p.Metric == "mcp.server.operation.duration" && p.Attributes["mcp.method.name"] == "tools/call" &&
+				p.Attributes["gen_ai.tool.name"] == "echo" && p.Attributes["error.type"] == "" && p.Count >= 1:
+				call = true
+			case p.Metric == "mcpgate.auth.failures" && p.Attributes["error.type"] == "unauthenticated" && p.Value >= 1:
+				fail = true
+			}
+		}
+		return call && fail
+	})
+	exports, errs := r.Exports()
+	if len(errs) > 0 {
+		t.Errorf("OTLP metrics receiver: %d undecodable exports: %v", len(errs), errs)
+	}
+	if !ok {
+		var names []string
+		for _, e := range exports {
+			for _, p := range e.points() {
+				names = append(names, fmt.Sprintf("%s%v", p.Metric, p.Attributes))
+			}
+		}
+		t.Fatalf("no OTLP metrics export with the echo call (and the auth failure: %v) within 20s; %d exports: %v", wantAuthFailure, len(exports), tail(strings.Join(names, "\n"), 3000))
+	}
+	points := 0
+	for i, e := range exports {
+		for _, n := range needles {
+			if bytes.Contains(e.Raw, []byte(n.value)) {
+				t.Errorf("OTLP metrics export %d: contains %s %q: %q", i, n.what, n.value, attrAround(e.Raw, n.value))
+			}
+		}
+		for _, p := range e.points() {
+			points++
+			if p.Exemplars != 0 {
+				t.Errorf("OTLP metrics export %d: %s%v has %d exemplar(s)", i, p.Metric, p.Attributes, p.Exemplars)
+			}
+			if u := attrUserKeys(p.Attributes); len(u) > 0 {
+				t.Errorf("OTLP metrics export %d: %s has identity attributes %v", i, p.Metric, u)
+			}
+		}
+		for _, ra := range e.resourceAttrs() {
+			if u := attrUserKeys(ra); len(u) > 0 {
+				t.Errorf("OTLP metrics export %d: resource has identity attributes %v", i, u)
+			}
+		}
+	}
+	t.Logf("OTLP metrics: %d exports, %d data points searched", len(exports), points)
+}
+
+// attrCheckPromMetrics scrapes /metrics (asking for OpenMetrics) until it holds
+// the traffic, then searches it.
+func attrCheckPromMetrics(t *testing.T, g *gateway, wantAuthFailure bool, needles []attrNeedle) {
+	t.Helper()
+	var text, ctype string
+	eventually(t, 20*time.Second, "the echo call on /metrics", func() bool {
+		var err error
+		if text, ctype, err = scrapeOpenMetrics(g.Admin); err != nil {
+			return false
+		}
+		_, call := attrPromSample(text, "mcp_server_operation_duration_seconds_count", `gen_ai_tool_name="echo"`, `mcp_method_name="tools/call"`)
+		fail := !wantAuthFailure
+		if wantAuthFailure {
+			_, fail = attrPromSample(text, "mcpgate_auth_failures_total", `error_type="unauthenticated"`)
+		}
+		return call && fail
+	})
+	for _, n := range needles {
+		if hits := attrLinesWith(strings.Split(text, "\n"), n.value); len(hits) > 0 {
+			t.Errorf("/metrics: %s %q in %d line(s), e.g. %s", n.what, n.value, len(hits), hits[0])
+		}
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		if strings.Contains(l, " # {") {
+			t.Errorf("/metrics: an exemplar: %s", l)
+		}
+		if strings.Contains(l, "user_id") || strings.Contains(l, "user_hash") || strings.Contains(l, "enduser") {
+			t.Errorf("/metrics: an identity label: %s", l)
+		}
+	}
+	if !strings.HasPrefix(ctype, "application/openmetrics-text") {
+		// Not a failure: the text format cannot carry exemplars at all.
+		// The OTLP cells check exemplars on the data points themselves.
+		t.Logf("/metrics answered %q to an OpenMetrics Accept: exemplars could not show in this format", ctype)
+	}
+}
+
+// attrWarnLines returns the WARN lines of g's log that contain every word.
+func attrWarnLines(g *gateway, words ...string) []string {
+	var out []string
+	for _, l := range g.Log.Lines() {
+		if !strings.Contains(l, `"level":"WARN"`) {
+			continue
+		}
+		ok := true
+		for _, w := range words {
+			ok = ok && strings.Contains(l, w)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestUserAttribution is the leak matrix {off, hashed, raw} × {oidc, apiKey,
+// anonymous}, the key sources, the precedence of the mode settings and the
+// start-up warnings, all against one Jaeger.
+func TestUserAttribution(t *testing.T) {
+	t.Parallel()
+	f := newAttrFixture(t)
+	start := time.Now()
+	t.Cleanup(func() { t.Logf("TestUserAttribution: %v", time.Since(start).Round(time.Millisecond)) })
+
+	pseudoOIDC := attrPseudonym(f.keyA, f.issuer.URL, attrOIDCSubject)
+	pseudoKey := attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject)
+
+	modes := []string{"off", "hashed", "raw"}
+	auths := []string{"oidc", "apiKey", "anonymous"}
+	for mi, mode := range modes {
+		for ai, auth := range auths {
+			metrics := "prometheus"
+			if (mi+ai)%2 == 0 {
+				metrics = "otlp"
+			}
+			t.Run(fmt.Sprintf("matrix/%s/%s/%s", mode, auth, metrics), func(t *testing.T) {
+				t.Parallel()
+				cfg := attrGW{service: fmt.Sprintf("attr-%s-%s-%s", mode, auth, randomString(4)), auth: auth, mode: mode, pseudonym: "file", metrics: metrics}
+				if mode == "off" && auth == "oidc" {
+					// No attribution configuration at all: the default is off.
+					cfg.mode, cfg.pseudonym = "", ""
+				}
+				var rcv *otlpMetricsReceiver
+				if metrics == "otlp" {
+					rcv = startOTLPMetricsReceiver(t)
+					cfg.metricsURL = rcv.URL
+				}
+				g := f.start(t, cfg)
+
+				tok := f.oidcToken(t, f.sigKey, nil)
+				badTok := f.oidcToken(t, f.badKey, nil) // bad signature, same claims
+				badKey := "mcpg_" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, 32))
+				needles := []attrNeedle{
+					{"the OIDC subject", attrOIDCSubject},
+					{"the e-mail claim", attrOIDCEmail},
+					{"the bearer token", tok},
+					{"the bearer token's signature", tok[strings.LastIndexByte(tok, '.')+1:]},
+					{"the bad bearer token", badTok},
+					{"the bad token's signature", badTok[strings.LastIndexByte(badTok, '.')+1:]},
+					{"the API key", f.key.Key},
+					{"the API key's secret part", strings.TrimPrefix(f.key.Key, "mcpg_")},
+					{"the bad API key", badKey},
+					{"the API key's subject", attrKeySubject},
+					{"the OIDC principal's pseudonym", pseudoOIDC},
+					{"the API-key principal's pseudonym", pseudoKey},
+				}
+				var tr attrTraffic
+				want := attrExpect{}
+				var principalSubject, principalPseudonym string
+				switch auth {
+				case "oidc":
+					h := []string{"Authorization", "Bearer " + tok}
+					tr = attrTraffic{initH: h, listH: h, callH: h, badH: []string{"Authorization", "Bearer " + badTok}}
+					principalSubject, principalPseudonym = attrOIDCSubject, pseudoOIDC
+				case "apiKey":
+					tr = attrTraffic{
+						initH: []string{"X-API-Key", f.key.Key}, listH: []string{"X-API-Key", f.key.Key},
+						callH: []string{"Authorization", "Bearer " + f.key.Key},
+						badH:  []string{"X-API-Key", badKey},
+					}
+					principalSubject, principalPseudonym = attrKeySubject, pseudoKey
+				case "anonymous":
+					// Credentials are ignored (and stripped) in anonymous
+					// mode: send them anyway, they must not attribute.
+					tr = attrTraffic{
+						initH: []string{"Authorization", "Bearer " + tok}, listH: []string{"X-API-Key", f.key.Key},
+						callH: []string{"Authorization", "Bearer " + tok},
+					}
+				}
+				if principalSubject != "" {
+					switch mode {
+					case "raw":
+						want = attrExpect{attrs: map[string]string{"user.id": principalSubject}, allowed: attrNeedle{"the subject", principalSubject}}
+					case "hashed":
+						want = attrExpect{attrs: map[string]string{"user.hash": principalPseudonym, "mcpgate.user.hash.key_id": "k1"}, allowed: attrNeedle{"the pseudonym", principalPseudonym}}
+					}
+				}
+				tr.run(t, g)
+
+				wantRejected := 0
+				if tr.badH != nil {
+					wantRejected = 1
+				}
+				f.checkSpans(t, cfg.service, 8, wantRejected, want, needles)
+				if rcv != nil {
+					attrCheckOTLPMetrics(t, rcv, wantRejected > 0, needles)
+				} else {
+					attrCheckPromMetrics(t, g, wantRejected > 0, needles)
+				}
+				attrCheckLogs(t, g, needles)
+				if got := len(g.requests()); got < 4+wantRejected {
+					t.Errorf("%d request log lines, want at least %d (log.requests: all)", got, 4+wantRejected)
+				}
+
+				// Start-up warnings: only attribution on with anonymous-only
+				// auth warns here (traces are exported).
+				anonWarn := attrWarnLines(g, "userAttribution", "anonymous")
+				if wantWarn := auth == "anonymous" && mode != "off"; wantWarn != (len(anonWarn) == 1) {
+					t.Errorf("warning about anonymous-only auth: %d line(s) %v, want %v", len(anonWarn), anonWarn, wantWarn)
+				}
+				if w := attrWarnLines(g, "userAttribution", "traces"); len(w) > 0 {
+					t.Errorf("warning about trace export although traces are exported: %v", w)
+				}
+			})
+		}
+	}
+
+	// A token lacking a required scope is refused (403) after it was
+	// verified: the request has no principal, so its span has no
+	// attribute, and its log line must not name the principal either
+	// (DESIGN.md §6: no identity-derived value on any log line;
+	// user-attribution.md: "not in logs (in any mode)"). This test caught
+	// the forbidden detail naming the subject.
+	t.Run("forbidden/raw/oidc", func(t *testing.T) {
+		t.Parallel()
+		cfg := attrGW{service: "attr-forbidden-" + randomString(4), auth: "oidc", mode: "raw", scopes: true}
+		g := f.start(t, cfg)
+		good := f.oidcToken(t, f.sigKey, func(c map[string]any) { c["scope"] = "mcp:tools" })
+		noScope := f.oidcToken(t, f.sigKey, nil)
+		status, _, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+			callTimeout, "Authorization", "Bearer "+good)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("initialize with the scope: %d %v %s", status, err, tail(body, 300))
+		}
+		status, _, body, err = attrPost(g.URL, "", `{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+			callTimeout, "Authorization", "Bearer "+noScope)
+		if err != nil || status != http.StatusForbidden {
+			t.Fatalf("initialize without the scope: %d %v %s, want 403", status, err, tail(body, 300))
+		}
+		g.waitRequest(t, "the 403", func(e logEntry) bool { return e.status() == http.StatusForbidden })
+		needles := []attrNeedle{
+			{"the e-mail claim", attrOIDCEmail},
+			{"the bearer token", good}, {"the scope-less bearer token", noScope},
+		}
+		f.checkSpans(t, cfg.service, 2, 1,
+			attrExpect{attrs: map[string]string{"user.id": attrOIDCSubject}, allowed: attrNeedle{"the subject", attrOIDCSubject}},
+			append(needles, attrNeedle{"the OIDC subject", attrOIDCSubject}))
+		attrCheckLogs(t, g, append(needles, attrNeedle{"the OIDC subject", attrOIDCSubject}))
+	})
+
+	// The key from a file and the same key from the environment give the
+	// same pseudonym; another key gives another.
+	t.Run("keys", func(t *testing.T) {
+		t.Parallel()
+		sources := []string{"file", "env", "fileB"}
+		hashes := make(map[string]string, len(sources))
+		gws := make(map[string]*gateway, len(sources))
+		svc := make(map[string]string, len(sources))
+		for _, src := range sources {
+			svc[src] = "attr-key-" + src + "-" + randomString(4)
+			gws[src] = f.start(t, attrGW{service: svc[src], auth: "apiKey", mode: "hashed", pseudonym: src})
+		}
+		for _, src := range sources {
+			status, _, body, err := attrPost(gws[src].URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+				callTimeout, "X-API-Key", f.key.Key)
+			if err != nil || status != http.StatusOK {
+				t.Fatalf("%s: initialize: %d %v %s", src, status, err, tail(body, 300))
+			}
+		}
+		for _, src := range sources {
+			_, traces := jaegerRawTraces(t, f.j, svc[src], 2)
+			seen := map[string]bool{}
+			for _, tr := range traces {
+				for _, s := range tr.Spans {
+					seen[s.Attributes["user.hash"]+"/"+s.Attributes["mcpgate.user.hash.key_id"]] = true
+				}
+			}
+			if len(seen) != 1 {
+				t.Errorf("%s: spans carry %d distinct user.hash/key_id pairs: %v", src, len(seen), seen)
+			}
+			for h := range seen {
+				hashes[src] = h
+			}
+		}
+		wantA := attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject) + "/k1"
+		wantB := attrPseudonym(f.keyB, attrKeyIssuer, attrKeySubject) + "/k1"
+		if hashes["file"] != wantA || hashes["env"] != wantA {
+			t.Errorf("key A: from a file %q, from the environment %q; want both %q", hashes["file"], hashes["env"], wantA)
+		}
+		if hashes["fileB"] != wantB || wantA == wantB {
+			t.Errorf("key B: %q, want %q (≠ key A's %q)", hashes["fileB"], wantB, wantA)
+		}
+		for _, src := range sources {
+			attrCheckLogs(t, gws[src], []attrNeedle{{"the key (base64)", base64.StdEncoding.EncodeToString(f.keyA)},
+				{"the key (base64url)", base64.RawURLEncoding.EncodeToString(f.keyA)},
+				{"key B (base64)", base64.StdEncoding.EncodeToString(f.keyB)}, {"the subject", attrKeySubject}})
+		}
+	})
+
+	// --user-attribution beats MCPGATE_USER_ATTRIBUTION, which beats the
+	// file.
+	t.Run("precedence", func(t *testing.T) {
+		t.Parallel()
+		cases := []struct {
+			name, file string
+			env, args  []string
+			want       string // user.id, user.hash or "" (nothing)
+		}{
+			{"flag raw over file hashed", "hashed", nil, []string{"--user-attribution", "raw"}, "user.id"},
+			{"env raw over file hashed", "hashed", []string{"MCPGATE_USER_ATTRIBUTION=raw"}, nil, "user.id"},
+			{"flag raw over env off over file hashed", "hashed", []string{"MCPGATE_USER_ATTRIBUTION=off"}, []string{"--user-attribution=raw"}, "user.id"},
+			{"env off over file raw", "raw", []string{"MCPGATE_USER_ATTRIBUTION=off"}, nil, ""},
+			{"file hashed alone", "hashed", nil, nil, "user.hash"},
+		}
+		svc := make([]string, len(cases))
+		for i, c := range cases {
+			svc[i] = fmt.Sprintf("attr-prec-%d-%s", i, randomString(4))
+			g := f.start(t, attrGW{service: svc[i], auth: "apiKey", mode: c.file, pseudonym: "file", env: c.env, args: c.args})
+			status, _, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+				callTimeout, "X-API-Key", f.key.Key)
+			if err != nil || status != http.StatusOK {
+				t.Fatalf("%s: initialize: %d %v %s", c.name, status, err, tail(body, 300))
+			}
+		}
+		for i, c := range cases {
+			_, traces := jaegerRawTraces(t, f.j, svc[i], 2)
+			for _, tr := range traces {
+				for _, s := range tr.Spans {
+					got := attrUserKeys(s.Attributes)
+					var want map[string]string
+					switch c.want {
+					case "user.id":
+						want = map[string]string{"user.id": attrKeySubject}
+					case "user.hash":
+						want = map[string]string{"user.hash": attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject), "mcpgate.user.hash.key_id": "k1"}
+					}
+					if !attrMapsEqual(got, want) {
+						t.Errorf("%s: %s span %q: identity attributes %v, want %v", c.name, s.Kind, s.Name, got, want)
+					}
+				}
+			}
+		}
+	})
+
+	// Attribution on with traces not exported: a start-up warning.
+	t.Run("warning/no-traces", func(t *testing.T) {
+		t.Parallel()
+		g := f.start(t, attrGW{service: "attr-notraces", auth: "apiKey", mode: "raw", noTraces: true})
+		if w := attrWarnLines(g, "userAttribution", "traces"); len(w) != 1 {
+			t.Errorf("%d warning line(s) about trace export, want 1: %v", len(w), w)
+		}
+		if w := attrWarnLines(g, "userAttribution", "anonymous"); len(w) != 0 {
+			t.Errorf("warning about anonymous-only auth with apiKey auth: %v", w)
+		}
+		g2 := f.start(t, attrGW{service: "attr-notraces-anon", auth: "anonymous", mode: "hashed", pseudonym: "env", noTraces: true})
+		if w := attrWarnLines(g2, "userAttribution", "traces"); len(w) != 1 {
+			t.Errorf("anonymous, hashed, no traces: %d warning line(s) about trace export, want 1: %v", len(w), w)
+		}
+		if w := attrWarnLines(g2, "userAttribution", "anonymous"); len(w) != 1 {
+			t.Errorf("anonymous, hashed, no traces: %d warning line(s) about anonymous-only auth, want 1: %v", len(w), w)
+		}
+		g3 := f.start(t, attrGW{service: "attr-notraces-off", auth: "anonymous", mode: "off", noTraces: true})
+		if w := attrWarnLines(g3, "userAttribution"); len(w) != 0 {
+			t.Errorf("attribution off: warnings %v, want none", w)
+		}
+	})
+}
