@@ -32,6 +32,7 @@ type options struct {
 	minRatio      float64
 	logDir        string
 	keepLogs      bool
+	tool          string
 }
 
 func parseOptions(args []string) (*options, error) {
@@ -45,6 +46,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.DurationVar(&o.startTimeout, "start-timeout", 30*time.Second, "how long a server may take to become healthy")
 	fs.IntVar(&o.maxRequests, "max-requests", 1_000_000, "cap on requests per client per round, besides -d")
 	fs.IntVar(&o.payload, "payload", 64, "echo message size in `bytes`")
+	fs.StringVar(&o.tool, "tool", "echo", "the echo tool's `name` at the gateway arm (an aggregating gateway prefixes it: bench_echo); the other arms call echo")
 	fs.BoolVar(&o.sse, "sse", false, "backend answers POSTs with text/event-stream instead of application/json")
 	fs.BoolVar(&o.direct, "direct", false, "add an arm `direct` with no relay, clients talking to the backend")
 	fs.StringVar(&o.mcpgate, "mcpgate", "", "mcpgate binary `path`: runs `mcpgate serve --listen ADDR --upstream URL`")
@@ -177,6 +179,9 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 			a.proc, url = p, u
 		}
 		a.target = newTarget(spec.name, url, o.clients, o.timeout)
+		if spec.name == "gateway" {
+			a.target.tool = o.tool
+		}
 		arms = append(arms, a)
 		logf("arm %s at %s", spec.name, url)
 	}

@@ -27,6 +27,8 @@ type session struct {
 	hc  *http.Client
 	url string
 	id  string // Mcp-Session-Id; empty if the server runs stateless
+	// tool is the echo tool's name; "" means "echo".
+	tool string
 
 	body bytes.Buffer // request body, reused
 	resp bytes.Buffer // response body, reused
@@ -82,14 +84,20 @@ func handshake(ctx context.Context, hc *http.Client, url string) (*session, erro
 	return s, nil
 }
 
-// call makes one tools/call of echo and checks that the answer is an HTTP 200
+// call makes one tools/call of the echo tool (s.tool) and checks that the answer is an HTTP 200
 // carrying the JSON-RPC result for this id with the message echoed back: a
 // relay that answered fast but wrong must not look good.
 func (s *session) call(ctx context.Context, id int64, message []byte) error {
 	s.body.Reset()
 	s.body.WriteString(`{"jsonrpc":"2.0","id":`)
 	s.body.WriteString(strconv.FormatInt(id, 10))
-	s.body.WriteString(`,"method":"tools/call","params":{"name":"echo","arguments":{"message":"`)
+	s.body.WriteString(`,"method":"tools/call","params":{"name":`)
+	tool := s.tool
+	if tool == "" {
+		tool = "echo"
+	}
+	s.body.WriteString(strconv.Quote(tool))
+	s.body.WriteString(`,"arguments":{"message":"`)
 	s.body.Write(message) // plain ASCII: no escaping needed
 	s.body.WriteString(`"}}}`)
 	resp, err := s.post(ctx)

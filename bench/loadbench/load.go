@@ -17,12 +17,13 @@ import (
 type target struct {
 	name  string
 	url   string
+	tool  string // the echo tool's name at this arm ("echo" unless -tool renames it)
 	hc    *http.Client
 	dials atomic.Int64 // TCP connections opened, to spot a relay that defeats keep-alive
 }
 
 func newTarget(name, url string, clients int, timeout time.Duration) *target {
-	t := &target{name: name, url: url}
+	t := &target{name: name, url: url, tool: "echo"}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	t.hc = &http.Client{
 		Timeout: timeout,
@@ -85,6 +86,9 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 	for i := range cfg.clients {
 		wg.Go(func() {
 			s, err := handshake(ctx, t.hc, t.url)
+			if s != nil {
+				s.tool = t.tool
+			}
 			if err != nil {
 				results[i].errors++
 				results[i].first = err

@@ -19,7 +19,8 @@ type Config struct {
 	Timeouts       Timeouts       // timeouts: public listener timeouts
 	Sessions       Sessions       // sessions:
 	CORS           CORS           // cors:
-	Backends       []Backend      // backends: (exactly one in this build)
+	Backends       []Backend      // backends: one is relayed; several are aggregated
+	Aggregate      Aggregate      // aggregate: naming in aggregating mode (several backends)
 	Auth           Auth           // auth:
 	// Pseudonymization holds the keys shared by telemetry attribution and
 	// the audit log.
@@ -103,6 +104,23 @@ type Backend struct {
 	MaxSessions int               // maxSessions: cap on concurrent sessions (isolation session only)
 	Stateless   bool              // stateless: the operator declares the server stateless
 	Restart     Restart           // restart: child restart backoff
+
+	// Aggregating mode (several backends) only: which of the backend's
+	// tools and prompts are offered, by name or path.Match glob. Empty
+	// Include means all; Exclude wins over Include.
+	Include []string // include:
+	Exclude []string // exclude:
+}
+
+// Aggregate configures how an aggregating gateway names what its backends
+// offer. docs/aggregation.md describes the rules.
+type Aggregate struct {
+	// Separator goes between the backend name and the backend's own name
+	// ("_": backend "search", tool "query" is "search_query").
+	Separator string // separator: default "_"
+	// Prefix, when false, offers names unprefixed; start-up (and a refresh)
+	// then fails when two backends offer the same name.
+	Prefix bool // prefix: default true
 }
 
 // IsCommand reports whether b is a local stdio backend.

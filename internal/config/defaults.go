@@ -72,6 +72,10 @@ func applyDefaults(c *Config) {
 		requests = "all"
 	}
 	str("log.requests", &c.Log.Requests, requests)
+	str("aggregate.separator", &c.Aggregate.Separator, "_")
+	if unset("aggregate.prefix") {
+		c.Aggregate.Prefix = true
+	}
 	// auth.mode has no default in a file: Validate reports it missing.
 	applyAuthDefaults(c)
 	applyTelemetryDefaults(c)

@@ -607,6 +607,12 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				d.backend(it, ip, &c.Backends[len(c.Backends)-1])
 			})
 		}},
+		{"aggregate", func(n *yaml.Node, p string) {
+			d.mapping(n, p, []field{
+				{"separator", d.str(&c.Aggregate.Separator)},
+				{"prefix", d.boolean(&c.Aggregate.Prefix)},
+			})
+		}},
 		{"auth", d.auth(&c.Auth)},
 		{"pseudonymization", d.pseudonymization(&c.Pseudonymization)},
 		{"telemetry", d.telemetry(&c.Telemetry)},
@@ -646,6 +652,8 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 				{"maxBackoff", d.duration(&b.Restart.MaxBackoff)},
 			})
 		}},
+		{"include", d.strList(&b.Include)},
+		{"exclude", d.strList(&b.Exclude)},
 		{"headers", d.strMap(&b.Headers)},
 		{"tls", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{

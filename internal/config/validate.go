@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,6 +64,7 @@ func (c *Config) Validate() error {
 
 	v.cors(&c.CORS)
 	v.backends(c.Backends)
+	v.aggregate(c)
 	v.auth(c)
 	v.pseudonymization(&c.Pseudonymization)
 	v.telemetry(&c.Telemetry)
@@ -259,9 +261,6 @@ func (v *validator) backends(bs []Backend) {
 		v.errorf("backends", "at least one backend is required")
 		return
 	}
-	if len(bs) > 1 {
-		v.errorAtLineOf("backends", "backends[1]", "%d backends configured: aggregating several backends is not available in this build yet (configure exactly one)", len(bs))
-	}
 	seen := map[string]int{}
 	for i := range bs {
 		b := &bs[i]
@@ -279,6 +278,42 @@ func (v *validator) backends(bs []Backend) {
 			}
 		}
 		v.backend(b, p)
+	}
+}
+
+// aggregate checks the aggregate section and the per-backend filters,
+// which only mean something with several backends.
+func (v *validator) aggregate(c *Config) {
+	several := len(c.Backends) > 1
+	if !several && c.isSet("aggregate") {
+		v.errorf("aggregate", "only applies with several backends (one backend is relayed unchanged)")
+	}
+	sep := c.Aggregate.Separator
+	switch {
+	case sep == "" && c.Aggregate.Prefix:
+		v.errorf("aggregate.separator", "must not be empty while aggregate.prefix is true")
+	case len(sep) > 4:
+		v.errorf("aggregate.separator", "too long %s (at most 4 characters)", v.m.quote("aggregate.separator", sep))
+	case strings.Trim(sep, "_-.:/") != "":
+		v.errorf("aggregate.separator", "invalid separator %s (use characters from _ - . : /)", v.m.quote("aggregate.separator", sep))
+	}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		p := joinIndex("backends", i)
+		for _, f := range []struct {
+			key  string
+			pats []string
+		}{{"include", b.Include}, {"exclude", b.Exclude}} {
+			if len(f.pats) > 0 && !several {
+				v.errorf(p+"."+f.key, "only applies with several backends (aggregating mode)")
+				continue
+			}
+			for j, pat := range f.pats {
+				if _, err := path.Match(pat, ""); err != nil || pat == "" {
+					v.errorf(joinIndex(p+"."+f.key, j), "invalid pattern %s (a name or a glob: * ? [a-z])", v.m.quote(joinIndex(p+"."+f.key, j), pat))
+				}
+			}
+		}
 	}
 }
 

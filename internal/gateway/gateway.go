@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/aggregate"
 	"github.com/mcpgate/mcpgate/internal/authn"
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/guard"
@@ -65,8 +66,8 @@ func (httpBackend) Close(context.Context) error { return nil }
 
 // New builds a gateway from a validated configuration.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	if len(cfg.Backends) != 1 {
-		return nil, fmt.Errorf("exactly one backend is supported, %d configured", len(cfg.Backends))
+	if len(cfg.Backends) == 0 {
+		return nil, errors.New("no backend configured")
 	}
 	g := &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
 	pr, err := newPrincipals(cfg)
@@ -102,7 +103,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			return nil, fmt.Errorf("audit metrics: %w", err)
 		}
 	}
-	b, err := newBackend(&cfg.Backends[0], cfg, log, g.tel)
+	var b backend
+	if len(cfg.Backends) == 1 {
+		b, err = newBackend(&cfg.Backends[0], cfg, log, g.tel)
+	} else {
+		var ag *aggregate.Aggregator
+		if ag, err = newAggregator(cfg, log, g.tel); err == nil {
+			b = ag
+			err = probeNames(ag, cfg, log)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -324,13 +334,19 @@ func (g *Gateway) adminMux() http.Handler {
 		if authReady != nil {
 			detail["auth"].(map[string]any)["error"] = authReady.Error()
 		}
-		b := map[string]any{"name": g.cfg.Backends[0].Name}
-		if r, ok := g.backend.(*stdiorelay.Relay); ok {
-			b["kind"], b["sessions"] = "stdio", r.Sessions()
+		if ag, ok := g.backend.(aggregator); ok {
+			detail["mode"] = "aggregate"
+			detail["backends"] = ag.Statuses()
 		} else {
-			b["kind"] = "http"
+			b := map[string]any{"name": g.cfg.Backends[0].Name}
+			if r, ok := g.backend.(*stdiorelay.Relay); ok {
+				b["kind"], b["sessions"] = "stdio", r.Sessions()
+			} else {
+				b["kind"] = "http"
+			}
+			detail["mode"] = "relay"
+			detail["backends"] = []any{b}
 		}
-		detail["backends"] = []any{b}
 		status := http.StatusOK
 		if g.draining.Load() || authReady != nil {
 			status = http.StatusServiceUnavailable

@@ -1,0 +1,175 @@
+package aggregate
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/telemetry"
+)
+
+// Backend configures one backend: a Streamable HTTP server (URL) or a
+// stdio server (Command), exactly one of the two.
+type Backend struct {
+	Name string
+
+	URL              *url.URL
+	Headers          http.Header   // static headers on every request (the backend's own credentials)
+	TLS              *tls.Config   // nil: system roots
+	ConnectTimeout   time.Duration // dial + TLS handshake; default 10s
+	FirstByteTimeout time.Duration // until response headers; 0: none
+
+	Command []string // program and arguments
+	Env     []string // added to the gateway's environment
+	Dir     string
+
+	Filter Filter
+}
+
+// backend is a configured backend at run time: how to reach it and how it
+// has been doing, for /readyz.
+type backend struct {
+	Backend
+	info   telemetry.BackendInfo
+	client *http.Client // HTTP backends; shared by all sessions
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	sessions  int // connected client sessions
+	lastErr   string
+	lastErrAt time.Time
+	lastOK    time.Time
+}
+
+func newBackend(b Backend, log *slog.Logger) (*backend, error) {
+	be := &backend{Backend: b, log: log.With("backend", b.Name)}
+	switch {
+	case b.URL != nil && len(b.Command) == 0:
+		if b.URL.Scheme != "http" && b.URL.Scheme != "https" {
+			return nil, fmt.Errorf("backend %q: URL must be http or https", b.Name)
+		}
+		be.info = telemetry.HTTPBackend(b.Name, b.URL)
+		connect := b.ConnectTimeout
+		if connect <= 0 {
+			connect = 10 * time.Second
+		}
+		dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+		be.client = &http.Client{Transport: &traceTransport{
+			headers: b.Headers,
+			base: &http.Transport{
+				Proxy:                 nil, // backends are reached directly, whatever HTTP_PROXY says
+				DialContext:           dialer.DialContext,
+				TLSClientConfig:       b.TLS,
+				TLSHandshakeTimeout:   connect,
+				ResponseHeaderTimeout: b.FirstByteTimeout,
+				ForceAttemptHTTP2:     true,
+				MaxIdleConns:          1024,
+				MaxIdleConnsPerHost:   512,
+				IdleConnTimeout:       90 * time.Second,
+			},
+		}}
+	case len(b.Command) > 0 && b.URL == nil:
+		be.info = telemetry.StdioBackend(b.Name)
+	default:
+		return nil, fmt.Errorf("backend %q: exactly one of URL and Command must be set", b.Name)
+	}
+	return be, nil
+}
+
+// transport returns a fresh transport for one client session: an HTTP
+// session, or a new child process.
+func (b *backend) transport() mcp.Transport {
+	if b.client != nil {
+		return &mcp.StreamableClientTransport{Endpoint: b.URL.String(), HTTPClient: b.client, MaxRetries: 1}
+	}
+	cmd := exec.Command(b.Command[0], b.Command[1:]...)
+	cmd.Env = append(os.Environ(), b.Env...)
+	cmd.Dir = b.Dir
+	cmd.Stderr = &stderrLog{log: b.log}
+	return &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}
+}
+
+// connected and disconnected count the client sessions holding a session
+// with the backend; failed records why one could not.
+func (b *backend) connected() {
+	b.mu.Lock()
+	b.sessions++
+	b.lastOK = time.Now()
+	b.mu.Unlock()
+}
+
+func (b *backend) disconnected() {
+	b.mu.Lock()
+	b.sessions--
+	b.mu.Unlock()
+}
+
+func (b *backend) failed(err error) {
+	b.mu.Lock()
+	b.lastErr, b.lastErrAt = err.Error(), time.Now()
+	b.mu.Unlock()
+}
+
+// Status is a backend's health as /readyz shows it.
+type Status struct {
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"` // http or stdio
+	Sessions  int       `json:"sessions"`
+	LastError string    `json:"lastError,omitempty"`
+	LastErrAt time.Time `json:"lastErrorAt,omitzero"`
+	LastOK    time.Time `json:"lastConnectedAt,omitzero"`
+}
+
+func (b *backend) status() Status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kind := "stdio"
+	if b.client != nil {
+		kind = "http"
+	}
+	return Status{Name: b.Name, Kind: kind, Sessions: b.sessions, LastError: b.lastErr, LastErrAt: b.lastErrAt, LastOK: b.lastOK}
+}
+
+// stderrLog logs a child's stderr line by line (a stdio server's free-form
+// log, not an error signal).
+type stderrLog struct {
+	log *slog.Logger
+	buf []byte
+}
+
+func (w *stderrLog) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := indexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if i > 0 {
+			w.log.Debug("backend stderr", "line", string(w.buf[:i]))
+		}
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64<<10 {
+		w.log.Debug("backend stderr", "line", string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,317 @@
+//lint:file-ignore SA1019 the fast path checks that the client declared none of sampling and roots, which are deprecated as of 2026-07-28.
+
+package aggregate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/sse"
+)
+
+// The fast path relays a tools/call to an HTTP backend without the SDK's
+// server and client in between: the client's bytes go to the backend's
+// session with three splices (the id, the tool's own name, the CLIENT
+// span's trace context in _meta), and the backend's answer comes back with
+// the id spliced back — the DESIGN's "rewrite by splicing". Everything else
+// (and every call the conditions in fastCall rule out) takes the SDK path.
+//
+// It is taken only when nothing can go wrong by skipping the SDK:
+//
+//   - one tools/call request, in a session-based revision, in a session the
+//     aggregator set up;
+//   - the client declared no sampling, elicitation or roots, so the backend
+//     (to which the gateway declared none either) sends no server→client
+//     request that would need answering through the SDK;
+//   - the tool belongs to an HTTP backend that is connected, with a
+//     session-based revision too.
+//
+// Progress and log notifications the backend sends on the call's stream are
+// relayed as they come (the progress token is the client's own). The
+// backend sees its own request id, "mcpgate-N", never the client's: the
+// backend session also carries the SDK client's requests, whose ids must
+// not collide. A notifications/cancelled for a fast call is forwarded.
+
+// fastIDs numbers fast-path requests across the process.
+var fastIDs atomic.Uint64
+
+// fastCall is a fast-path call in flight, for notifications/cancelled.
+type fastCall struct {
+	c         *conn
+	backendID string
+	cancel    context.CancelFunc
+}
+
+// fastCalls are a session's fast calls in flight, by the client's raw id.
+type fastCalls struct {
+	mu sync.Mutex
+	m  map[string]*fastCall
+}
+
+func (f *fastCalls) put(id string, fc *fastCall) {
+	f.mu.Lock()
+	if f.m == nil {
+		f.m = map[string]*fastCall{}
+	}
+	f.m[id] = fc
+	f.mu.Unlock()
+}
+
+func (f *fastCalls) take(id string) *fastCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fc := f.m[id]
+	delete(f.m, id)
+	return fc
+}
+
+// fastEligible reports whether the session may use the fast path.
+func (s *session) fastEligible() bool {
+	c := s.caps
+	return s.ss != nil && c != nil && c.Sampling == nil && c.Elicitation == nil && c.RootsV2 == nil && !c.Roots.ListChanged
+}
+
+// serveFast serves the request on the fast path and reports true, or
+// reports false, having written nothing, when the SDK path must serve it.
+func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *record.Record, in *inspect.Request, sid string) bool {
+	if sid == "" || in.Body.Batch || len(in.Body.Messages) != 1 || len(rec.Ops) != 1 || mcpwire.Stateless(rec.ProtocolVersion) {
+		return false
+	}
+	m := &in.Body.Messages[0]
+	switch {
+	case m.Kind == jsonrpc.KindNotification && m.Method == "notifications/cancelled" && m.ParamsRequestID.Present():
+		s := a.sessionByID(sid)
+		if s == nil {
+			return false
+		}
+		fc := s.fast.take(string(m.ParamsRequestID.Bytes(in.Raw)))
+		if fc == nil {
+			return false // not one of ours: the SDK cancels its own
+		}
+		fc.cancel()
+		fc.c.notifyCancelled(fc.backendID)
+		w.WriteHeader(http.StatusAccepted)
+		return true
+	case m.Kind != jsonrpc.KindRequest || m.Method != "tools/call" || !m.NameValue.Present():
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	if !mcpwire.Accepts(accept, "application/json") || !mcpwire.Accepts(accept, "text/event-stream") {
+		return false
+	}
+	s := a.sessionByID(sid)
+	if s == nil || !s.fastEligible() {
+		return false
+	}
+	route, ok := s.route("tools/call", m.Name)
+	if !ok {
+		return false
+	}
+	c := s.connOf(route.Backend)
+	if c == nil || c.b.client == nil || c.cs.ID() == "" {
+		return false
+	}
+	ir := c.cs.InitializeResult()
+	if ir == nil || mcpwire.Stateless(ir.ProtocolVersion) {
+		return false
+	}
+	rec.Backend = route.Backend
+	clientID := m.ID.Bytes(in.Raw)
+	backendID := "mcpgate-" + strconv.FormatUint(fastIDs.Add(1), 10)
+	ww := newWatchWriter(w, rec, a.tel.Catalog())
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	s.fast.put(string(clientID), &fastCall{c: c, backendID: backendID, cancel: cancel})
+	defer s.fast.take(string(clientID))
+
+	st := &fastState{}
+	err := c.call(ctx, "tools/call", route.Own, m.ProgressToken.Present(), func(ctx context.Context) (bool, error) {
+		body, err := c.fastBody(ctx, in, m, route.Own, backendID)
+		if err != nil {
+			return false, err
+		}
+		return c.fastSend(ctx, ww, body, ir.ProtocolVersion, sid, clientID, backendID, st)
+	})
+	if r.Context().Err() != nil && !st.delivered {
+		// The client went away mid-call. This path keeps no event store,
+		// so the answer could never reach it: cancel the backend's work,
+		// as the notification the client may still send would.
+		c.notifyCancelled(backendID)
+	}
+	var werr *sdkjsonrpc.Error
+	if err != nil && !st.delivered && errors.As(err, &werr) {
+		// The gateway's own error for a backend that failed (call mapped
+		// it): as a JSON response, or as the last event of a stream that
+		// had begun; the watcher reads it into the record either way.
+		msg := mcpwire.AppendError(nil, clientID, werr.Code, werr.Message)
+		if st.wrote {
+			_, _ = ww.Write(sse.AppendEvent(nil, "", "message", msg))
+			ww.Flush()
+		} else {
+			ww.Header().Set(mcpwire.HeaderSessionID, sid)
+			ww.Header().Set("Content-Type", "application/json")
+			ww.WriteHeader(http.StatusOK)
+			_, _ = ww.Write(msg)
+		}
+	}
+	ww.finish()
+	return true
+}
+
+// fastBody is the client's message for the backend: its id, the tool's
+// own name, and the CLIENT span (in ctx) as _meta trace context.
+func (c *conn) fastBody(ctx context.Context, in *inspect.Request, m *jsonrpc.Message, own, backendID string) ([]byte, error) {
+	edits := m.AppendReplaceIDEdits(nil, strconv.AppendQuote(nil, backendID))
+	edits = m.AppendReplaceNameEdits(edits, own)
+	carrier := metaCarrier{}
+	w3c.Inject(ctx, carrier)
+	if tp, _ := carrier["traceparent"].(string); tp != "" {
+		kv := []jsonrpc.MetaKV{{Key: "traceparent", Value: tp}}
+		if ts, _ := carrier["tracestate"].(string); ts != "" {
+			kv = append(kv, jsonrpc.MetaKV{Key: "tracestate", Value: ts})
+		}
+		edits = m.AppendSetMetaEdits(edits, in.Raw, kv...)
+	}
+	jsonrpc.SortEdits(edits)
+	return jsonrpc.Splice(make([]byte, 0, len(in.Raw)+128), in.Raw, edits)
+}
+
+// fastState is how far a fast call's answer got to the client.
+type fastState struct {
+	wrote     bool // the response (headers, maybe events) has begun
+	delivered bool // the call's response reached the client
+}
+
+// fastSend posts body to the backend's session and relays its answer to w
+// with the client's id restored. The returned error is a *jsonrpc.Error
+// when the backend answered with one (relayed as is), else a transport
+// failure (nothing relayed, unless *wrote says otherwise).
+func (c *conn) fastSend(ctx context.Context, w *watchWriter, body []byte, version, sid string, clientID []byte, backendID string, st *fastState) (bool, error) {
+	resp, err := c.post(ctx, body, version)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return false, fmt.Errorf("backend answered HTTP %d", resp.StatusCode)
+	}
+	quoted := strconv.AppendQuote(nil, backendID)
+	h := w.Header()
+	h.Set(mcpwire.HeaderSessionID, sid)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		rd := sse.NewReader(resp.Body, maxWatched)
+		for {
+			ev, err := rd.Next()
+			if err != nil {
+				return false, fmt.Errorf("backend stream ended without the response: %w", err)
+			}
+			if !ev.Dispatched() || ev.Truncated {
+				continue
+			}
+			out, done, toolErr, rpcErr := c.fastMessage(ev.Data, quoted, clientID)
+			if out == nil {
+				continue
+			}
+			if !st.wrote {
+				w.WriteHeader(http.StatusOK)
+				st.wrote = true
+			}
+			_, _ = w.Write(sse.AppendEvent(nil, "", "message", out))
+			w.Flush()
+			if done {
+				st.delivered = true
+				return toolErr, rpcErr
+			}
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return false, err
+	}
+	out, done, toolErr, rpcErr := c.fastMessage(data, quoted, clientID)
+	if !done {
+		return false, errors.New("backend's JSON answer is not the call's response")
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	st.wrote, st.delivered = true, true
+	_, _ = w.Write(out)
+	return toolErr, rpcErr
+}
+
+// fastMessage returns one message of the backend's answer as the client
+// gets it: the call's response with the client's id (done), a notification
+// as it is, nil for anything else (a server→client request cannot be
+// answered on this path; the conditions make it unexpected).
+func (c *conn) fastMessage(data, backendID, clientID []byte) (out []byte, done, toolErr bool, rpcErr error) {
+	var b jsonrpc.Body
+	if b.Parse(data, jsonrpc.Limits{}) != nil || b.Batch || len(b.Messages) != 1 {
+		return nil, false, false, nil
+	}
+	m := &b.Messages[0]
+	switch m.Kind {
+	case jsonrpc.KindNotification:
+		return data, false, false, nil
+	case jsonrpc.KindResult, jsonrpc.KindError:
+		if !m.ID.Present() || !bytes.Equal(m.ID.Bytes(data), backendID) {
+			return nil, false, false, nil
+		}
+		out, err := jsonrpc.Splice(make([]byte, 0, len(data)+len(clientID)), data, m.AppendReplaceIDEdits(nil, clientID))
+		if err != nil {
+			return nil, false, false, nil
+		}
+		if m.Kind == jsonrpc.KindError {
+			rpcErr = &sdkjsonrpc.Error{Code: m.ErrorCode, Message: m.ErrorMessage}
+		}
+		return out, true, m.IsError, rpcErr
+	}
+	c.b.log.Warn("fast path: dropping a backend request it cannot answer", "method", m.Method)
+	return nil, false, false, nil
+}
+
+// post sends one message to the backend's session.
+func (c *conn) post(ctx context.Context, body []byte, version string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.b.URL.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set(mcpwire.HeaderSessionID, c.cs.ID())
+	req.Header.Set(mcpwire.HeaderProtocolVersion, version)
+	return c.b.client.Do(req)
+}
+
+// notifyCancelled tells the backend a fast call was cancelled.
+func (c *conn) notifyCancelled(backendID string) {
+	body := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + strconv.Quote(backendID) + `,"reason":"cancelled by the client"}}`
+	version := ""
+	if ir := c.cs.InitializeResult(); ir != nil {
+		version = ir.ProtocolVersion
+	}
+	go func() {
+		resp, err := c.post(context.Background(), []byte(body), version)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
+}

@@ -1,0 +1,297 @@
+//lint:file-ignore SA1019 sampling, elicitation, roots and logging are deprecated as of 2026-07-28, but 2025-11-25 clients and servers use them and the gateway must pass them through.
+
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+// conn is one client session's session with one backend.
+type conn struct {
+	b       *backend
+	s       *session
+	cs      *mcp.ClientSession
+	counted bool // counted in b.sessions; s.mu
+
+	mu       sync.Mutex
+	inflight map[*callCtx]struct{}
+	live     bool // offered on the session: list changes re-list now
+	dirty    bool // a list changed before it was live
+}
+
+// listChanged re-lists the backend after it said a list changed; before
+// the connection is offered (the notification can arrive during the
+// handshake) it only notes the change.
+func (c *conn) listChanged() {
+	c.mu.Lock()
+	live := c.live
+	if !live {
+		c.dirty = true
+	}
+	c.mu.Unlock()
+	if live {
+		go c.s.refresh(c)
+	}
+}
+
+// callCtx is a call in flight to the backend: its context is the one a
+// server→client request the backend makes meanwhile is related to.
+type callCtx struct{ ctx context.Context }
+
+// watch takes the connection off the session when the backend ends it (a
+// stdio child exits, an HTTP backend's session breaks).
+func (c *conn) watch() {
+	err := c.cs.Wait()
+	if err == nil {
+		err = errors.New("backend closed the session")
+	}
+	c.s.down(c, err)
+}
+
+// gatewayError is the JSON-RPC error a client gets when the gateway could
+// not complete a call with a backend; the message names the backend. The
+// request watcher reads such errors back into the record's reason.
+func gatewayError(backend, what string) error {
+	return &jsonrpc.Error{Code: mcpwire.CodeGateway, Message: fmt.Sprintf("backend %q %s", backend, what)}
+}
+
+func unavailableError(backend string) error { return gatewayError(backend, "is unavailable") }
+
+// call runs one call to the backend under a CLIENT span: the span is a
+// child of the SERVER span found in ctx (see extractParent), carries the
+// backend's own name, and is attributed like the SERVER span (the session's
+// principal). send makes the call; its error, if any, is mapped for the
+// client.
+func (c *conn) call(ctx context.Context, method, own string, progress bool, send func(context.Context) (toolError bool, err error)) error {
+	rec := &record.Record{Start: time.Now(), HTTPMethod: "POST", Identity: c.s.identity, Backend: c.b.Name}
+	if r := c.cs.InitializeResult(); r != nil {
+		rec.ProtocolVersion = r.ProtocolVersion
+	}
+	ops := rec.NewOps(1)
+	ops[0] = record.Op{Kind: "request", Method: method, Name: own, Progress: progress}
+	if method == "resources/read" {
+		ops[0].Name, ops[0].URI = "", own
+	}
+	op := &ops[0]
+	ctx = record.NewContext(ctx, rec)
+	ctx, span := c.s.agg.tel.StartClient(ctx, &c.b.info, op)
+
+	cc := &callCtx{ctx: ctx}
+	c.mu.Lock()
+	c.inflight[cc] = struct{}{}
+	c.mu.Unlock()
+	toolErr, err := send(ctx)
+	c.mu.Lock()
+	delete(c.inflight, cc)
+	c.mu.Unlock()
+
+	var werr *jsonrpc.Error
+	switch {
+	case err == nil:
+		op.Answered, op.ToolError = true, toolErr
+	case errors.As(err, &werr) && !sdkLocal(werr.Code):
+		// The backend answered with an error: the client gets it as it is.
+		op.Answered, op.HasRPCError, op.RPCErrorCode, op.RPCError = true, true, werr.Code, werr.Message
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		rec.Fail(record.ReasonClientCanceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		rec.Fail(record.ReasonUpstreamTimeout, err.Error())
+		err = gatewayError(c.b.Name, "timed out")
+	default:
+		rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+		c.b.log.WarnContext(ctx, "backend call failed", "method", method, "error", err)
+		// The session with the backend is broken (a killed HTTP backend
+		// refuses connections; a restarted one no longer knows it): drop
+		// it, so the next call reconnects.
+		c.s.down(c, err)
+		err = unavailableError(c.b.Name)
+	}
+	span.End()
+	return err
+}
+
+// sdkLocal reports the codes the SDK's own JSON-RPC layer gives failures
+// it made up locally (the transport rejected the call, the connection is
+// closing): the backend never answered.
+func sdkLocal(code int64) bool { return code == -32003 || code == -32004 || code == -32005 }
+
+// forwardMeta is the client's params._meta for the backend: the progress
+// token and anything else the client sent, less the trace context (the
+// CLIENT span's replaces it).
+func forwardMeta(m mcp.Meta) mcp.Meta {
+	if len(m) == 0 {
+		return nil
+	}
+	m = maps.Clone(m)
+	delete(m, "traceparent")
+	delete(m, "tracestate")
+	return m
+}
+
+func (c *conn) callTool(own string) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var res *mcp.CallToolResult
+		p := req.Params
+		err := c.call(ctx, "tools/call", own, p.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
+			var err error
+			res, err = c.cs.CallTool(ctx, &mcp.CallToolParams{Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments})
+			return err == nil && res.IsError, err
+		})
+		return res, err
+	}
+}
+
+func (c *conn) getPrompt(own string) mcp.PromptHandler {
+	return func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		var res *mcp.GetPromptResult
+		p := req.Params
+		err := c.call(ctx, "prompts/get", own, p.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
+			var err error
+			res, err = c.cs.GetPrompt(ctx, &mcp.GetPromptParams{Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments})
+			return false, err
+		})
+		return res, err
+	}
+}
+
+// readResource reads a listed resource (own: the backend's URI) or, with
+// own empty, a URI under one of the backend's templates (unwrapped when the
+// template was wrapped). Contents come back under the URI the client asked
+// for.
+func (c *conn) readResource(own string) mcp.ResourceHandler {
+	return func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		asked := req.Params.URI
+		uri := own
+		if uri == "" {
+			uri = asked
+			if b, o, ok := UnwrapURI(asked); ok && b == c.b.Name {
+				uri = o
+			}
+		}
+		var res *mcp.ReadResourceResult
+		err := c.call(ctx, "resources/read", uri, req.Params.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
+			var err error
+			res, err = c.cs.ReadResource(ctx, &mcp.ReadResourceParams{Meta: forwardMeta(req.Params.Meta), URI: uri})
+			return false, err
+		})
+		if err == nil && res != nil && uri != asked {
+			for _, rc := range res.Contents {
+				if rc != nil && rc.URI == uri {
+					rc.URI = asked
+				}
+			}
+		}
+		return res, err
+	}
+}
+
+// related returns the context for a server→client message the backend
+// sends while calls are in flight: with exactly one call in flight, that
+// call's context (the SDK then sends the message on the client's stream for
+// that call, and the client's answer cancels with it) — cancelled also when
+// the backend gives up (hctx). With none or several, hctx: the message goes
+// on the client's standalone stream.
+func (c *conn) related(hctx context.Context) (context.Context, context.CancelFunc) {
+	c.mu.Lock()
+	var only *callCtx
+	if len(c.inflight) == 1 {
+		for cc := range c.inflight {
+			only = cc
+		}
+	}
+	c.mu.Unlock()
+	if only == nil {
+		return hctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(only.ctx)
+	stop := context.AfterFunc(hctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+func (c *conn) serverSession() (*mcp.ServerSession, error) {
+	if c.s.ss == nil {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "no client session to forward to"}
+	}
+	return c.s.ss, nil
+}
+
+// createMessage forwards the backend's sampling request to the client.
+func (c *conn) createMessage(hctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	ss, err := c.serverSession()
+	if err != nil {
+		return nil, err
+	}
+	ctx, done := c.related(hctx)
+	defer done()
+	return ss.CreateMessage(ctx, req.Params)
+}
+
+// elicit forwards the backend's elicitation request to the client.
+func (c *conn) elicit(hctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+	ss, err := c.serverSession()
+	if err != nil {
+		return nil, err
+	}
+	ctx, done := c.related(hctx)
+	defer done()
+	return ss.Elicit(ctx, req.Params)
+}
+
+// rootsList answers the backend's roots/list with the client's roots
+// (the SDK client would answer from its own, empty, list).
+func (c *conn) rootsList(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(hctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method != "roots/list" {
+			return next(hctx, method, req)
+		}
+		ss, err := c.serverSession()
+		if err != nil {
+			return nil, err
+		}
+		ctx, done := c.related(hctx)
+		defer done()
+		return ss.ListRoots(ctx, &mcp.ListRootsParams{})
+	}
+}
+
+// progress forwards the backend's progress notification: the token is the
+// client's own (forwardMeta passed it on unchanged), and each client
+// session has its own backend sessions, so it cannot reach another client.
+func (c *conn) progress(hctx context.Context, req *mcp.ProgressNotificationClientRequest) {
+	ss, err := c.serverSession()
+	if err != nil {
+		return
+	}
+	ctx, done := c.related(hctx)
+	defer done()
+	p := *req.Params
+	p.Meta = nil
+	if err := ss.NotifyProgress(ctx, &p); err != nil {
+		c.b.log.Debug("forwarding progress failed", "error", err)
+	}
+}
+
+// logMessage forwards the backend's log message to the client, naming the
+// backend as the logger when it named none.
+func (c *conn) logMessage(hctx context.Context, req *mcp.LoggingMessageRequest) {
+	ss, err := c.serverSession()
+	if err != nil {
+		return
+	}
+	p := *req.Params
+	if p.Logger == "" {
+		p.Logger = c.b.Name
+	}
+	_ = ss.Log(hctx, &p)
+}

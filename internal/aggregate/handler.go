@@ -1,0 +1,349 @@
+package aggregate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
+)
+
+// Options configures an Aggregator. Zero fields take the defaults noted.
+type Options struct {
+	Backends []Backend // at least one; names unique
+	Naming   Naming
+
+	// ConnectTimeout bounds connecting and listing one backend when a
+	// client session starts (and on each reconnection); default 10s. A
+	// backend slower than that is left out of the session until a retry.
+	ConnectTimeout time.Duration
+	// SessionTimeout closes client sessions idle this long; 0: never.
+	SessionTimeout time.Duration
+	// MaxBodyBytes is the SDK handler's body cap; the gateway's limits
+	// stage has already enforced the configured one. Default 4 MiB.
+	MaxBodyBytes int64
+
+	// Version is the gateway's version, in its serverInfo and clientInfo.
+	Version string
+
+	// Telemetry makes a CLIENT span per backend call and learns the names
+	// the backends list; nil: none of that.
+	Telemetry *telemetry.Telemetry
+	Logger    *slog.Logger
+}
+
+// Aggregator is the http.Handler at the end of the gateway's chain in
+// aggregating mode.
+type Aggregator struct {
+	opts     Options
+	backends []*backend
+	byName   map[string]*backend
+	names    []string
+	tel      *telemetry.Telemetry
+	log      *slog.Logger
+	sdkLog   *slog.Logger
+	handler  *mcp.StreamableHTTPHandler
+	base     *mcp.Server // answers the SDK's version check for requests of existing sessions
+
+	stop     chan struct{} // ends reapIdle
+	stopOnce sync.Once
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	byID     map[string]*session // the sessions with an id
+}
+
+// New returns an Aggregator for opts. It does not contact the backends:
+// each client session connects them (see Probe for a start-up check).
+func New(opts Options) (*Aggregator, error) {
+	if len(opts.Backends) == 0 {
+		return nil, errors.New("aggregate: no backends")
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	a := &Aggregator{
+		opts:     opts,
+		byName:   map[string]*backend{},
+		tel:      opts.Telemetry,
+		log:      opts.Logger,
+		sessions: map[*session]struct{}{},
+		byID:     map[string]*session{},
+		stop:     make(chan struct{}),
+	}
+	// The SDK logs at Info what the gateway reports itself; keep its
+	// chatter at debug level.
+	a.sdkLog = slog.New(levelShift{opts.Logger.Handler()})
+	for _, b := range opts.Backends {
+		if a.byName[b.Name] != nil {
+			return nil, fmt.Errorf("aggregate: duplicate backend name %q", b.Name)
+		}
+		be, err := newBackend(b, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		a.backends = append(a.backends, be)
+		a.byName[b.Name] = be
+		a.names = append(a.names, b.Name)
+	}
+	a.base = mcp.NewServer(&mcp.Implementation{Name: "mcpgate", Version: opts.Version}, nil)
+	a.handler = mcp.NewStreamableHTTPHandler(a.getServer, &mcp.StreamableHTTPOptions{
+		// No SessionTimeout: idle.go expires sessions, counting the
+		// fast-path calls the SDK never sees.
+		MaxRequestBodyBytes: opts.MaxBodyBytes,
+		Logger:              a.sdkLog,
+	})
+	if opts.SessionTimeout > 0 {
+		go a.reapIdle(a.stop)
+	}
+	return a, nil
+}
+
+// holder carries, per HTTP request, the session getServer created, so that
+// the SDK's several calls of getServer for one request agree.
+type holder struct{ s *session }
+
+type holderKey struct{}
+
+// getServer is the SDK's per-request server lookup: a new session's server
+// for a request that opens a session (no Mcp-Session-Id: initialize, or a
+// stateless request), else a base server that only answers the SDK's
+// protocol-version check (the SDK finds the existing session by its id).
+func (a *Aggregator) getServer(r *http.Request) *mcp.Server {
+	h, _ := r.Context().Value(holderKey{}).(*holder)
+	if h == nil {
+		h = &holder{}
+	}
+	if h.s != nil {
+		return h.s.server
+	}
+	if r.Header.Get(mcpwire.HeaderSessionID) != "" {
+		return a.base
+	}
+	var rec *record.Record
+	if rec = record.FromContext(r.Context()); rec == nil {
+		rec = &record.Record{}
+	}
+	h.s = a.newSession(rec.Identity)
+	return h.s.server
+}
+
+// ServeHTTP hands the request to the SDK. Before that, the SERVER span of
+// each message goes into its params._meta (the SDK handles messages on its
+// own goroutines, where only the message reaches the handlers); during it,
+// the response is read back into the request record.
+func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	rec := record.FromContext(ctx)
+	if rec == nil {
+		rec = &record.Record{Start: time.Now(), HTTPMethod: r.Method}
+		ctx = record.NewContext(ctx, rec)
+	}
+	defer a.touch(r)()
+	in := inspect.FromContext(ctx)
+	if in != nil && a.serveFast(w, r.WithContext(ctx), rec, in, r.Header.Get(mcpwire.HeaderSessionID)) {
+		return
+	}
+	if in != nil {
+		raw := a.withServerSpans(ctx, rec, in)
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		r.ContentLength = int64(len(raw))
+		a.routeRecord(rec, r.Header.Get(mcpwire.HeaderSessionID))
+	}
+	ww := newWatchWriter(w, rec, a.tel.Catalog())
+	a.handler.ServeHTTP(ww, r.WithContext(context.WithValue(ctx, holderKey{}, &holder{})))
+	ww.finish()
+}
+
+// withServerSpans returns the body with each message's params._meta
+// traceparent (and tracestate) set to its SERVER span's context — or the
+// body unchanged with tracing off.
+func (a *Aggregator) withServerSpans(ctx context.Context, rec *record.Record, in *inspect.Request) []byte {
+	var edits []jsonrpc.Edit
+	for i := range in.Body.Messages {
+		sc := telemetry.ServerSpanContext(rec, i)
+		if !sc.IsValid() {
+			continue
+		}
+		carrier := propagation.MapCarrier{}
+		w3c.Inject(trace.ContextWithSpanContext(ctx, sc), carrier)
+		kv := []jsonrpc.MetaKV{{Key: "traceparent", Value: carrier["traceparent"]}}
+		if ts := carrier["tracestate"]; ts != "" {
+			kv = append(kv, jsonrpc.MetaKV{Key: "tracestate", Value: ts})
+		}
+		edits = in.Body.Messages[i].AppendSetMetaEdits(edits, in.Raw, kv...)
+	}
+	if len(edits) == 0 {
+		return in.Raw
+	}
+	jsonrpc.SortEdits(edits)
+	out, err := jsonrpc.Splice(make([]byte, 0, len(in.Raw)+len(edits)*70), in.Raw, edits)
+	if err != nil {
+		a.log.Warn("could not add the trace context to the request body; sending it unchanged", "error", err)
+		return in.Raw
+	}
+	return out
+}
+
+// routeRecord names, on the record, the backend a call goes to (the SERVER
+// span's mcpgate.backend), when the session is known and routes it.
+func (a *Aggregator) routeRecord(rec *record.Record, sid string) {
+	if sid == "" || len(rec.Ops) != 1 {
+		return
+	}
+	op := &rec.Ops[0]
+	key := op.Name
+	if op.URI != "" {
+		key = op.URI
+	}
+	if key == "" {
+		return
+	}
+	s := a.sessionByID(sid)
+	if s == nil {
+		return
+	}
+	if r, ok := s.route(op.Method, key); ok {
+		rec.Backend = r.Backend
+	} else if b, ok := a.opts.Naming.splitPrefixed(key, a.names); ok && (op.Method == "tools/call" || op.Method == "prompts/get") {
+		rec.Backend = b
+	}
+}
+
+func (a *Aggregator) track(s *session) {
+	s.lastUsed.Store(time.Now().UnixNano())
+	a.mu.Lock()
+	a.sessions[s] = struct{}{}
+	if id := s.ss.ID(); id != "" {
+		a.byID[id] = s
+	}
+	a.mu.Unlock()
+}
+
+func (a *Aggregator) untrack(s *session) {
+	a.mu.Lock()
+	delete(a.sessions, s)
+	if id := s.ss.ID(); id != "" && a.byID[id] == s {
+		delete(a.byID, id)
+	}
+	a.mu.Unlock()
+}
+
+func (a *Aggregator) sessionByID(id string) *session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byID[id]
+}
+
+// learn shows the telemetry catalog the names backend listed, under its own
+// names (CLIENT spans) and under the client-visible ones (SERVER spans), so
+// metrics may carry them.
+func (a *Aggregator) learn(backend string, tools []*mcp.Tool, prompts []*mcp.Prompt, o *offer) {
+	cat := a.tel.Catalog()
+	if cat == nil {
+		return
+	}
+	type named struct {
+		Name string `json:"name"`
+	}
+	var tl, pl []named
+	for i, t := range tools {
+		tl = append(tl, named{t.Name}, named{o.tools[i]})
+	}
+	for i, p := range prompts {
+		pl = append(pl, named{p.Name}, named{o.prompts[i]})
+	}
+	if b, err := json.Marshal(map[string]any{"tools": tl}); err == nil {
+		cat.Learn(backend, "tools/list", b)
+	}
+	if b, err := json.Marshal(map[string]any{"prompts": pl}); err == nil {
+		cat.Learn(backend, "prompts/list", b)
+	}
+}
+
+// Statuses returns each backend's health, in configuration order.
+func (a *Aggregator) Statuses() []Status {
+	st := make([]Status, len(a.backends))
+	for i, b := range a.backends {
+		st[i] = b.status()
+	}
+	return st
+}
+
+// Close ends every client session and with it every backend session
+// (stdio children stop).
+func (a *Aggregator) Close(ctx context.Context) error {
+	a.stopOnce.Do(func() { close(a.stop) })
+	a.mu.Lock()
+	ss := make([]*session, 0, len(a.sessions))
+	for s := range a.sessions {
+		ss = append(ss, s)
+	}
+	a.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, s := range ss {
+			wg.Go(func() {
+				if s.ss != nil {
+					_ = s.ss.Close()
+				}
+				s.close()
+			})
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// levelShift lowers the SDK's Info records to Debug.
+type levelShift struct{ slog.Handler }
+
+func (l levelShift) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return l.Handler.Handle(ctx, r)
+}
+
+func (l levelShift) Enabled(ctx context.Context, lv slog.Level) bool {
+	if lv == slog.LevelInfo {
+		lv = slog.LevelDebug
+	}
+	return l.Handler.Enabled(ctx, lv)
+}
+
+func (l levelShift) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelShift{l.Handler.WithAttrs(as)}
+}
+func (l levelShift) WithGroup(n string) slog.Handler { return levelShift{l.Handler.WithGroup(n)} }

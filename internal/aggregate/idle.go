@@ -1,0 +1,62 @@
+package aggregate
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+)
+
+// Idle sessions are closed here rather than by the SDK's SessionTimeout:
+// fast-path calls (fastpath.go) never reach the SDK, so its timer would
+// expire a session that is in steady use.
+
+// touch marks the request's session in use until done is called: a POST
+// keeps it busy (as the SDK counts); a GET stream, which may stay open for
+// the session's whole life, only counts as use when it opens.
+func (a *Aggregator) touch(r *http.Request) (done func()) {
+	sid := r.Header.Get(mcpwire.HeaderSessionID)
+	if sid == "" || a.opts.SessionTimeout <= 0 {
+		return func() {}
+	}
+	s := a.sessionByID(sid)
+	if s == nil {
+		return func() {}
+	}
+	s.lastUsed.Store(time.Now().UnixNano())
+	if r.Method != http.MethodPost {
+		return func() {}
+	}
+	s.busy.Add(1)
+	return func() {
+		s.lastUsed.Store(time.Now().UnixNano())
+		s.busy.Add(-1)
+	}
+}
+
+// reapIdle closes, every tick, the sessions with no POST in flight and no
+// request for SessionTimeout, until stop closes.
+func (a *Aggregator) reapIdle(stop <-chan struct{}) {
+	every := min(max(a.opts.SessionTimeout/4, 10*time.Millisecond), time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			var idle []*session
+			a.mu.Lock()
+			for s := range a.sessions {
+				if s.busy.Load() == 0 && now.Sub(time.Unix(0, s.lastUsed.Load())) > a.opts.SessionTimeout {
+					idle = append(idle, s)
+				}
+			}
+			a.mu.Unlock()
+			for _, s := range idle {
+				a.log.Debug("closing an idle client session", "session", s.ss.ID())
+				_ = s.ss.Close() // Wait returns: the session's cleanup runs
+			}
+		}
+	}
+}

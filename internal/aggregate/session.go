@@ -1,0 +1,549 @@
+//lint:file-ignore SA1019 sampling, elicitation, roots and logging are deprecated as of 2026-07-28, but 2025-11-25 clients and servers use them and the gateway must pass them through.
+
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/identity"
+)
+
+// Reconnection back-off of one backend within one client session.
+const (
+	minRetry = time.Second
+	maxRetry = 30 * time.Second
+)
+
+// session is one client session: its own *mcp.Server, and a session with
+// each backend that answered. Everything it offers is held in tables that
+// route client-visible names to backends.
+type session struct {
+	agg      *Aggregator
+	server   *mcp.Server
+	identity *identity.Identity // the principal that opened the session; nil without one
+
+	fast fastCalls // fast-path calls in flight (fastpath.go)
+	// busy counts requests in flight; lastUsed is when the last one began
+	// or ended (unix ns). idle.go closes sessions idle too long.
+	busy     atomic.Int64
+	lastUsed atomic.Int64
+	setup    sync.Once
+	ss       *mcp.ServerSession // set by setup
+	caps     *mcp.ClientCapabilities
+
+	mu        sync.Mutex
+	closed    bool
+	conns     map[string]*conn // connected backends
+	retry     map[string]*retryState
+	offered   map[string]*offer // what each backend's lists put on the server
+	tools     *nameTable
+	prompts   *nameTable
+	resources *uriTable
+	templates *uriTable
+}
+
+// offer is what one backend's lists put on the session's server, by
+// client-visible name or URI, so that a refresh or a disconnect can take
+// them off again.
+type offer struct {
+	tools, prompts, resources, templates []string
+}
+
+type retryState struct {
+	next       time.Time
+	delay      time.Duration
+	connecting bool
+}
+
+func (a *Aggregator) newSession(id *identity.Identity) *session {
+	s := &session{
+		agg:       a,
+		identity:  id,
+		conns:     map[string]*conn{},
+		retry:     map[string]*retryState{},
+		offered:   map[string]*offer{},
+		tools:     newNameTable("tool"),
+		prompts:   newNameTable("prompt"),
+		resources: newURITable(),
+		templates: newURITable(),
+	}
+	s.server = mcp.NewServer(&mcp.Implementation{Name: "mcpgate", Version: a.opts.Version}, &mcp.ServerOptions{
+		Logger: a.sdkLog,
+		// Everything a backend may offer is advertised, with listChanged:
+		// a backend that is down now may come back with tools.
+		Capabilities: &mcp.ServerCapabilities{
+			Tools:     &mcp.ToolCapabilities{ListChanged: true},
+			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
+			Resources: &mcp.ResourceCapabilities{ListChanged: true},
+			Logging:   &mcp.LoggingCapabilities{},
+		},
+		PageSize: 1000,
+	})
+	s.server.AddReceivingMiddleware(extractParent, s.middleware)
+	return s
+}
+
+// middleware connects the backends on the session's first message (the
+// initialize request, or the one request of a stateless exchange), retries
+// backends that are down once their back-off has passed, and answers calls
+// to a backend that is down with an error naming it.
+func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		s.setup.Do(func() { s.start(ctx, req) })
+		if method != "initialize" {
+			s.retryDown(false)
+		}
+		if method == "tools/call" || method == "prompts/get" {
+			if name := requestName(req); name != "" {
+				if err := s.unavailable(ctx, method, name); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return next(ctx, method, req)
+	}
+}
+
+func requestName(req mcp.Request) string {
+	switch p := req.GetParams().(type) {
+	case *mcp.CallToolParamsRaw:
+		if p != nil {
+			return p.Name
+		}
+	case *mcp.GetPromptParams:
+		if p != nil {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// start connects every backend, in parallel, each within the connect bound,
+// and offers what those that answered list.
+func (s *session) start(ctx context.Context, req mcp.Request) {
+	s.ss, _ = req.GetSession().(*mcp.ServerSession)
+	if ip, ok := req.GetParams().(*mcp.InitializeParams); ok && ip != nil && ip.Capabilities != nil {
+		s.caps = ip.Capabilities
+	} else if s.ss != nil && s.ss.InitializeParams() != nil && s.ss.InitializeParams().Capabilities != nil {
+		s.caps = s.ss.InitializeParams().Capabilities
+	}
+	if s.caps == nil {
+		s.caps = &mcp.ClientCapabilities{}
+	}
+	a := s.agg
+	// Dial and list in parallel, offer in configuration order: which of
+	// two backends listing one URI keeps it unwrapped must not depend on
+	// which answered first.
+	type dialed struct {
+		c   *conn
+		l   *lists
+		err error
+	}
+	res := make([]dialed, len(a.backends))
+	var wg sync.WaitGroup
+	for i, b := range a.backends {
+		wg.Go(func() {
+			c, l, err := s.dialAndList(ctx, b)
+			res[i] = dialed{c, l, err}
+		})
+	}
+	wg.Wait()
+	for i, b := range a.backends {
+		err := res[i].err
+		if err == nil {
+			err = s.offer(res[i].c, res[i].l)
+		}
+		s.settle(b, err)
+	}
+	if s.ss != nil {
+		a.track(s)
+		go func() {
+			_ = s.ss.Wait()
+			s.close()
+			a.untrack(s)
+		}()
+	}
+}
+
+// connect (re)connects b for this session and offers its lists.
+func (s *session) connect(ctx context.Context, b *backend) bool {
+	c, l, err := s.dialAndList(ctx, b)
+	if err == nil {
+		err = s.offer(c, l)
+	}
+	return s.settle(b, err)
+}
+
+// dialAndList opens a session with b and lists it, within the connect
+// bound.
+func (s *session) dialAndList(ctx context.Context, b *backend) (*conn, *lists, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.agg.opts.ConnectTimeout)
+	defer cancel()
+	c, err := s.dial(cctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := fetchLists(cctx, c)
+	if err != nil {
+		_ = c.cs.Close()
+		return nil, nil, err
+	}
+	return c, l, nil
+}
+
+// settle records the outcome of connecting b: a failure is logged,
+// counted and remembered for /readyz, and the back-off grows.
+func (s *session) settle(b *backend, err error) bool {
+	s.mu.Lock()
+	r := s.retryOf(b.Name)
+	r.connecting = false
+	if err != nil {
+		r.delay = min(max(r.delay*2, minRetry), maxRetry)
+		r.next = time.Now().Add(r.delay)
+	} else {
+		r.delay, r.next = 0, time.Time{}
+	}
+	delay := r.delay
+	s.mu.Unlock()
+	if err == nil {
+		return true
+	}
+	b.failed(err)
+	var ce *CollisionError
+	if errors.As(err, &ce) {
+		b.log.Error("backend's names collide with another backend's; it is not offered in this session", "error", err)
+	} else {
+		b.log.Warn("backend unavailable for a client session", "error", err, "retry_in", delay)
+	}
+	return false
+}
+
+// retryOf returns b's retry state; s.mu held.
+func (s *session) retryOf(name string) *retryState {
+	r := s.retry[name]
+	if r == nil {
+		r = &retryState{}
+		s.retry[name] = r
+	}
+	return r
+}
+
+// retryDown starts reconnecting, in the background, every backend that is
+// down and whose back-off has passed (wait false), or reconnects them
+// before returning (wait true).
+func (s *session) retryDown(wait bool) {
+	var todo []*backend
+	now := time.Now()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	for _, b := range s.agg.backends {
+		if s.conns[b.Name] != nil {
+			continue
+		}
+		r := s.retryOf(b.Name)
+		if r.connecting || now.Before(r.next) {
+			continue
+		}
+		r.connecting = true
+		todo = append(todo, b)
+	}
+	s.mu.Unlock()
+	for _, b := range todo {
+		if wait {
+			s.connect(context.Background(), b)
+		} else {
+			go s.connect(context.Background(), b)
+		}
+	}
+}
+
+// unavailable returns the error for a call to a name no connected backend
+// offers but that carries a configured backend's prefix: that backend is
+// down. It first tries to reconnect it when its back-off allows.
+func (s *session) unavailable(ctx context.Context, method, name string) error {
+	known := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t := s.tools
+		if method == "prompts/get" {
+			t = s.prompts
+		}
+		_, ok := t.routes[name]
+		return ok
+	}
+	if known() {
+		return nil
+	}
+	b, ok := s.agg.opts.Naming.splitPrefixed(name, s.agg.names)
+	if !ok {
+		return nil // an unknown name: the SDK says so
+	}
+	s.mu.Lock()
+	r := s.retryOf(b)
+	try := s.conns[b] == nil && !r.connecting && !time.Now().Before(r.next)
+	if try {
+		r.connecting = true
+	}
+	s.mu.Unlock()
+	if try && s.connect(ctx, s.agg.byName[b]) && known() {
+		return nil
+	}
+	return unavailableError(b)
+}
+
+// dial opens a session with b for this client session. The client
+// declares to the backend only what the downstream client declared
+// (sampling, elicitation, roots), because a server may offer different
+// tools depending on them.
+func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
+	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}}
+	opts := &mcp.ClientOptions{
+		Logger:                      s.agg.sdkLog,
+		Capabilities:                &mcp.ClientCapabilities{},
+		ProgressNotificationHandler: c.progress,
+		LoggingMessageHandler:       c.logMessage,
+		ToolListChangedHandler:      func(context.Context, *mcp.ToolListChangedRequest) { c.listChanged() },
+		PromptListChangedHandler:    func(context.Context, *mcp.PromptListChangedRequest) { c.listChanged() },
+		ResourceListChangedHandler:  func(context.Context, *mcp.ResourceListChangedRequest) { c.listChanged() },
+	}
+	if s.caps.Sampling != nil {
+		opts.CreateMessageHandler = c.createMessage
+		opts.Capabilities.Sampling = s.caps.Sampling
+	}
+	if s.caps.Elicitation != nil {
+		opts.ElicitationHandler = c.elicit
+		opts.Capabilities.Elicitation = s.caps.Elicitation
+	}
+	if s.caps.RootsV2 != nil || s.caps.Roots.ListChanged {
+		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{}
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
+	client.AddSendingMiddleware(injectMeta)
+	client.AddReceivingMiddleware(c.rootsList)
+	cs, err := client.Connect(ctx, b.transport(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	c.cs = cs
+	return c, nil
+}
+
+// lists are one backend's four lists, every page, filtered.
+type lists struct {
+	tools     []*mcp.Tool
+	prompts   []*mcp.Prompt
+	resources []*mcp.Resource
+	templates []*mcp.ResourceTemplate
+}
+
+func fetchLists(ctx context.Context, c *conn) (*lists, error) {
+	caps := c.cs.InitializeResult().Capabilities
+	l := &lists{}
+	f := c.b.Filter
+	if caps == nil {
+		return l, nil
+	}
+	if caps.Tools != nil {
+		for t, err := range c.cs.Tools(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("tools/list: %w", err)
+			}
+			if f.Allows(t.Name) {
+				l.tools = append(l.tools, t)
+			}
+		}
+	}
+	if caps.Prompts != nil {
+		for p, err := range c.cs.Prompts(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("prompts/list: %w", err)
+			}
+			if f.Allows(p.Name) {
+				l.prompts = append(l.prompts, p)
+			}
+		}
+	}
+	if caps.Resources != nil {
+		for r, err := range c.cs.Resources(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("resources/list: %w", err)
+			}
+			l.resources = append(l.resources, r)
+		}
+		for t, err := range c.cs.ResourceTemplates(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("resources/templates/list: %w", err)
+			}
+			l.templates = append(l.templates, t)
+		}
+	}
+	return l, nil
+}
+
+// offer puts the items of c's lists on the server, making c the backend's
+// connection. A name collision offers nothing and closes c.
+func (s *session) offer(c *conn, l *lists) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		go func() { _ = c.cs.Close() }()
+		return errors.New("client session closed")
+	}
+	if old := s.conns[c.b.Name]; old != nil && old != c {
+		s.dropLocked(old)
+	}
+	if err := s.applyLocked(c, l); err != nil {
+		go func() { _ = c.cs.Close() }()
+		return err
+	}
+	s.conns[c.b.Name] = c
+	c.b.connected()
+	c.counted = true
+	go c.watch()
+	c.mu.Lock()
+	c.live = true
+	dirty := c.dirty
+	c.mu.Unlock()
+	if dirty {
+		// A list changed between the listing and now.
+		go s.refresh(c)
+	}
+	return nil
+}
+
+// refresh re-lists c's backend after it said a list changed. A collision
+// keeps what was offered before.
+func (s *session) refresh(c *conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.agg.opts.ConnectTimeout)
+	defer cancel()
+	l, err := fetchLists(ctx, c)
+	if err != nil {
+		c.b.log.Warn("re-listing backend after list_changed failed", "error", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[c.b.Name] != c {
+		return
+	}
+	if err := s.applyLocked(c, l); err != nil {
+		c.b.log.Error("backend's new list collides; keeping the previous one", "error", err)
+	}
+}
+
+// down takes c off the session after its backend failed or went away: its
+// items are withdrawn (clients are told the lists changed) and the back-off
+// starts, so the next call naming it, or the next message after the
+// back-off, reconnects.
+func (s *session) down(c *conn, err error) {
+	s.mu.Lock()
+	if s.conns[c.b.Name] != c {
+		s.mu.Unlock()
+		return
+	}
+	s.dropLocked(c)
+	r := s.retryOf(c.b.Name)
+	r.delay = minRetry
+	r.next = time.Now().Add(r.delay)
+	s.mu.Unlock()
+	c.b.failed(err)
+	c.b.log.Warn("backend session lost; its items are withdrawn until it is reconnected", "error", err)
+	go func() { _ = c.cs.Close() }()
+}
+
+// dropLocked removes c and everything its backend offered; s.mu held.
+func (s *session) dropLocked(c *conn) {
+	name := c.b.Name
+	delete(s.conns, name)
+	if c.counted {
+		c.counted = false
+		c.b.disconnected()
+	}
+	if o := s.offered[name]; o != nil {
+		s.withdrawLocked(name, o)
+		delete(s.offered, name)
+	}
+}
+
+func (s *session) withdrawLocked(backend string, o *offer) {
+	if len(o.tools) > 0 {
+		s.server.RemoveTools(o.tools...)
+	}
+	if len(o.prompts) > 0 {
+		s.server.RemovePrompts(o.prompts...)
+	}
+	if len(o.resources) > 0 {
+		s.server.RemoveResources(o.resources...)
+	}
+	if len(o.templates) > 0 {
+		s.server.RemoveResourceTemplates(o.templates...)
+	}
+	for _, n := range o.tools {
+		delete(s.tools.routes, n)
+	}
+	for _, n := range o.prompts {
+		delete(s.prompts.routes, n)
+	}
+	for _, u := range o.resources {
+		delete(s.resources.routes, u)
+	}
+	for _, u := range o.templates {
+		delete(s.templates.routes, u)
+	}
+}
+
+// close ends every backend session (stdio children stop).
+func (s *session) close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+		if c.counted {
+			c.counted = false
+			c.b.disconnected()
+		}
+	}
+	s.conns = map[string]*conn{}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() { _ = c.cs.Close() })
+	}
+	wg.Wait()
+}
+
+// route returns the backend and own name of a client-visible tool or
+// prompt name, for the SERVER span's mcpgate.backend.
+func (s *session) route(method, name string) (Route, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var r Route
+	var ok bool
+	switch method {
+	case "tools/call":
+		r, ok = s.tools.routes[name]
+	case "prompts/get":
+		r, ok = s.prompts.routes[name]
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		r, ok = s.resources.route(name, func(b string) bool { return s.agg.byName[b] != nil })
+	}
+	return r, ok
+}
+
+// connOf returns the connection to backend, or nil when it is down.
+func (s *session) connOf(backend string) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[backend]
+}

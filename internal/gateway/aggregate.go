@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/aggregate"
+	"github.com/mcpgate/mcpgate/internal/config"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
+)
+
+// aggregator is the aggregating backend as the admin listener sees it.
+type aggregator interface {
+	backend
+	Statuses() []aggregate.Status
+}
+
+// newAggregator builds the aggregating backend: several backends behind
+// one MCP endpoint (docs/aggregation.md).
+func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*aggregate.Aggregator, error) {
+	bs := make([]aggregate.Backend, 0, len(cfg.Backends))
+	for i := range cfg.Backends {
+		b := &cfg.Backends[i]
+		ab := aggregate.Backend{
+			Name:   b.Name,
+			Filter: aggregate.Filter{Include: b.Include, Exclude: b.Exclude},
+		}
+		if b.IsCommand() {
+			ab.Command, ab.Dir = b.Argv(), b.Dir
+			for k, v := range b.Env {
+				ab.Env = append(ab.Env, k+"="+v)
+			}
+		} else {
+			u, err := url.Parse(b.URL)
+			if err != nil {
+				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+			}
+			tlsConf, err := backendTLS(&b.TLS)
+			if err != nil {
+				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+			}
+			headers := http.Header{}
+			for k, v := range b.Headers {
+				headers.Set(k, v)
+			}
+			ab.URL, ab.Headers, ab.TLS = u, headers, tlsConf
+			ab.ConnectTimeout, ab.FirstByteTimeout = b.Timeouts.Connect, b.Timeouts.FirstByte
+		}
+		bs = append(bs, ab)
+	}
+	return aggregate.New(aggregate.Options{
+		Backends:       bs,
+		Naming:         aggregate.Naming{Separator: cfg.Aggregate.Separator, Prefix: cfg.Aggregate.Prefix},
+		SessionTimeout: cfg.Sessions.IdleTimeout,
+		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+		Version:        Version,
+		Telemetry:      tel,
+		Logger:         log,
+	})
+}
+
+// probeNames checks, with aggregate.prefix off, that the backends' names do
+// not collide, so that a configuration that cannot work fails at start-up
+// rather than in every client session. Backends that cannot be reached now
+// are only warned about.
+func probeNames(ag *aggregate.Aggregator, cfg *config.Config, log *slog.Logger) error {
+	if cfg.Aggregate.Prefix {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	warnings, err := ag.Probe(ctx)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if err != nil {
+		_ = ag.Close(context.Background())
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	return nil
+}
