@@ -24,12 +24,12 @@ import (
 // parallel ones start.
 func TestQuickstartAPIKey(t *testing.T) {
 	root := filepath.Dir(filepath.Dir(nodeDir))
-	port := freeClosedPort(t)
+	port, adminPort := freeClosedPort(t), freeClosedPort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "quickstart.sh"), "--demo")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), fmt.Sprintf("MCPGATE_LISTEN=127.0.0.1:%d", port))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("MCPGATE_LISTEN=127.0.0.1:%d", port), fmt.Sprintf("MCPGATE_ADMIN=127.0.0.1:%d", adminPort))
 	// Its own process group, so that a timeout also ends the gateway and the
 	// server the script started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -57,6 +57,8 @@ func TestQuickstartAPIKey(t *testing.T) {
 		"HTTP 204",
 		"The sum of 2 and 3 is 5.",
 		`"reason":"unauthenticated","detail":"no credential presented"`,
+		`"Name":"tools/call echo"`,
+		`mcp_server_operation_duration_seconds_count{`,
 	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {

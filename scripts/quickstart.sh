@@ -42,10 +42,14 @@ echo "(shown for the demo; the config file stores only its SHA-256)"
 
 server="$root/e2e/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 config="$work/mcpgate.yaml"
+spans="$work/spans.json"
+admin="${MCPGATE_ADMIN:-127.0.0.1:9464}"
 cat >"$config" <<YAML
 listen: $listen
-admin: {listen: ""}        # no admin listener (metrics, pprof) in the quickstart
+admin: {listen: $admin}    # loopback: /metrics (Prometheus), /readyz, pprof
 log: {requests: all}       # a log line for every request, not only failures
+telemetry:
+  traces: {exporter: console}   # spans as JSON on stdout; use otlp for a real backend
 auth:
   mode: apiKey             # clients must present a key
   resource: $url
@@ -58,7 +62,7 @@ YAML
 echo
 echo "== starting: mcpgate serve --config mcpgate.yaml"
 sed 's/^/    /' "$config"
-"$work/mcpgate" serve --config "$config" 2>"$log" &
+"$work/mcpgate" serve --config "$config" 2>"$log" >"$spans" &
 gw=$!
 for _ in $(seq 50); do
 	curl -fsS "http://$listen/healthz" >/dev/null 2>&1 && break
@@ -107,8 +111,17 @@ echo "\$ mcp-inspector --cli $url --header \"X-API-Key: \$KEY\" --transport http
 "$inspector" --cli "$url" --header "X-API-Key: $key" --transport http --method tools/call --tool-name get-sum --tool-arg a=2 --tool-arg b=3
 
 echo
-echo "== 5. what the gateway logged (one line per request; stderr, JSON)"
+echo "== 5. what the gateway logged (one line per request; stderr, JSON, with trace_id)"
 grep '"msg":"request"' "$log" || true
+
+echo
+echo "== 6. the spans it emitted (OpenTelemetry MCP conventions; console exporter)"
+sleep 6   # the batch span processor exports every 5 s
+grep -o '"Name":"[^"]*","SpanContext":{"TraceID":"[0-9a-f]*"' "$spans" | sed 's/"SpanContext":{"TraceID"/ TraceID/; s/^/    /' | head -12 || true
+
+echo
+echo "== 7. its metrics (Prometheus, on the admin listener http://$admin/metrics)"
+curl -fsS "http://$admin/metrics" | grep -E '^mcp_server_operation_duration_seconds_count' | head -8 || true
 
 if [ "${1:-}" = "--demo" ]; then
 	exit 0
