@@ -183,11 +183,10 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // traceparent (and tracestate) set to its SERVER span's context — or the
 // body unchanged with tracing off.
 func (a *Aggregator) withServerSpans(ctx context.Context, rec *record.Record, in *inspect.Request) []byte {
-	var edits []jsonrpc.Edit
-	for i := range in.Body.Messages {
+	out, err := in.Body.SetMeta(in.Raw, func(i int) []jsonrpc.MetaKV {
 		sc := telemetry.ServerSpanContext(rec, i)
 		if !sc.IsValid() {
-			continue
+			return nil
 		}
 		carrier := propagation.MapCarrier{}
 		w3c.Inject(trace.ContextWithSpanContext(ctx, sc), carrier)
@@ -195,13 +194,8 @@ func (a *Aggregator) withServerSpans(ctx context.Context, rec *record.Record, in
 		if ts := carrier["tracestate"]; ts != "" {
 			kv = append(kv, jsonrpc.MetaKV{Key: "tracestate", Value: ts})
 		}
-		edits = in.Body.Messages[i].AppendSetMetaEdits(edits, in.Raw, kv...)
-	}
-	if len(edits) == 0 {
-		return in.Raw
-	}
-	jsonrpc.SortEdits(edits)
-	out, err := jsonrpc.Splice(make([]byte, 0, len(in.Raw)+len(edits)*70), in.Raw, edits)
+		return kv
+	})
 	if err != nil {
 		a.log.Warn("could not add the trace context to the request body; sending it unchanged", "error", err)
 		return in.Raw

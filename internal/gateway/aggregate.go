@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/aggregate"
@@ -35,17 +33,9 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 				ab.Env = append(ab.Env, k+"="+v)
 			}
 		} else {
-			u, err := url.Parse(b.URL)
+			u, headers, tlsConf, err := remoteBackend(b)
 			if err != nil {
-				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-			}
-			tlsConf, err := backendTLS(&b.TLS)
-			if err != nil {
-				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-			}
-			headers := http.Header{}
-			for k, v := range b.Headers {
-				headers.Set(k, v)
+				return nil, err
 			}
 			ab.URL, ab.Headers, ab.TLS = u, headers, tlsConf
 			ab.ConnectTimeout, ab.FirstByteTimeout = b.Timeouts.Connect, b.Timeouts.FirstByte

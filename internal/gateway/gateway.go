@@ -267,17 +267,9 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 			Logger:         log,
 		})
 	}
-	u, err := url.Parse(b.URL)
+	u, headers, tlsConf, err := remoteBackend(b)
 	if err != nil {
-		return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-	}
-	tlsConf, err := backendTLS(&b.TLS)
-	if err != nil {
-		return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-	}
-	headers := http.Header{}
-	for k, v := range b.Headers {
-		headers.Set(k, v)
+		return nil, err
 	}
 	r, err := httprelay.New(httprelay.Options{
 		Name:             b.Name,
@@ -296,6 +288,24 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 		return nil, err
 	}
 	return httpBackend{r}, nil
+}
+
+// remoteBackend returns what reaching a remote backend takes: its URL,
+// static headers and TLS client settings.
+func remoteBackend(b *config.Backend) (*url.URL, http.Header, *tls.Config, error) {
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("backend %q: %w", b.Name, err)
+	}
+	tlsConf, err := backendTLS(&b.TLS)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("backend %q: %w", b.Name, err)
+	}
+	headers := http.Header{}
+	for k, v := range b.Headers {
+		headers.Set(k, v)
+	}
+	return u, headers, tlsConf, nil
 }
 
 func backendTLS(t *config.BackendTLS) (*tls.Config, error) {

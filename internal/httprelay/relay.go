@@ -173,17 +173,7 @@ func (r *Relay) withTraceContext(in *inspect.Request, spans []telemetry.ClientSp
 	if len(spans) != len(in.Body.Messages) {
 		return in.Raw
 	}
-	var edits []jsonrpc.Edit
-	for i := range in.Body.Messages {
-		if kv := spans[i].MetaKVs(); kv != nil {
-			edits = in.Body.Messages[i].AppendSetMetaEdits(edits, in.Raw, kv...)
-		}
-	}
-	if len(edits) == 0 {
-		return in.Raw
-	}
-	jsonrpc.SortEdits(edits)
-	out, err := jsonrpc.Splice(make([]byte, 0, len(in.Raw)+len(edits)*70), in.Raw, edits)
+	out, err := in.Body.SetMeta(in.Raw, func(i int) []jsonrpc.MetaKV { return spans[i].MetaKVs() })
 	if err != nil {
 		r.log.Warn("could not add the trace context to the request body; sending it unchanged", "error", err)
 		return in.Raw

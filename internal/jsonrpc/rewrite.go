@@ -268,3 +268,21 @@ func (m *Message) AppendReplaceNameEdits(edits []Edit, name string) []Edit {
 	}
 	return append(edits, Edit{At: m.NameValue, Data: AppendQuote(make([]byte, 0, len(name)+2), name)})
 }
+
+// SetMeta returns raw (the body b was parsed from) with the _meta members
+// kv(i) returns set in message i, spliced in place; raw itself when kv
+// returns nothing for every message. Relays use it to hand each message's
+// trace context on.
+func (b *Body) SetMeta(raw []byte, kv func(i int) []MetaKV) ([]byte, error) {
+	var edits []Edit
+	for i := range b.Messages {
+		if kvs := kv(i); len(kvs) > 0 {
+			edits = b.Messages[i].AppendSetMetaEdits(edits, raw, kvs...)
+		}
+	}
+	if len(edits) == 0 {
+		return raw, nil
+	}
+	SortEdits(edits)
+	return Splice(make([]byte, 0, len(raw)+len(edits)*70), raw, edits)
+}

@@ -353,3 +353,45 @@ func TestSplice(t *testing.T) {
 		})
 	}
 }
+
+func TestBodySetMeta(t *testing.T) {
+	raw := []byte(`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized","params":{"_meta":{"x":1}}}]`)
+	var b Body
+	if err := b.Parse(raw, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		kv   func(i int) []MetaKV
+		want []string // traceparent read back per message, "" for none
+	}{
+		{"nothing to set returns the body itself", func(int) []MetaKV { return nil }, []string{"", ""}},
+		{"second message only", func(i int) []MetaKV {
+			if i == 1 {
+				return []MetaKV{{Key: "traceparent", Value: "00-b"}}
+			}
+			return nil
+		}, []string{"", "00-b"}},
+		{"both", func(i int) []MetaKV { return []MetaKV{{Key: "traceparent", Value: "00-" + string(rune('a'+i))}} }, []string{"00-a", "00-b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := b.SetMeta(raw, tt.kv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want[0] == "" && tt.want[1] == "" && &out[0] != &raw[0] {
+				t.Fatal("a body with nothing to set was copied")
+			}
+			var got Body
+			if err := got.Parse(out, Limits{}); err != nil {
+				t.Fatalf("result does not parse: %v: %s", err, out)
+			}
+			for i, w := range tt.want {
+				if got.Messages[i].Traceparent != w {
+					t.Errorf("message %d traceparent %q, want %q", i, got.Messages[i].Traceparent, w)
+				}
+			}
+		})
+	}
+}
