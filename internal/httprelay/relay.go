@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
@@ -61,10 +62,13 @@ type Options struct {
 
 // Relay is an http.Handler that forwards to one backend.
 type Relay struct {
-	opts    Options
-	proxy   httputil.ReverseProxy
-	log     *slog.Logger
-	backend telemetry.BackendInfo
+	// apiKeyHeader is opts.APIKeyHeader in canonical form (with hyphens),
+	// worked out once rather than per header per request.
+	apiKeyHeader string
+	opts         Options
+	proxy        httputil.ReverseProxy
+	log          *slog.Logger
+	backend      telemetry.BackendInfo
 }
 
 // New returns a Relay for opts.
@@ -100,6 +104,9 @@ func New(opts Options) (*Relay, error) {
 		DisableCompression: true,
 	}
 	r := &Relay{opts: opts, log: opts.Logger, backend: telemetry.HTTPBackend(opts.Name, opts.URL)}
+	if opts.APIKeyHeader != "" {
+		r.apiKeyHeader = http.CanonicalHeaderKey(strings.ReplaceAll(opts.APIKeyHeader, "_", "-"))
+	}
 	r.proxy = httputil.ReverseProxy{
 		Rewrite:        r.rewrite,
 		Transport:      transport,
@@ -107,6 +114,10 @@ func New(opts Options) (*Relay, error) {
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.errorHandler,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		// Without a pool, ReverseProxy allocates a 32 KiB copy buffer per
+		// response: under load that was most of the gateway's allocated
+		// bytes, and the garbage collector's work with it.
+		BufferPool: copyBuffers{},
 	}
 	return r, nil
 }
@@ -199,7 +210,7 @@ var strippedHeaders = []string{
 // httpoxy family of bugs), so either spelling makes the same claim.
 func (r *Relay) stripped(name string) bool {
 	name = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
-	if slices.Contains(strippedHeaders, name) || (r.opts.APIKeyHeader != "" && name == http.CanonicalHeaderKey(r.opts.APIKeyHeader)) {
+	if slices.Contains(strippedHeaders, name) || (r.apiKeyHeader != "" && name == r.apiKeyHeader) {
 		return true
 	}
 	for _, p := range strippedPrefixes {
@@ -336,3 +347,11 @@ func firstRequestID(ctx context.Context) []byte {
 	}
 	return m.ID.Bytes(in.Raw)
 }
+
+// copyBuffers lends ReverseProxy its response copy buffers.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
