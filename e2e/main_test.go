@@ -248,89 +248,10 @@ type errExited struct{ log string }
 
 func (e *errExited) Error() string { return "mcpgate exited before serving; log:\n" + e.log }
 
-// tryStartGateway starts mcpgate and waits for its "mcpgate serving" line.
-// A gateway that exits first yields *errExited (and needs no cleanup); one
-// that serves is stopped with SIGTERM at cleanup, which must end it with
-// status 0 within gatewayStopTimeout.
+// tryStartGateway starts mcpgate and waits for its "mcpgate serving" line:
+// startGatewayEnv with no extra environment.
 func tryStartGateway(t *testing.T, args ...string) (*gateway, error) {
-	t.Helper()
-	cmd := exec.Command(gatewayBin, args...)
-	cmd.Dir = t.TempDir()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting mcpgate: %w", err)
-	}
-	g := &gateway{Log: newLineBuf(), cmd: cmd}
-	pumped := make(chan struct{})
-	go pump(stderr, g.Log, pumped)
-	waited := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() { <-pumped; waited <- cmd.Wait(); close(exited) }()
-
-	serving := make(chan string, 1)
-	go func() {
-		// Bounded by gatewayStartTimeout; the log buffer keeps growing
-		// harmlessly if nobody reads it.
-		if l, ok := g.Log.waitFor(gatewayStartTimeout, func(l string) bool {
-			return strings.Contains(l, `"msg":"mcpgate serving"`)
-		}); ok {
-			serving <- l
-		}
-		close(serving)
-	}()
-	var line string
-	select {
-	case line = <-serving:
-	case <-exited:
-		// It may have logged "serving" and then died; either way it is gone.
-		return nil, &errExited{log: g.Log.String()}
-	}
-	if line == "" {
-		_ = cmd.Process.Kill()
-		<-exited
-		return nil, fmt.Errorf("mcpgate did not log \"mcpgate serving\" within %v\nlog:\n%s", gatewayStartTimeout, g.Log.String())
-	}
-
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		termAt := time.Now()
-		select {
-		case err := <-waited:
-			if d := time.Since(termAt); d > 2*time.Second {
-				t.Logf("mcpgate took %v to exit after SIGTERM", d.Round(time.Millisecond))
-			}
-			if err != nil {
-				t.Errorf("mcpgate did not exit cleanly after SIGTERM: %v\nlog:\n%s", err, tail(g.Log.String(), 4000))
-			}
-		case <-time.After(gatewayStopTimeout):
-			_ = cmd.Process.Kill()
-			<-waited
-			t.Errorf("mcpgate did not exit within %v of SIGTERM\nlog:\n%s", gatewayStopTimeout, tail(g.Log.String(), 4000))
-		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", tail(g.Log.String(), 8000))
-		}
-	})
-
-	var sv struct {
-		Listen, Path, Admin string
-	}
-	if err := json.Unmarshal([]byte(line), &sv); err != nil || sv.Listen == "" {
-		return nil, fmt.Errorf("cannot parse the serving line %q: %v", line, err)
-	}
-	if sv.Path == "" {
-		sv.Path = "/mcp"
-	}
-	g.Base = "http://" + sv.Listen
-	g.URL = g.Base + sv.Path
-	if sv.Admin != "" && sv.Admin != "<nil>" { // "<nil>": admin listener disabled
-		g.Admin = "http://" + sv.Admin
-	}
-	return g, nil
+	return startGatewayEnv(t, nil, args...)
 }
 
 // logEntry is one "msg":"request" log line.
