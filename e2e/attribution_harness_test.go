@@ -6,7 +6,6 @@ package e2e
 // service, and needle searches over text.
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -156,7 +154,7 @@ func jaegerRawTraces(t *testing.T, j *jaeger, service string, minSpans int) ([]b
 		lastErr error
 	)
 	for {
-		body, lastErr = jaegerQueryRaw(j, service)
+		body, lastErr = j.queryRaw(service)
 		if lastErr == nil && body != nil {
 			got, lastErr = parseOTLPTraces(body)
 		}
@@ -175,40 +173,6 @@ func jaegerRawTraces(t *testing.T, j *jaeger, service string, minSpans int) ([]b
 	t.Fatalf("jaeger: %d span(s) of service %q after %v, want at least %d (last error: %v)",
 		n, service, jaegerQueryTimeout, minSpans, lastErr)
 	return nil, nil
-}
-
-// jaegerQueryRaw is queryTraces without the parsing: nil, nil while nothing
-// is stored.
-func jaegerQueryRaw(j *jaeger, service string) ([]byte, error) {
-	now := time.Now()
-	q := url.Values{
-		"query.service_name":   {service},
-		"query.start_time_min": {now.Add(-time.Hour).UTC().Format(time.RFC3339Nano)},
-		"query.start_time_max": {now.Add(time.Minute).UTC().Format(time.RFC3339Nano)},
-		"query.num_traces":     {"1000"},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.QueryURL()+"/api/v3/traces?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, nil
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/v3/traces: %d %s", resp.StatusCode, tail(string(body), 500))
-	}
-	return body, nil
 }
 
 // attrPseudonym computes user.hash independently of mcpgate: lower-case hex

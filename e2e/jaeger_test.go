@@ -340,6 +340,17 @@ func (j *jaeger) Traces(service string, minSpans int) []Trace {
 
 // queryTraces makes one API v3 query. No traces yet is not an error.
 func (j *jaeger) queryTraces(service string) ([]Trace, error) {
+	body, err := j.queryRaw(service)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	return parseOTLPTraces(body)
+}
+
+// queryRaw makes one API v3 query and returns Jaeger's answer unparsed
+// (OTLP JSON), for tests that search all of it; nil, nil while nothing is
+// stored.
+func (j *jaeger) queryRaw(service string) ([]byte, error) {
 	now := time.Now()
 	q := url.Values{
 		"query.service_name":   {service},
@@ -368,7 +379,7 @@ func (j *jaeger) queryTraces(service string) ([]Trace, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /api/v3/traces: %d %s", resp.StatusCode, tail(string(body), 500))
 	}
-	return parseOTLPTraces(body)
+	return body, nil
 }
 
 // otlpDoc is the API v3 answer: OTLP JSON (ExportTraceServiceRequest
