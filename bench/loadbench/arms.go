@@ -18,6 +18,7 @@ type armSpec struct {
 	config   string // a config template file rendered to {{.ConfigFile}}, or ""
 	direct   bool   // no relay: clients talk to the backend itself
 	baseline bool   // the arm the others are compared with
+	tool     string // the echo tool's name at this arm; "" is "echo"
 }
 
 // The baseline's name is fixed so that benchstat output and JSON lines from
@@ -44,8 +45,34 @@ func (a *armFlags) Set(v string) error {
 	return nil
 }
 
-// buildArms returns the arms to run, the baseline first.
-func buildArms(mcpgate, gatewayConfig, gatewayCmd string, extra []armSpec, direct bool) ([]armSpec, error) {
+// configArmFlags collects repeated -config-arm name=FILE[,tool=NAME] flags:
+// more mcpgate arms, each from its own config template, so that several
+// configurations are measured in one run against the same proxy rounds.
+type configArmFlags []armSpec
+
+func (a *configArmFlags) String() string { return "" }
+
+func (a *configArmFlags) Set(v string) error {
+	name, rest, ok := strings.Cut(v, "=")
+	if !ok || rest == "" {
+		return fmt.Errorf("want name=FILE[,tool=NAME], got %q", v)
+	}
+	file, opt, hasOpt := strings.Cut(rest, ",")
+	spec := armSpec{name: name, config: file}
+	if hasOpt {
+		tool, ok := strings.CutPrefix(opt, "tool=")
+		if !ok || tool == "" {
+			return fmt.Errorf("want name=FILE[,tool=NAME], got %q", v)
+		}
+		spec.tool = tool
+	}
+	*a = append(*a, spec)
+	return nil
+}
+
+// buildArms returns the arms to run, the baseline first. The gateway arm
+// calls tool; config arms name their own.
+func buildArms(mcpgate, gatewayConfig, gatewayCmd, tool string, extra, configArms []armSpec, direct bool) ([]armSpec, error) {
 	arms := []armSpec{{
 		name:     baselineArm,
 		argv:     []string{"{{.Self}}", "proxy", "-listen", "{{.Listen}}", "-upstream", "{{.Upstream}}"},
@@ -59,7 +86,7 @@ func buildArms(mcpgate, gatewayConfig, gatewayCmd string, extra []armSpec, direc
 		if err != nil {
 			return nil, fmt.Errorf("-gateway-cmd: %w", err)
 		}
-		arms = append(arms, armSpec{name: "gateway", argv: argv})
+		arms = append(arms, armSpec{name: "gateway", argv: argv, tool: tool})
 	case gatewayConfig != "":
 		if mcpgate == "" {
 			return nil, fmt.Errorf("-gateway-config needs -mcpgate")
@@ -67,14 +94,21 @@ func buildArms(mcpgate, gatewayConfig, gatewayCmd string, extra []armSpec, direc
 		if _, err := exec.LookPath(mcpgate); err != nil {
 			return nil, fmt.Errorf("-mcpgate: %w", err)
 		}
-		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--config", "{{.ConfigFile}}"}, config: gatewayConfig})
+		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--config", "{{.ConfigFile}}"}, config: gatewayConfig, tool: tool})
 	case mcpgate != "":
 		if _, err := exec.LookPath(mcpgate); err != nil {
 			return nil, fmt.Errorf("-mcpgate: %w", err)
 		}
-		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--listen", "{{.Listen}}", "--upstream", "{{.Upstream}}"}})
+		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--listen", "{{.Listen}}", "--upstream", "{{.Upstream}}"}, tool: tool})
 	}
 	arms = append(arms, extra...)
+	for _, c := range configArms {
+		if mcpgate == "" {
+			return nil, fmt.Errorf("-config-arm needs -mcpgate")
+		}
+		c.argv = []string{mcpgate, "serve", "--config", "{{.ConfigFile}}"}
+		arms = append(arms, c)
+	}
 	if direct {
 		arms = append(arms, armSpec{name: "direct", direct: true})
 	}
@@ -116,6 +150,7 @@ func startArm(spec armSpec, vars cmdVars, dir string, startTimeout time.Duration
 		return nil, "", err
 	}
 	vars.Listen = addr
+	vars.AuditFile = filepath.Join(dir, spec.name+"-audit.jsonl")
 	if spec.config != "" {
 		text, err := os.ReadFile(spec.config)
 		if err != nil {

@@ -27,12 +27,14 @@ type options struct {
 	gatewayConfig string
 	gatewayCmd    string
 	arms          armFlags
+	configArms    configArmFlags
 	jsonPath      string
 	benchfmtPath  string
 	minRatio      float64
 	logDir        string
 	keepLogs      bool
 	tool          string
+	oidc          bool
 }
 
 func parseOptions(args []string) (*options, error) {
@@ -47,12 +49,14 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.maxRequests, "max-requests", 1_000_000, "cap on requests per client per round, besides -d")
 	fs.IntVar(&o.payload, "payload", 64, "echo message size in `bytes`")
 	fs.StringVar(&o.tool, "tool", "echo", "the echo tool's `name` at the gateway arm (an aggregating gateway prefixes it: bench_echo); the other arms call echo")
+	fs.BoolVar(&o.oidc, "oidc", false, "start an OpenID Connect issuer ({{.Issuer}}, {{.Audience}} in config templates) and send its bearer token on every request of every arm")
 	fs.BoolVar(&o.sse, "sse", false, "backend answers POSTs with text/event-stream instead of application/json")
 	fs.BoolVar(&o.direct, "direct", false, "add an arm `direct` with no relay, clients talking to the backend")
 	fs.StringVar(&o.mcpgate, "mcpgate", "", "mcpgate binary `path`: runs `mcpgate serve --listen ADDR --upstream URL`")
 	fs.StringVar(&o.gatewayConfig, "gateway-config", "", "config template `file` for mcpgate: runs `mcpgate serve --config RENDERED` ({{.Listen}}, {{.Upstream}} substituted)")
 	fs.StringVar(&o.gatewayCmd, "gateway-cmd", "", "gateway `command line` instead of -mcpgate, with {{.Listen}}, {{.Upstream}}, {{.Self}} placeholders")
 	fs.Var(&o.arms, "arm", "extra arm `name=command line` (same placeholders as -gateway-cmd); repeatable")
+	fs.Var(&o.configArms, "config-arm", "extra mcpgate arm `name=FILE[,tool=NAME]` from config template FILE (as -gateway-config), calling tool NAME; repeatable")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the JSON result line to `file`")
 	fs.StringVar(&o.benchfmtPath, "benchfmt", "", "write per-round results in Go benchmark format to `file` (- for stdout), for benchstat")
 	fs.Float64Var(&o.minRatio, "min-ratio", 0, "fail when an arm's median throughput / the proxy's is below this (0: off)")
@@ -91,7 +95,7 @@ func runBench(args []string) error {
 		}
 		return err
 	}
-	arms, err := buildArms(o.mcpgate, o.gatewayConfig, o.gatewayCmd, o.arms, o.direct)
+	arms, err := buildArms(o.mcpgate, o.gatewayConfig, o.gatewayCmd, o.tool, o.arms, o.configArms, o.direct)
 	if err != nil {
 		return err
 	}
@@ -160,6 +164,20 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	logf("backend at %s", upstream)
 
 	vars := cmdVars{Upstream: upstream, Self: self}
+	if vars.PseudonymKeyFile, err = writePseudonymKey(dir); err != nil {
+		return nil, err
+	}
+	var bearer string
+	if o.oidc {
+		// The token outlives any run -rounds and -d allow.
+		iss, err := startIssuer(2*time.Duration(o.rounds+1)*(o.duration+o.warmup) + time.Hour)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+		defer iss.close()
+		vars.Issuer, vars.Audience, bearer = iss.URL, benchAudience, "Bearer "+iss.Token
+		logf("OpenID Connect issuer at %s", iss.URL)
+	}
 	var arms []*armProc
 	defer func() {
 		for _, a := range arms {
@@ -179,9 +197,8 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 			a.proc, url = p, u
 		}
 		a.target = newTarget(spec.name, url, o.clients, o.timeout)
-		if spec.name == "gateway" {
-			a.target.tool = o.tool
-		}
+		a.target.tool = spec.tool
+		a.target.authorization = bearer
 		arms = append(arms, a)
 		logf("arm %s at %s", spec.name, url)
 	}
@@ -204,7 +221,9 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	cfg.duration = o.duration
 	for r := range o.rounds {
 		for _, a := range arms {
+			cpu0 := sampleCPU(a.proc, backend)
 			res := runRound(ctx, a.target, cfg)
+			res.CPU = cpu0.perRequest(sampleCPU(a.proc, backend), res.Requests)
 			a.rounds = append(a.rounds, res)
 			logf("round %d/%d %-10s %v", r+1, o.rounds, a.spec.name, res)
 			if err := checkArm(ctx, a); err != nil {

@@ -29,6 +29,8 @@ type session struct {
 	id  string // Mcp-Session-Id; empty if the server runs stateless
 	// tool is the echo tool's name; "" means "echo".
 	tool string
+	// authorization is the Authorization header's value, if any.
+	authorization string
 
 	body bytes.Buffer // request body, reused
 	resp bytes.Buffer // response body, reused
@@ -54,8 +56,8 @@ type rpcResponse struct {
 }
 
 // handshake opens a session: initialize, then notifications/initialized.
-func handshake(ctx context.Context, hc *http.Client, url string) (*session, error) {
-	s := &session{hc: hc, url: url, sse: sse.NewReader(nil, maxResponse)}
+func handshake(ctx context.Context, t *target) (*session, error) {
+	s := &session{hc: t.hc, url: t.url, tool: t.tool, authorization: t.authorization, sse: sse.NewReader(nil, maxResponse)}
 	s.body.WriteString(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"` + protocolVersion +
 		`","capabilities":{},"clientInfo":{"name":"loadbench","version":"1"}}}`)
 	resp, err := s.post(ctx)
@@ -143,6 +145,9 @@ func (s *session) post(ctx context.Context) (*http.Response, error) {
 }
 
 func (s *session) setHeaders(req *http.Request) {
+	if s.authorization != "" {
+		req.Header.Set("Authorization", s.authorization)
+	}
 	if s.id != "" {
 		req.Header.Set("Mcp-Session-Id", s.id)
 		req.Header.Set("Mcp-Protocol-Version", protocolVersion)

@@ -15,11 +15,14 @@ import (
 // they share: one Transport per arm, so arms never reuse each other's
 // connections, sized so that every client keeps its connection alive.
 type target struct {
-	name  string
-	url   string
-	tool  string // the echo tool's name at this arm ("echo" unless -tool renames it)
-	hc    *http.Client
-	dials atomic.Int64 // TCP connections opened, to spot a relay that defeats keep-alive
+	name string
+	url  string
+	tool string // the echo tool's name at this arm ("echo" unless -tool renames it)
+	// authorization is sent as the Authorization header when set (-oidc).
+	// The proxy arm passes it on to the backend, which ignores it.
+	authorization string
+	hc            *http.Client
+	dials         atomic.Int64 // TCP connections opened, to spot a relay that defeats keep-alive
 }
 
 func newTarget(name, url string, clients int, timeout time.Duration) *target {
@@ -61,6 +64,7 @@ type roundResult struct {
 	P50, P99   time.Duration
 	Dials      int64 // connections opened during the round
 	FirstError string
+	CPU        cpuPerRequest // zero if it could not be read
 }
 
 // maxErrorsPerClient stops a client that keeps failing: the run has failed
@@ -85,10 +89,7 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 	var wg sync.WaitGroup
 	for i := range cfg.clients {
 		wg.Go(func() {
-			s, err := handshake(ctx, t.hc, t.url)
-			if s != nil {
-				s.tool = t.tool
-			}
+			s, err := handshake(ctx, t)
 			if err != nil {
 				results[i].errors++
 				results[i].first = err
@@ -178,6 +179,7 @@ func makeMessage(n int) []byte {
 }
 
 func (r roundResult) String() string {
-	return fmt.Sprintf("%d req in %v, %.0f req/s, p50 %v, p99 %v, %d errors",
-		r.Requests, r.Elapsed.Round(time.Millisecond), r.Throughput, r.P50, r.P99, r.Errors)
+	return fmt.Sprintf("%d req in %v, %.0f req/s, p50 %v, p99 %v, CPU/req relay %v backend %v client %v, %d errors",
+		r.Requests, r.Elapsed.Round(time.Millisecond), r.Throughput, r.P50, r.P99,
+		r.CPU.Relay.Round(100*time.Nanosecond), r.CPU.Backend.Round(100*time.Nanosecond), r.CPU.Client.Round(100*time.Nanosecond), r.Errors)
 }

@@ -46,6 +46,7 @@ type armReport struct {
 	P99us      float64     `json:"p99_us"`
 	PeakRSS    int64       `json:"peak_rss_bytes,omitempty"`
 	Errors     int         `json:"errors"`
+	CPU        cpuJSON     `json:"cpu_us_per_req"` // median over rounds of each party's
 	Rounds     []roundJSON `json:"rounds"`
 
 	rounds []roundResult
@@ -58,7 +59,21 @@ type roundJSON struct {
 	Requests   int     `json:"requests"`
 	Errors     int     `json:"errors"`
 	Conns      int64   `json:"conns_opened"`
+	CPU        cpuJSON `json:"cpu_us_per_req"`
 	FirstError string  `json:"first_error,omitempty"`
+}
+
+// cpuJSON is CPU time per request in microseconds: the relay under test
+// (0 for the direct arm), the backend, and the load-generating clients.
+type cpuJSON struct {
+	Relay   float64 `json:"relay"`
+	Backend float64 `json:"backend"`
+	Client  float64 `json:"client"`
+	Total   float64 `json:"total"`
+}
+
+func cpuUS(c cpuPerRequest) cpuJSON {
+	return cpuJSON{Relay: us(c.Relay), Backend: us(c.Backend), Client: us(c.Client), Total: us(c.total())}
 }
 
 // armRatios compares one arm with the baseline. Throughput above 1 and
@@ -70,6 +85,13 @@ type armRatios struct {
 	ThroughputPaired *float64 `json:"throughput_paired"` // median of per-round ratios
 	P50              *float64 `json:"p50"`
 	P99              *float64 `json:"p99"`
+	// RelayCPU is the arm's relay CPU per request over the baseline's; it
+	// says what the gateway's own work costs, whatever else ran.
+	RelayCPU *float64 `json:"relay_cpu"`
+	// TotalCPU is the whole system's (relay, backend, clients) CPU per
+	// request over the baseline's: on a CPU-bound machine, about the
+	// inverse of the throughput ratio.
+	TotalCPU *float64 `json:"total_cpu"`
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
@@ -96,18 +118,23 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 	var failures []string
 	for _, a := range arms {
 		ar := armReport{Name: a.spec.name, Baseline: a.spec.baseline, PeakRSS: a.rss, rounds: a.rounds}
-		var tp, p50, p99 []float64
+		var tp, p50, p99, relay, backend, client, total []float64
 		for _, r := range a.rounds {
 			tp = append(tp, r.Throughput)
 			p50 = append(p50, us(r.P50))
 			p99 = append(p99, us(r.P99))
+			c := cpuUS(r.CPU)
+			if c.Total > 0 {
+				relay, backend, client, total = append(relay, c.Relay), append(backend, c.Backend), append(client, c.Client), append(total, c.Total)
+			}
 			ar.Errors += r.Errors
 			ar.Rounds = append(ar.Rounds, roundJSON{
 				Throughput: r.Throughput, P50us: us(r.P50), P99us: us(r.P99),
-				Requests: r.Requests, Errors: r.Errors, Conns: r.Dials, FirstError: r.FirstError,
+				Requests: r.Requests, Errors: r.Errors, Conns: r.Dials, CPU: c, FirstError: r.FirstError,
 			})
 		}
 		ar.Throughput, ar.P50us, ar.P99us = median(tp), median(p50), median(p99)
+		ar.CPU = cpuJSON{Relay: median(relay), Backend: median(backend), Client: median(client), Total: median(total)}
 		rep.Errors += ar.Errors + a.warmup.Errors
 		if n := ar.Errors + a.warmup.Errors; n > 0 {
 			first := a.warmup.FirstError
@@ -128,6 +155,8 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 			ThroughputPaired: finite(median(pairedRatios(throughputs(ar.rounds), throughputs(base.rounds)))),
 			P50:              finite(ratio(ar.P50us, base.P50us)),
 			P99:              finite(ratio(ar.P99us, base.P99us)),
+			RelayCPU:         finite(ratio(ar.CPU.Relay, base.CPU.Relay)),
+			TotalCPU:         finite(ratio(ar.CPU.Total, base.CPU.Total)),
 		}
 		if o.minRatio > 0 && (r.Throughput == nil || *r.Throughput < o.minRatio) {
 			failures = append(failures, fmt.Sprintf("%s: throughput ratio %s is below -min-ratio %.3f", ar.Name, fmtRatio(r.Throughput), o.minRatio))
@@ -159,19 +188,21 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, mode, c.Payload, c.CPUs)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tarm\treq/s\tp50\tp99\tconns\terrors\t")
+	fmt.Fprintln(tw, "round\tarm\treq/s\tp50\tp99\trelay CPU/req\tall CPU/req\tconns\terrors\t")
 	for i := range rep.Arms[0].Rounds {
 		for _, a := range rep.Arms {
 			if i < len(a.Rounds) {
 				r := a.Rounds[i]
-				fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%d\t%d\t\n", i+1, a.Name, r.Throughput, fmtUS(r.P50us), fmtUS(r.P99us), r.Conns, r.Errors)
+				fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t\n", i+1, a.Name, r.Throughput, fmtUS(r.P50us), fmtUS(r.P99us),
+					fmtUS(r.CPU.Relay), fmtUS(r.CPU.Total), r.Conns, r.Errors)
 			}
 		}
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
-	fmt.Fprintln(tw, "median\tarm\treq/s\tp50\tp99\tpeak RSS\terrors\t")
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "median\tarm\treq/s\tp50\tp99\trelay CPU/req\tall CPU/req\tpeak RSS\terrors\t")
 	for _, a := range rep.Arms {
-		fmt.Fprintf(tw, "\t%s\t%.0f\t%s\t%s\t%s\t%d\t\n", a.Name, a.Throughput, fmtUS(a.P50us), fmtUS(a.P99us), fmtBytes(a.PeakRSS), a.Errors)
+		fmt.Fprintf(tw, "\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t\n", a.Name, a.Throughput, fmtUS(a.P50us), fmtUS(a.P99us),
+			fmtUS(a.CPU.Relay), fmtUS(a.CPU.Total), fmtBytes(a.PeakRSS), a.Errors)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -181,8 +212,9 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 	}
 	fmt.Fprintln(w)
 	for _, r := range rep.Ratios {
-		fmt.Fprintf(w, "%s/%s: throughput %s (paired rounds %s), p50 latency %s, p99 latency %s\n",
-			r.Arm, r.Baseline, fmtRatio(r.Throughput), fmtRatio(r.ThroughputPaired), fmtRatio(r.P50), fmtRatio(r.P99))
+		fmt.Fprintf(w, "%s/%s: throughput %s (paired rounds %s), p50 latency %s, p99 latency %s, relay CPU per request %s, all CPU per request %s\n",
+			r.Arm, r.Baseline, fmtRatio(r.Throughput), fmtRatio(r.ThroughputPaired), fmtRatio(r.P50), fmtRatio(r.P99),
+			fmtRatio(r.RelayCPU), fmtRatio(r.TotalCPU))
 	}
 	if rep.OK {
 		fmt.Fprintln(w, "ok")

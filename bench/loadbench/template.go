@@ -12,6 +12,12 @@ type cmdVars struct {
 	Upstream   string // the backend's MCP endpoint URL
 	Self       string // this loadbench binary, e.g. to run `{{.Self}} proxy` as an arm
 	ConfigFile string // the rendered -gateway-config file
+
+	// For config templates that turn features on (bench/configs/*-all.yaml):
+	Issuer           string // with -oidc: the benchmark's OpenID Connect issuer URL
+	Audience         string // with -oidc: the audience of its token
+	PseudonymKeyFile string // a fresh pseudonymization key
+	AuditFile        string // an audit log path of the arm's own, in the log directory
 }
 
 // expand executes text as a template over v. Unknown fields are errors, so a

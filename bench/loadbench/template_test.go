@@ -60,18 +60,28 @@ func TestBuildArms(t *testing.T) {
 	if err := extra.Set("p2={{.Self}} proxy -listen {{.Listen}} -upstream {{.Upstream}}"); err != nil {
 		t.Fatal(err)
 	}
+	var configArms configArmFlags
+	for _, v := range []string{"traced=t.yaml", "agg=a.yaml,tool=bench_echo"} {
+		if err := configArms.Set(v); err != nil {
+			t.Fatalf("-config-arm %s: %v", v, err)
+		}
+	}
 	for _, tt := range []struct {
 		name                        string
 		mcpgate, config, gatewayCmd string
-		extra                       []armSpec
+		extra, configArms           []armSpec
 		direct                      bool
 		want                        []string // arm names; nil: an error
+		wantTools                   []string // each arm's tool, when set
 		wantErr                     string
 	}{
 		{name: "gateway command", gatewayCmd: "x {{.Listen}}", want: []string{"proxy", "gateway"}},
 		{name: "mcpgate", mcpgate: "/bin/true", want: []string{"proxy", "gateway"}},
 		{name: "mcpgate with config", mcpgate: "/bin/true", config: "c.yaml", want: []string{"proxy", "gateway"}},
 		{name: "extra and direct", extra: extra, direct: true, want: []string{"proxy", "p2", "direct"}},
+		{name: "config arms", mcpgate: "/bin/true", configArms: configArms,
+			want: []string{"proxy", "gateway", "traced", "agg"}, wantTools: []string{"", "", "", "bench_echo"}},
+		{name: "config arm without mcpgate", gatewayCmd: "x", configArms: configArms, wantErr: "-config-arm needs -mcpgate"},
 		{name: "nothing to compare", wantErr: "nothing to compare"},
 		{name: "config without mcpgate", config: "c.yaml", wantErr: "needs -mcpgate"},
 		{name: "both", mcpgate: "/bin/true", gatewayCmd: "x", wantErr: "one or the other"},
@@ -81,7 +91,7 @@ func TestBuildArms(t *testing.T) {
 		{name: "placeholder typo", gatewayCmd: "x {{.Lisen}}", wantErr: "Lisen"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			arms, err := buildArms(tt.mcpgate, tt.config, tt.gatewayCmd, tt.extra, tt.direct)
+			arms, err := buildArms(tt.mcpgate, tt.config, tt.gatewayCmd, "", tt.extra, tt.configArms, tt.direct)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
@@ -98,10 +108,24 @@ func TestBuildArms(t *testing.T) {
 			if !slices.Equal(names, tt.want) || !arms[0].baseline {
 				t.Errorf("arms = %v, want %v with the baseline first", names, tt.want)
 			}
+			if tt.wantTools != nil {
+				var tools []string
+				for _, a := range arms {
+					tools = append(tools, a.tool)
+				}
+				if !slices.Equal(tools, tt.wantTools) {
+					t.Errorf("tools = %q, want %q", tools, tt.wantTools)
+				}
+			}
 		})
 	}
 	if err := extra.Set("no-equals-sign"); err == nil {
 		t.Error("-arm without name= accepted")
+	}
+	for _, bad := range []string{"x", "x=", "x=f.yaml,tool=", "x=f.yaml,tools=y"} {
+		if err := configArms.Set(bad); err == nil {
+			t.Errorf("-config-arm %q accepted", bad)
+		}
 	}
 }
 
