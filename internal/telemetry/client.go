@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -166,7 +165,8 @@ func (c ClientSpan) End() {
 		o = requestOutcome(rec)
 	}
 	if c.span != nil && c.span.IsRecording() {
-		var buf [20]attribute.KeyValue
+		buf := getAttrBuf()
+		defer putAttrBuf(buf)
 		kv := buf[:0]
 		if c.op != nil {
 			kv = appendOp(kv, c.op)

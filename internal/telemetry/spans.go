@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -155,7 +156,8 @@ func setStatus(sp trace.Span, o outcome) {
 // finishServer sets every attribute of a SERVER span from the record. op is
 // nil for a request without messages; args is its redacted tool arguments.
 func (t *Telemetry) finishServer(sp trace.Span, rec *record.Record, op *record.Op, admitted bool, args string) {
-	var buf [24]attribute.KeyValue
+	buf := getAttrBuf()
+	defer putAttrBuf(buf)
 	kv := buf[:0]
 	var o outcome
 	if op != nil {
@@ -181,4 +183,22 @@ func (t *Telemetry) finishServer(sp trace.Span, rec *record.Record, op *record.O
 	kv = t.attribution(kv, rec)
 	sp.SetAttributes(kv...)
 	setStatus(sp, o)
+}
+
+// attrBuf holds a span's end-of-request attributes while they are built. A
+// buffer on the stack escapes (Span.SetAttributes is an interface call), so
+// without the pool every span would allocate 1.5 KiB just to pass its
+// attributes; SetAttributes copies them into the span, so the buffer can be
+// reused as soon as it returns.
+type attrBuf = [24]attribute.KeyValue
+
+var attrBufs = sync.Pool{New: func() any { return new(attrBuf) }}
+
+func getAttrBuf() *attrBuf { return attrBufs.Get().(*attrBuf) }
+
+// putAttrBuf clears the buffer, so the pool holds no request's strings,
+// and returns it.
+func putAttrBuf(b *attrBuf) {
+	*b = attrBuf{}
+	attrBufs.Put(b)
 }
