@@ -175,6 +175,7 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mcpgate:", err)
 		return 1
 	}
+	tuneGC(os.Getenv)
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 	for _, w := range cfg.Warnings() {
