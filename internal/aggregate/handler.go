@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -320,14 +321,32 @@ func (a *Aggregator) Close(ctx context.Context) error {
 	}
 }
 
-// levelShift lowers the SDK's Info records to Debug.
+// levelShift lowers the SDK's Info records to Debug, and its warnings about
+// notifications a client's transport could not take (see undeliverable).
 type levelShift struct{ slog.Handler }
 
 func (l levelShift) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && undeliverable(r.Message) {
+		// Enabled passed it at Warn; at Debug it may not be wanted.
+		if !l.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
 	if r.Level == slog.LevelInfo {
 		r.Level = slog.LevelDebug
 	}
 	return l.Handler.Handle(ctx, r)
+}
+
+// undeliverable reports whether an SDK warning says a notification could
+// not be delivered because the client has no stream open for it ("calling
+// notifications/tools/list_changed: rejected by transport: undelivered
+// message: …"). Clients need not open the GET stream that carries such
+// notifications, and most do not: the aggregator announces every backend's
+// tools as they arrive, so at Warn this was a line or two per session.
+func undeliverable(msg string) bool {
+	return strings.HasPrefix(msg, "calling notifications/") && strings.Contains(msg, "rejected by transport")
 }
 
 func (l levelShift) Enabled(ctx context.Context, lv slog.Level) bool {
