@@ -185,7 +185,7 @@ func (g *Gateway) stages() []Stage {
 	return []Stage{
 		{"observe", observe.New(nil, g.reporters()...)},
 		{"recover", guard.Recover(g.log)},
-		{"limits", guard.Limits(cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBodyBytes)},
+		{"limits", guard.Limits(cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBodyBytes, cfg.Timeouts.ReadBody)},
 		{"origin", guard.Origin(guard.OriginPolicy{
 			AllowedOrigins:   cfg.CORS.AllowedOrigins,
 			AllowAny:         cfg.CORS.Wildcard,

@@ -251,8 +251,10 @@ func TestLimits(t *testing.T) {
 		length     int64 // Content-Length; -1 unknown (chunked)
 		wantStatus int
 		wantReason string
+		http10     bool   // an HTTP/1.0 request
 		wantRead   string // the body as read by the next handler, when it runs
 		wantErr    bool   // the next handler's read fails with *http.MaxBytesError
+		wantClose  bool   // the response says Connection: close
 	}{
 		{
 			name: "within the limits", body: strings.NewReader("small"), length: 5,
@@ -278,11 +280,15 @@ func TestLimits(t *testing.T) {
 		},
 		{
 			name: "chunked body over the limit", body: strings.NewReader(strings.Repeat("b", maxBody+1)), length: -1,
-			wantStatus: http.StatusTeapot, wantErr: true,
+			wantStatus: http.StatusTeapot, wantErr: true, wantClose: true,
 		},
 		{
-			name: "chunked body within the limit", body: strings.NewReader("chunk"), length: -1,
-			wantStatus: http.StatusTeapot, wantRead: "chunk",
+			name: "chunked body within the limit: served, then the connection closes", body: strings.NewReader("chunk"), length: -1,
+			wantStatus: http.StatusTeapot, wantRead: "chunk", wantClose: true,
+		},
+		{
+			name: "HTTP/1.0: served, then the connection closes", body: strings.NewReader("small"), length: 5, http10: true,
+			wantStatus: http.StatusTeapot, wantRead: "small", wantClose: true,
 		},
 		{
 			name: "no body", wantStatus: http.StatusTeapot,
@@ -310,15 +316,24 @@ func TestLimits(t *testing.T) {
 			})
 			req := httptest.NewRequest(http.MethodPost, "/mcp", tc.body)
 			req.ContentLength = tc.length
+			if tc.length == -1 {
+				req.TransferEncoding = []string{"chunked"}
+			}
+			if tc.http10 {
+				req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.0", 1, 0
+			}
 			for k, v := range tc.header {
 				req.Header[k] = v
 			}
-			w, rec := serve(Limits(maxHeader, maxBody)(next), req)
+			w, rec := serve(Limits(maxHeader, maxBody, time.Second)(next), req)
 			if w.Code != tc.wantStatus {
 				t.Errorf("status %d, want %d", w.Code, tc.wantStatus)
 			}
 			if rec.Reason != tc.wantReason {
 				t.Errorf("reason %q, want %q", rec.Reason, tc.wantReason)
+			}
+			if got := w.Header().Get("Connection") == "close"; got != tc.wantClose && tc.wantReason != record.ReasonBodyTooLarge {
+				t.Errorf("Connection: close is %v, want %v", got, tc.wantClose)
 			}
 			if tc.wantReason != "" {
 				if ran {

@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -18,10 +19,30 @@ import (
 // net/http enforces its own, larger, header cap (http.Server.MaxHeaderBytes)
 // before any handler runs; the gateway sets that above maxHeaderBytes so
 // that ordinary oversize requests are answered and observed here.
-func Limits(maxHeaderBytes, maxBodyBytes int64) func(http.Handler) http.Handler {
+func Limits(maxHeaderBytes, maxBodyBytes int64, bodyTimeout time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := record.FromContext(r.Context())
+			if len(r.TransferEncoding) > 0 || !r.ProtoAtLeast(1, 1) {
+				// A chunked request may have come with a Content-Length
+				// too, which net/http drops; a front proxy that framed it
+				// by that Content-Length sees a different next request
+				// than we do (smuggling). HTTP/1.0 framing is as unsure.
+				// RFC 9112 §6.1: close the connection after answering.
+				w.Header().Set("Connection", "close")
+			}
+			if r.ContentLength != 0 && bodyTimeout > 0 {
+				// Bound the body's arrival from here, not only where
+				// inspect reads it: a request refused before that (415,
+				// 406, 403, 405) leaves its body unread, and net/http
+				// reads up to 256 KiB of it after the handler without a
+				// deadline of its own, so a client that sends headers
+				// and no body would hold the connection for ever.
+				// inspect clears the deadline once a POST body is read,
+				// and refuses GET and DELETE with a body, so no response
+				// stream runs under it.
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+			}
 			if n := HeaderBytes(r.Header); n > maxHeaderBytes {
 				rec.Fail(record.ReasonHeadersTooLarge, fmt.Sprintf("%d header bytes exceed the limit of %d", n, maxHeaderBytes))
 				mcpwire.WriteError(w, http.StatusRequestHeaderFieldsTooLarge, nil, jsonrpc.CodeInvalidRequest,

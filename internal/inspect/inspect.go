@@ -36,6 +36,13 @@ type Request struct {
 
 type ctxKey struct{}
 
+// singleHeaders are the MCP headers the gateway decides on; each may come
+// once at most.
+var singleHeaders = []string{
+	mcpwire.HeaderSessionID, mcpwire.HeaderProtocolVersion, mcpwire.HeaderMethod,
+	mcpwire.HeaderName, mcpwire.HeaderLastEventID,
+}
+
 // FromContext returns the parsed request, or nil when the request had no
 // body (GET, DELETE) or did not pass inspection.
 func FromContext(ctx context.Context) *Request {
@@ -53,6 +60,16 @@ func New(opts Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := record.FromContext(r.Context())
+			for _, h := range singleHeaders {
+				if len(r.Header[h]) > 1 {
+					// Which of two values counts is up to each reader: the
+					// session binding would check one and a backend might
+					// act on the other.
+					reject(w, rec, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest,
+						"more than one "+h+" header")
+					return
+				}
+			}
 			version := r.Header.Get(mcpwire.HeaderProtocolVersion)
 			if version != "" && !mcpwire.KnownVersion(version) {
 				reject(w, rec, http.StatusBadRequest, nil, mcpwire.CodeUnsupportedProtocolVersion, record.ReasonUnsupportedVersion,
@@ -63,6 +80,13 @@ func New(opts Options) func(http.Handler) http.Handler {
 			rec.SessionID = r.Header.Get(mcpwire.HeaderSessionID)
 			rec.LastEventID = r.Header.Get(mcpwire.HeaderLastEventID) != ""
 
+			if r.ContentLength != 0 && (r.Method == http.MethodGet || r.Method == http.MethodDelete) {
+				// MCP gives them no body. One would be relayed unread, with
+				// the limits stage's body deadline still on the connection.
+				reject(w, rec, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest,
+					r.Method+" must not have a body")
+				return
+			}
 			switch r.Method {
 			case http.MethodPost:
 				req, ok := inspectPost(w, r, rec, version, &opts)
@@ -152,11 +176,17 @@ func inspectPost(w http.ResponseWriter, r *http.Request, rec *record.Record, ver
 // readBody reads the whole (already size-capped) body under the read
 // timeout, then clears the deadline: a deadline left on the connection would
 // cancel a long response stream once net/http's background read hits it.
-func readBody(w http.ResponseWriter, r *http.Request, timeout time.Duration) ([]byte, error) {
+// After a failed read the deadline stays: net/http reads what is left of
+// the body when the handler returns, and only the deadline bounds that.
+func readBody(w http.ResponseWriter, r *http.Request, timeout time.Duration) (_ []byte, err error) {
 	if timeout > 0 {
 		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Now().Add(timeout)); err == nil {
-			defer rc.SetReadDeadline(time.Time{})
+		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+			defer func() {
+				if err == nil {
+					rc.SetReadDeadline(time.Time{})
+				}
+			}()
 		}
 	}
 	size := 512

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpgate/mcpgate/internal/guard"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -18,7 +19,7 @@ import (
 func serve(t *testing.T, method, body string, header map[string]string) (*httptest.ResponseRecorder, *record.Record, *Request) {
 	t.Helper()
 	var got *Request
-	h := guard.Limits(8<<10, 4<<10)(New(Options{Limits: jsonrpc.Limits{MaxBatch: 4}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := guard.Limits(8<<10, 4<<10, time.Second)(New(Options{Limits: jsonrpc.Limits{MaxBatch: 4}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = FromContext(r.Context())
 		w.WriteHeader(http.StatusTeapot)
 	})))
@@ -72,6 +73,8 @@ func TestRejections(t *testing.T) {
 		reason string
 	}{
 		{"malformed JSON", "POST", `{"jsonrpc":"2.0",`, nil, 400, jsonrpc.CodeParseError, record.ReasonParseError},
+		{"GET with a body", "GET", toolsCall, map[string]string{"Accept": "text/event-stream"}, 400, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest},
+		{"DELETE with a body", "DELETE", toolsCall, nil, 400, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest},
 		{"duplicate member", "POST", `{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}`, nil, 400, jsonrpc.CodeParseError, record.ReasonParseError},
 		{"case-variant member", "POST", `{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call"}`, nil, 400, jsonrpc.CodeParseError, record.ReasonParseError},
 		{"invalid UTF-8", "POST", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"\xff\"}}", nil, 400, jsonrpc.CodeParseError, record.ReasonParseError},
@@ -164,5 +167,32 @@ func TestAcceptedFillsRecord(t *testing.T) {
 				t.Errorf("raw body changed")
 			}
 		})
+	}
+}
+
+func TestDuplicateMCPHeaders(t *testing.T) {
+	h := New(Options{Limits: jsonrpc.Limits{MaxBatch: 4}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	for _, name := range singleHeaders {
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			t.Run(name+"/"+method, func(t *testing.T) {
+				req := httptest.NewRequest(method, "/mcp", strings.NewReader(toolsCall))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json, text/event-stream")
+				req.Header[name] = []string{"first", "second"}
+				rec := &record.Record{}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req.WithContext(record.NewContext(req.Context(), rec)))
+				if w.Code != http.StatusBadRequest || rec.Reason != record.ReasonInvalidRequest {
+					t.Fatalf("status %d, reason %q; want 400 %s", w.Code, rec.Reason, record.ReasonInvalidRequest)
+				}
+				var e rpcError
+				if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code != jsonrpc.CodeInvalidRequest ||
+					!strings.Contains(e.Error.Message, name) {
+					t.Errorf("body %s: want a -32600 error naming %s", w.Body, name)
+				}
+			})
+		}
 	}
 }
