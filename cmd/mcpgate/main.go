@@ -175,7 +175,6 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mcpgate:", err)
 		return 1
 	}
-	tuneGC(os.Getenv)
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 	for _, w := range cfg.Warnings() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -94,31 +93,5 @@ func TestUserAttributionOverrides(t *testing.T) {
 	if code := run([]string{"serve", "--user-attribution", "hashed", "--upstream", "http://127.0.0.1:1/mcp"}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "needs a pseudonymization key") {
 		t.Fatalf("hashed without keys: exit %d, %s", code, &stderr)
-	}
-}
-
-func TestTuneGC(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	tests := []struct {
-		name string
-		gogc string
-		want int
-	}{
-		{"unset: the gateway's default", "", defaultGCPercent},
-		{"set: the operator's choice stands", "50", 100},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			debug.SetGCPercent(100) // what the runtime would have set from GOGC
-			tuneGC(func(k string) string {
-				if k == "GOGC" {
-					return tt.gogc
-				}
-				return ""
-			})
-			if got := debug.SetGCPercent(100); got != tt.want {
-				t.Errorf("GC percent = %d, want %d", got, tt.want)
-			}
-		})
 	}
 }
