@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -546,32 +545,9 @@ func (f *faultJaeger) restart(t *testing.T) {
 // cannot hide recent spans behind older ones. Nothing stored yet is no
 // error.
 func faultSpans(j *jaeger, service string, since time.Time) ([]Span, error) {
-	q := url.Values{
-		"query.service_name":   {service},
-		"query.start_time_min": {since.UTC().Format(time.RFC3339Nano)},
-		"query.start_time_max": {time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)},
-		"query.num_traces":     {"5000"},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.query+"/api/v3/traces?"+q.Encode(), nil)
-	if err != nil {
+	body, err := j.querySince(service, since, 5000)
+	if err != nil || body == nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, nil // nothing stored yet
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/v3/traces: %d %s", resp.StatusCode, tail(string(body), 500))
 	}
 	traces, err := parseOTLPTraces(body)
 	if err != nil {

@@ -351,14 +351,20 @@ func (j *jaeger) queryTraces(service string) ([]Trace, error) {
 // (OTLP JSON), for tests that search all of it; nil, nil while nothing is
 // stored.
 func (j *jaeger) queryRaw(service string) ([]byte, error) {
-	now := time.Now()
+	return j.querySince(service, time.Now().Add(-time.Hour), 1000)
+}
+
+// querySince is queryRaw for the traces of service that started at or
+// after since, at most limit of them: a narrow window keeps the answer's
+// trace limit from hiding recent spans behind older ones.
+func (j *jaeger) querySince(service string, since time.Time, limit int) ([]byte, error) {
 	q := url.Values{
 		"query.service_name":   {service},
-		"query.start_time_min": {now.Add(-time.Hour).UTC().Format(time.RFC3339Nano)},
-		"query.start_time_max": {now.Add(time.Minute).UTC().Format(time.RFC3339Nano)},
-		"query.num_traces":     {"1000"},
+		"query.start_time_min": {since.UTC().Format(time.RFC3339Nano)},
+		"query.start_time_max": {time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)},
+		"query.num_traces":     {strconv.Itoa(limit)},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.query+"/api/v3/traces?"+q.Encode(), nil)
 	if err != nil {
