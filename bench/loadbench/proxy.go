@@ -12,7 +12,9 @@ import (
 // with nothing added, so the gateway's cost is measured against what any Go
 // HTTP relay costs. Request paths are kept (SetURL would append them to the
 // upstream's path), so clients use the same /mcp path on every arm.
-// FlushInterval -1 flushes every write, as SSE responses need.
+// FlushInterval is left at its default, 0, as in mcpgate's relay:
+// ReverseProxy flushes every write of an SSE or unknown-length response by
+// itself, and writes a response of known length out when it is done.
 //
 // Its transport keeps as many idle upstream connections as mcpgate's does:
 // http.DefaultTransport keeps 2 per host, and with more concurrent clients
@@ -24,9 +26,8 @@ func newProxy(upstream *url.URL) http.Handler {
 	transport.MaxIdleConns = 1024
 	transport.MaxIdleConnsPerHost = 512
 	rp := &httputil.ReverseProxy{
-		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(base) },
-		Transport:     transport,
-		FlushInterval: -1,
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(base) },
+		Transport: transport,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", rp)

@@ -108,9 +108,14 @@ func New(opts Options) (*Relay, error) {
 		r.apiKeyHeader = http.CanonicalHeaderKey(strings.ReplaceAll(opts.APIKeyHeader, "_", "-"))
 	}
 	r.proxy = httputil.ReverseProxy{
-		Rewrite:        r.rewrite,
-		Transport:      transport,
-		FlushInterval:  -1, // flush every write: SSE must not wait in a buffer
+		Rewrite:   r.rewrite,
+		Transport: transport,
+		// 0: no flush of its own for a response of known length, which
+		// net/http writes out in one go when the handler returns.
+		// ReverseProxy flushes every write of text/event-stream and of
+		// unknown-length responses by itself, so SSE never waits in a
+		// buffer.
+		FlushInterval:  0,
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.errorHandler,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
