@@ -81,22 +81,7 @@ var attrAggCalls = []struct{ tool, backend, transport string }{
 // HTTP traceparent) and, when tr.badH is set, a rejected tools/call.
 func (tr attrTraffic) runAggregate(t *testing.T, g *gateway) {
 	t.Helper()
-	post := func(what, sid, body string, want int, h ...string) (string, string) {
-		t.Helper()
-		status, gotSid, resp, err := attrPost(g.URL, sid, body, callTimeout, h...)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if status != want {
-			t.Fatalf("%s: status %d, want %d; body %s", what, status, want, tail(resp, 500))
-		}
-		return gotSid, resp
-	}
-	sid, _ := post("initialize", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr-agg","version":"1"}}}`, http.StatusOK, tr.initH...)
-	if sid == "" {
-		t.Fatal("initialize: no Mcp-Session-Id")
-	}
-	post("notifications/initialized", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, http.StatusAccepted, tr.initH...)
+	post, sid := tr.open(t, g, "e2e-attr-agg")
 	_, list := post("tools/list", sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, http.StatusOK, tr.listH...)
 	for _, c := range attrAggCalls {
 		if !strings.Contains(list, `"`+c.tool+`"`) {

@@ -187,7 +187,13 @@ func attrTraceparent() (tp, traceID string) {
 // echo (with a _meta parent and an HTTP traceparent, so that the SERVER span
 // has a link) and the rejected call (with an HTTP traceparent, linked from
 // its new root), checking every answer.
-func (tr attrTraffic) run(t *testing.T, g *gateway) {
+// attrPoster posts one message to the gateway and fails the test unless
+// the answer has status want; it returns the session id and the body.
+type attrPoster func(what, sid, body string, want int, h ...string) (string, string)
+
+// open returns a poster for g and a session opened with tr's
+// initialization headers (initialize, then notifications/initialized).
+func (tr attrTraffic) open(t *testing.T, g *gateway, clientName string) (attrPoster, string) {
 	t.Helper()
 	post := func(what, sid, body string, want int, h ...string) (string, string) {
 		t.Helper()
@@ -200,11 +206,17 @@ func (tr attrTraffic) run(t *testing.T, g *gateway) {
 		}
 		return gotSid, resp
 	}
-	sid, _ := post("initialize", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`, http.StatusOK, tr.initH...)
+	sid, _ := post("initialize", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"`+clientName+`","version":"1"}}}`, http.StatusOK, tr.initH...)
 	if sid == "" {
 		t.Fatal("initialize: no Mcp-Session-Id")
 	}
 	post("notifications/initialized", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, http.StatusAccepted, tr.initH...)
+	return post, sid
+}
+
+func (tr attrTraffic) run(t *testing.T, g *gateway) {
+	t.Helper()
+	post, sid := tr.open(t, g, "e2e-attr")
 	if _, body := post("tools/list", sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, http.StatusOK, tr.listH...); !strings.Contains(body, `"echo"`) {
 		t.Fatalf("tools/list lacks echo: %s", tail(body, 500))
 	}
