@@ -234,19 +234,23 @@ func (l *Logger) run(s sink) {
 		defer t.Stop()
 		tick = t.C
 	}
+	// drain writes every event already queued, without waiting for more.
+	drain := func() {
+		for {
+			select {
+			case buf := <-l.queue:
+				w.write(buf)
+			default:
+				return
+			}
+		}
+	}
 	for {
 		select {
 		case buf := <-l.queue:
 			w.write(buf)
 			// Drain what else is waiting, then write it out as one batch.
-			for more := true; more; {
-				select {
-				case buf := <-l.queue:
-					w.write(buf)
-				default:
-					more = false
-				}
-			}
+			drain()
 			w.flush()
 			if l.opts.Fsync == FsyncAlways {
 				w.sync()
@@ -260,14 +264,7 @@ func (l *Logger) run(s sink) {
 		case <-l.stop:
 			// Log no longer enqueues (closed is set under mu), so this
 			// drain is final.
-			for more := true; more; {
-				select {
-				case buf := <-l.queue:
-					w.write(buf)
-				default:
-					more = false
-				}
-			}
+			drain()
 			w.flush()
 			if l.opts.Fsync != FsyncNever {
 				w.sync()
