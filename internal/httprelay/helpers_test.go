@@ -53,7 +53,7 @@ func newFront(t *testing.T, h http.Handler) *front {
 				return
 			}
 			fillOps(rec, raw, &body)
-			ctx = inspect.NewContext(ctx, &inspect.Request{Raw: raw, Body: body})
+			ctx = inspect.NewContext(ctx, &inspect.Request{Raw: raw, Body: body, Version: r.Header.Get("Mcp-Protocol-Version")})
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}))

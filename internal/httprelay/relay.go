@@ -51,8 +51,8 @@ type Options struct {
 	MaxInspect int
 
 	// Telemetry makes a CLIENT span per message sent upstream, carries its
-	// trace context in the traceparent/tracestate headers and in each
-	// message's params._meta, and learns the tool and prompt names the
+	// trace context in the traceparent/tracestate headers and, where
+	// mcpwire.TraceMeta allows, in the message's params._meta, and learns the tool and prompt names the
 	// backend lists. Nil: none of that, and the client's own trace context
 	// passes through untouched.
 	Telemetry *telemetry.Telemetry
@@ -153,7 +153,8 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		req = req.WithContext(ctx)
 	}
 	if in != nil {
-		raw := r.withTraceContext(in, spans)
+		pinned := mcpwire.PinnedHTTP(req.Header.Get(mcpwire.HeaderSessionID), in.Version)
+		raw := r.withTraceContext(in, spans, pinned)
 		req.Body = io.NopCloser(bytes.NewReader(raw))
 		req.ContentLength = int64(len(raw))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
@@ -181,15 +182,22 @@ func (r *Relay) startSpans(ctx context.Context, tel *telemetry.Telemetry, rec *r
 	return first, spans
 }
 
-// withTraceContext returns the body to send: the client's bytes with each
-// request's and notification's params._meta traceparent/tracestate set to
-// its CLIENT span's, spliced in place — or the client's bytes unchanged when
-// there is nothing to set (telemetry off).
-func (r *Relay) withTraceContext(in *inspect.Request, spans []telemetry.ClientSpan) []byte {
+// withTraceContext returns the body to send: the client's bytes with the
+// params._meta traceparent/tracestate of each request and notification that
+// mcpwire.TraceMeta allows set to its CLIENT span's, spliced in place — or
+// the client's bytes unchanged when there is nothing to set (telemetry off,
+// or no message the rule allows). pinned: the request belongs to a session.
+func (r *Relay) withTraceContext(in *inspect.Request, spans []telemetry.ClientSpan, pinned bool) []byte {
 	if len(spans) != len(in.Body.Messages) {
 		return in.Raw
 	}
-	out, err := in.Body.SetMeta(in.Raw, func(i int) []jsonrpc.MetaKV { return spans[i].MetaKVs() })
+	out, err := in.Body.SetMeta(in.Raw, func(i int) []jsonrpc.MetaKV {
+		m := &in.Body.Messages[i]
+		if !mcpwire.TraceMeta(m.Method, m.Meta.Present(), pinned) {
+			return nil
+		}
+		return spans[i].MetaKVs()
+	})
 	if err != nil {
 		r.log.Warn("could not add the trace context to the request body; sending it unchanged", "error", err)
 		return in.Raw

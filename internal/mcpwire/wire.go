@@ -52,15 +52,27 @@ const (
 // WriteError writes a JSON-RPC error response with the given HTTP status.
 // id is the raw JSON id of the request it answers, or nil for null.
 func WriteError(w http.ResponseWriter, status int, id []byte, code int64, message string) {
+	WriteErrorData(w, status, id, code, message, nil)
+}
+
+// WriteErrorData is WriteError with the error's "data" member: data is a
+// complete JSON value, or nil for none.
+func WriteErrorData(w http.ResponseWriter, status int, id []byte, code int64, message string, data []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(AppendError(nil, id, code, message))
+	_, _ = w.Write(AppendErrorData(nil, id, code, message, data))
 }
 
 // AppendError appends a JSON-RPC error response message to dst.
 func AppendError(dst, id []byte, code int64, message string) []byte {
+	return AppendErrorData(dst, id, code, message, nil)
+}
+
+// AppendErrorData is AppendError with the error's "data" member: data is a
+// complete JSON value, or nil for none.
+func AppendErrorData(dst, id []byte, code int64, message string, data []byte) []byte {
 	dst = append(dst, `{"jsonrpc":"2.0","id":`...)
 	if len(id) == 0 {
 		dst = append(dst, "null"...)
@@ -71,7 +83,30 @@ func AppendError(dst, id []byte, code int64, message string) []byte {
 	dst = strconv.AppendInt(dst, code, 10)
 	dst = append(dst, `,"message":`...)
 	dst = jsonrpc.AppendQuote(dst, message)
+	if len(data) > 0 {
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, data...)
+	}
 	return append(dst, "}}"...)
+}
+
+// UnsupportedVersionData is the "data" of an UnsupportedProtocolVersion
+// error (-32022) in the layout of SEP-2575 and the 2026-07-28 schema's
+// UnsupportedProtocolVersionError: {"supported":[…],"requested":"…"}, the
+// supported revisions newest first, as the specification's example lists
+// them, so that a client retrying with the first one it also speaks gets
+// the newest both share.
+func UnsupportedVersionData(requested string) []byte {
+	b := []byte(`{"supported":[`)
+	for i := len(Versions) - 1; i >= 0; i-- {
+		b = jsonrpc.AppendQuote(b, Versions[i])
+		if i > 0 {
+			b = append(b, ',')
+		}
+	}
+	b = append(b, `],"requested":`...)
+	b = jsonrpc.AppendQuote(b, requested)
+	return append(b, '}')
 }
 
 // Accepts reports whether an Accept header value admits the media type mt
