@@ -44,7 +44,13 @@ func (r *Relay) exchange(w http.ResponseWriter, req *http.Request, in *inspect.R
 				op = &rec.Ops[i]
 			}
 			_, spans[i] = tel.StartClient(req.Context(), &r.backend, op)
-			meta[i] = spans[i].MetaKVs()
+			// The child sees only the body, so _meta is the one carrier; a
+			// session's messages follow the legacy initialize that opened
+			// it, which pins their era (mcpwire.TraceMeta).
+			m := &in.Body.Messages[i]
+			if mcpwire.TraceMeta(m.Method, m.Meta.Present(), s != nil) {
+				meta[i] = spans[i].MetaKVs()
+			}
 		}
 		defer func() {
 			for _, cs := range spans {

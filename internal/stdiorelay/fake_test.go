@@ -76,6 +76,7 @@ type fakeServer struct {
 	cancel    map[string]chan struct{} // in-flight slow calls by raw id
 	asks      map[string]chan fakeMsg  // our requests to the client by raw id
 	nextAsk   int
+	initMeta  string // params._meta of the last initialize, as sent
 }
 
 func runFake() {
@@ -139,9 +140,13 @@ func (f *fakeServer) handle(m fakeMsg) (deaf bool) {
 		}
 	case m.Method == "initialize":
 		var p struct {
-			ProtocolVersion string `json:"protocolVersion"`
+			ProtocolVersion string          `json:"protocolVersion"`
+			Meta            json.RawMessage `json:"_meta"`
 		}
 		_ = json.Unmarshal(m.Params, &p)
+		f.mu.Lock()
+		f.initMeta = string(p.Meta)
+		f.mu.Unlock()
 		f.reply(m.ID, map[string]any{
 			"protocolVersion": p.ProtocolVersion,
 			"capabilities":    map[string]any{"tools": map[string]any{}},
@@ -197,6 +202,11 @@ func (f *fakeServer) call(id json.RawMessage, p *fakeCallParams) {
 		f.text(id, strconv.Itoa(os.Getpid()), false)
 	case "traceparent":
 		f.text(id, p.Meta.Traceparent, false)
+	case "initmeta":
+		f.mu.Lock()
+		meta := f.initMeta
+		f.mu.Unlock()
+		f.text(id, meta, false)
 	case "log":
 		f.write(map[string]any{"jsonrpc": "2.0", "method": "notifications/message",
 			"params": map[string]any{"level": "info", "data": p.Arguments.Text}})

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
@@ -61,6 +62,44 @@ func TestTraceContextToChild(t *testing.T) {
 			want := fmt.Sprintf("00-%s-%s-01", call.TraceID(), call.SpanID())
 			if got != want {
 				t.Errorf("child saw traceparent %q, want the CLIENT span's %q", got, want)
+			}
+		})
+	}
+}
+
+// TestTraceMetaToChild (issue 12, item 1): the child sees only the body, so
+// the rule of mcpwire.TraceMeta decides alone — initialize reaches it
+// without the _meta the client did not send (a dual-era server would take
+// that for a stateless request), and a 2026-07-28 request's trace context
+// goes into the _meta it carries.
+func TestTraceMetaToChild(t *testing.T) {
+	for _, iso := range []Isolation{IsolationSession, IsolationShared} {
+		t.Run(string(iso), func(t *testing.T) {
+			tel, sr, _ := newTelemetry(t)
+			h := newHarness(t, Options{Telemetry: tel, Isolation: iso})
+			sid := h.initialize()
+			if got := h.call(sid, 1, "initmeta", nil).text(t); got != "" {
+				t.Errorf("initialize reached the child with params._meta %s, which the client did not send", got)
+			}
+
+			body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"traceparent","arguments":{},` +
+				`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+			resp := h.post("", acceptJSON, body, mcpwire.HeaderProtocolVersion, "2026-07-28",
+				mcpwire.HeaderMethod, "tools/call", mcpwire.HeaderName, "traceparent")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("stateless call: status %d: %s", resp.StatusCode, readAll(t, resp))
+			}
+			var m rpcMsg
+			decode(t, resp, &m)
+			got := m.text(t)
+			want := ""
+			for _, s := range sr.Ended() {
+				if s.Name() == "tools/call traceparent" {
+					want = fmt.Sprintf("00-%s-%s-01", s.SpanContext().TraceID(), s.SpanContext().SpanID())
+				}
+			}
+			if want == "" || got != want {
+				t.Errorf("stateless request's _meta.traceparent %q, want the CLIENT span's %q", got, want)
 			}
 		})
 	}
