@@ -179,7 +179,9 @@ func (c *conn) fastBody(ctx context.Context, in *inspect.Request, m *jsonrpc.Mes
 	edits = m.AppendReplaceNameEdits(edits, own)
 	carrier := metaCarrier{}
 	w3c.Inject(ctx, carrier)
-	if tp, _ := carrier["traceparent"].(string); tp != "" {
+	// The fast path serves only calls in a backend session (cs.ID() set):
+	// the era is pinned, so the rule lets _meta be created.
+	if tp, _ := carrier["traceparent"].(string); tp != "" && mcpwire.TraceMeta(m.Method, m.Meta.Present(), true) {
 		kv := []jsonrpc.MetaKV{{Key: "traceparent", Value: tp}}
 		if ts, _ := carrier["tracestate"].(string); ts != "" {
 			kv = append(kv, jsonrpc.MetaKV{Key: "tracestate", Value: ts})

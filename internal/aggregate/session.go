@@ -328,7 +328,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
-	client.AddSendingMiddleware(injectMeta)
+	client.AddSendingMiddleware(injectMeta(b.client == nil))
 	client.AddReceivingMiddleware(c.rootsList)
 	cs, err := client.Connect(ctx, b.transport(), nil)
 	if err != nil {

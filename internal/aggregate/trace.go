@@ -9,6 +9,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // w3c reads and writes traceparent/tracestate, never baggage: identity and
@@ -41,25 +43,51 @@ func extractParent(next mcp.MethodHandler) mcp.MethodHandler {
 	}
 }
 
-// injectMeta is the SDK sending middleware of every backend client: the
+// injectMeta returns the SDK sending middleware of a backend's client: the
 // CLIENT span in ctx goes upstream in params._meta (W3C keys), replacing
-// whatever the downstream client had put there. Without a valid span
+// whatever the downstream client had put there, where mcpwire.TraceMeta
+// allows — never on initialize, and _meta is created only once the
+// backend's session pins the era (see pinnedSession). Without a valid span
 // (telemetry off, or a message sent outside a call) _meta is left alone.
-func injectMeta(next mcp.MethodHandler) mcp.MethodHandler {
-	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			if p := req.GetParams(); p != nil && !isNilParams(p) {
-				m := maps.Clone(p.GetMeta())
-				if m == nil {
-					m = map[string]any{}
+// stdio: the backend is a child process, whose legacy initialize pins the
+// era of everything after it.
+func injectMeta(stdio bool) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+				// The SDK omits an empty Meta from the wire: only a non-empty
+				// one is a _meta the peer sees.
+				if p := req.GetParams(); p != nil && !isNilParams(p) &&
+					mcpwire.TraceMeta(method, len(p.GetMeta()) > 0, pinnedSession(req, stdio)) {
+					m := maps.Clone(p.GetMeta())
+					if m == nil {
+						m = map[string]any{}
+					}
+					delete(m, "tracestate")
+					w3c.Inject(ctx, metaCarrier(m))
+					p.SetMeta(m)
 				}
-				delete(m, "tracestate")
-				w3c.Inject(ctx, metaCarrier(m))
-				p.SetMeta(m)
 			}
+			return next(ctx, method, req)
 		}
-		return next(ctx, method, req)
 	}
+}
+
+// pinnedSession reports whether the backend knows req's era from outside
+// its body: the client session completed a session-era initialize and, for
+// an HTTP backend, holds the Mcp-Session-Id the backend assigned (a
+// stateless legacy backend assigns none, so its requests are classified by
+// their bodies alone).
+func pinnedSession(req mcp.Request, stdio bool) bool {
+	cs, _ := req.GetSession().(*mcp.ClientSession)
+	if cs == nil {
+		return false
+	}
+	ir := cs.InitializeResult()
+	if ir == nil || mcpwire.Stateless(ir.ProtocolVersion) {
+		return false
+	}
+	return stdio || cs.ID() != ""
 }
 
 // isNilParams reports a typed nil inside the Params interface, whose
