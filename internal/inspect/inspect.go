@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -71,9 +70,10 @@ func New(opts Options) func(http.Handler) http.Handler {
 				}
 			}
 			version := r.Header.Get(mcpwire.HeaderProtocolVersion)
-			if version != "" && !mcpwire.KnownVersion(version) {
-				reject(w, rec, http.StatusBadRequest, nil, mcpwire.CodeUnsupportedProtocolVersion, record.ReasonUnsupportedVersion,
-					fmt.Sprintf("unsupported protocol version %q (supported: %s)", clip(version), strings.Join(mcpwire.Versions, ", ")))
+			if version != "" && !mcpwire.KnownVersion(version) && r.Method != http.MethodPost {
+				// A POST is answered once its body is parsed, with the
+				// request's id (inspectPost); other methods have no id.
+				rejectVersion(w, rec, nil, version)
 				return
 			}
 			rec.ProtocolVersion = version
@@ -166,6 +166,10 @@ func inspectPost(w http.ResponseWriter, r *http.Request, rec *record.Record, ver
 		return nil, false
 	}
 	fillRecord(rec, req)
+	if version != "" && !mcpwire.KnownVersion(version) {
+		rejectVersion(w, rec, singleID(req), version)
+		return nil, false
+	}
 	if req.Version == "" {
 		req.Version = versionHint(&req.Body)
 		rec.ProtocolVersion = req.Version

@@ -90,7 +90,7 @@ func TestRejections(t *testing.T) {
 		{"Mcp-Method missing", "POST", statelessTC, with(mcpwire.HeaderMethod, ""), 400, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch},
 		{"Mcp-Name disagrees", "POST", statelessTC, with(mcpwire.HeaderName, "echo"), 400, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch},
 		{"Mcp-Name bad base64", "POST", statelessTC, with(mcpwire.HeaderName, "=?base64?***?="), 400, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch},
-		{"version header differs from _meta", "POST", statelessTC, with(mcpwire.HeaderProtocolVersion, "2025-11-25"), 200, 0, ""},
+		{"version header differs from _meta", "POST", statelessTC, with(mcpwire.HeaderProtocolVersion, "2025-11-25"), 400, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch},
 		{"_meta version without header", "POST", statelessTC, map[string]string{mcpwire.HeaderProtocolVersion: ""}, 400, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch},
 		{"wrong content type", "POST", toolsCall, map[string]string{"Content-Type": "text/plain"}, 415, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest},
 		{"accepts neither", "POST", toolsCall, map[string]string{"Accept": "text/html"}, 406, jsonrpc.CodeInvalidRequest, record.ReasonNotAcceptable},

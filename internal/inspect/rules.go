@@ -38,23 +38,51 @@ func checkTransportRules(w http.ResponseWriter, r *http.Request, rec *record.Rec
 
 	m := &req.Body.Messages[0]
 	id := idOf(m, req.Raw)
-	stateless := mcpwire.Stateless(header)
-	if !stateless {
-		if m.MetaProtocolVersion != "" && mcpwire.Stateless(m.MetaProtocolVersion) && header == "" {
+	claim := m.MetaProtocolVersion // the 2026-07-28 per-request version, "" when absent
+	if claim != "" && header == "" && !mcpwire.KnownVersion(claim) {
+		// The body asks for a revision nobody here speaks: the
+		// negotiation error, so that the client can retry with one.
+		rejectVersion(w, rec, id, claim)
+		return false
+	}
+	if claim != "" && header != "" && claim != header {
+		// Whatever the revision, the two must agree (2026-07-28
+		// Streamable HTTP, "Protocol Version Header"): a gateway that went
+		// by the header would apply session rules to what the backend
+		// serves as a stateless request, or the other way round.
+		reject(w, rec, http.StatusBadRequest, id, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch,
+			fmt.Sprintf("%s header %q does not match _meta %q %q", mcpwire.HeaderProtocolVersion, header,
+				jsonrpc.MetaKeyProtocolVersion, clip(claim)))
+		return false
+	}
+	if !mcpwire.Stateless(header) {
+		if claim != "" && mcpwire.Stateless(claim) && header == "" {
 			reject(w, rec, http.StatusBadRequest, id, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch,
 				mcpwire.HeaderProtocolVersion+" header is required for requests carrying "+jsonrpc.MetaKeyProtocolVersion)
 			return false
 		}
 		return true
 	}
-	if m.Kind != jsonrpc.KindRequest && m.Kind != jsonrpc.KindNotification {
+	switch m.Kind {
+	case jsonrpc.KindRequest:
+		// Required in every 2026-07-28 request; one without is malformed,
+		// -32602 with HTTP 400 (basic/index, "Per-request protocol
+		// fields"). Not a header mismatch: there is no value to mismatch.
+		if !m.Meta.Present() {
+			reject(w, rec, http.StatusBadRequest, id, jsonrpc.CodeInvalidParams, record.ReasonInvalidRequest,
+				"invalid params: a "+header+" request must carry params._meta with "+jsonrpc.MetaKeyProtocolVersion)
+			return false
+		}
+		if claim == "" {
+			reject(w, rec, http.StatusBadRequest, id, jsonrpc.CodeInvalidParams, record.ReasonInvalidRequest,
+				"invalid params: params._meta lacks "+jsonrpc.MetaKeyProtocolVersion+" (a string), required in "+header+" requests")
+			return false
+		}
+	case jsonrpc.KindNotification:
+		// The per-request fields are defined for requests only; a
+		// notification's version, when it names one, matched above.
+	default:
 		return true
-	}
-	if m.MetaProtocolVersion != header {
-		reject(w, rec, http.StatusBadRequest, id, mcpwire.CodeHeaderMismatch, record.ReasonHeaderMismatch,
-			fmt.Sprintf("%s header %q does not match _meta %q %q", mcpwire.HeaderProtocolVersion, header,
-				jsonrpc.MetaKeyProtocolVersion, clip(m.MetaProtocolVersion)))
-		return false
 	}
 	method := r.Header.Get(mcpwire.HeaderMethod)
 	if method == "" {
@@ -112,6 +140,28 @@ func DecodeHeaderValue(v string) (string, bool) {
 		return "", false
 	}
 	return string(b), true
+}
+
+// singleID is the id of a body that is one request, else nil (a batch,
+// a notification, a response): the id an error about the whole body
+// answers with.
+func singleID(req *Request) []byte {
+	if req.Body.Batch || len(req.Body.Messages) != 1 || req.Body.Messages[0].Kind != jsonrpc.KindRequest {
+		return nil
+	}
+	return idOf(&req.Body.Messages[0], req.Raw)
+}
+
+// rejectVersion answers a request for a protocol revision the gateway does
+// not know: 400, UnsupportedProtocolVersion (-32022) with the data layout
+// of SEP-2575 ({"supported":[…],"requested":"…"}), which a 2026-07-28
+// client reads to retry with a revision both sides speak. The gateway's
+// checks depend on the revision, so it does not guess one.
+func rejectVersion(w http.ResponseWriter, rec *record.Record, id []byte, requested string) {
+	requested = clip(requested)
+	msg := fmt.Sprintf("Unsupported protocol version %q (supported: %s)", requested, strings.Join(mcpwire.Versions, ", "))
+	rec.Fail(record.ReasonUnsupportedVersion, msg)
+	mcpwire.WriteErrorData(w, http.StatusBadRequest, id, mcpwire.CodeUnsupportedProtocolVersion, msg, mcpwire.UnsupportedVersionData(requested))
 }
 
 func idOf(m *jsonrpc.Message, raw []byte) []byte {
