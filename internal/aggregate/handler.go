@@ -176,7 +176,10 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.routeRecord(rec, r.Header.Get(mcpwire.HeaderSessionID))
 	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
-	a.handler.ServeHTTP(ww, r.WithContext(context.WithValue(ctx, holderKey{}, &holder{})))
+	// Inside the watcher, so that the record sees the JSON-RPC error.
+	je := newJSONErrors(ww, in)
+	a.handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, &holder{})))
+	je.finish()
 	ww.finish()
 }
 

@@ -1,0 +1,98 @@
+package aggregate
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+)
+
+// jsonErrors stands between the SDK's handler and the response: the SDK
+// answers HTTP-level failures (an unknown session, a DELETE without one, a
+// request it cannot take) with http.Error, a line of plain text that no MCP
+// client can read as a JSON-RPC error and that drops the request's id. In
+// aggregating mode the gateway is the server, so those are its own errors:
+// jsonErrors holds such a response and writes it, at finish, as the JSON-RPC
+// error the relays give in the same case — same status, the request's id,
+// the SDK's text as the message. Everything else passes through untouched.
+type jsonErrors struct {
+	http.ResponseWriter
+	id     []byte // the request's id; nil for a batch, a notification, no body
+	status int    // a held plain-text error's status; 0 when none
+	text   []byte
+	passed bool // the response is going through as written
+}
+
+func newJSONErrors(w http.ResponseWriter, in *inspect.Request) *jsonErrors {
+	je := &jsonErrors{ResponseWriter: w}
+	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 {
+		if m := &in.Body.Messages[0]; m.Kind == jsonrpc.KindRequest && m.ID.Present() {
+			je.id = m.ID.Bytes(in.Raw)
+		}
+	}
+	return je
+}
+
+func (w *jsonErrors) WriteHeader(code int) {
+	if w.passed || w.status != 0 {
+		return
+	}
+	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.status = code
+		return
+	}
+	w.passed = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *jsonErrors) Write(p []byte) (int, error) {
+	if !w.passed && w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.status != 0 {
+		if room := 512 - len(w.text); room > 0 {
+			w.text = append(w.text, p[:min(len(p), room)]...)
+		}
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *jsonErrors) Flush() {
+	if w.status != 0 {
+		return
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *jsonErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish writes the held error, if any.
+func (w *jsonErrors) finish() {
+	if w.status == 0 {
+		return
+	}
+	msg := strings.TrimSpace(strings.ToValidUTF8(string(w.text), "\ufffd"))
+	if msg == "" {
+		msg = http.StatusText(w.status)
+	}
+	w.Header().Del("Content-Length")
+	mcpwire.WriteError(w.ResponseWriter, w.status, w.id, errorCode(w.status), msg)
+}
+
+// errorCode is the JSON-RPC code for an HTTP-level error status: what the
+// official SDKs send with a 404 for an unknown session, invalid request for
+// the client's other faults, internal error for the server's.
+func errorCode(status int) int64 {
+	switch {
+	case status == http.StatusNotFound:
+		return mcpwire.CodeSessionNotFound
+	case status >= 500:
+		return jsonrpc.CodeInternalError
+	}
+	return jsonrpc.CodeInvalidRequest
+}
