@@ -7,6 +7,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
 )
 
 // jsonErrors stands between the SDK's handler and the response: the SDK
@@ -19,14 +20,15 @@ import (
 // the SDK's text as the message. Everything else passes through untouched.
 type jsonErrors struct {
 	http.ResponseWriter
+	rec    *record.Record
 	id     []byte // the request's id; nil for a batch, a notification, no body
 	status int    // a held plain-text error's status; 0 when none
 	text   []byte
 	passed bool // the response is going through as written
 }
 
-func newJSONErrors(w http.ResponseWriter, in *inspect.Request) *jsonErrors {
-	je := &jsonErrors{ResponseWriter: w}
+func newJSONErrors(w http.ResponseWriter, rec *record.Record, in *inspect.Request) *jsonErrors {
+	je := &jsonErrors{ResponseWriter: w, rec: rec}
 	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 {
 		if m := &in.Body.Messages[0]; m.Kind == jsonrpc.KindRequest && m.ID.Present() {
 			je.id = m.ID.Bytes(in.Raw)
@@ -79,6 +81,15 @@ func (w *jsonErrors) finish() {
 	msg := strings.TrimSpace(strings.ToValidUTF8(string(w.text), "\ufffd"))
 	if msg == "" {
 		msg = http.StatusText(w.status)
+	}
+	if w.rec.Reason == "" {
+		// As the relays record the same failures.
+		switch {
+		case w.status == http.StatusNotFound:
+			w.rec.Fail(record.ReasonSessionNotFound, msg)
+		case w.status < 500:
+			w.rec.Fail(record.ReasonInvalidRequest, msg)
+		}
 	}
 	w.Header().Del("Content-Length")
 	mcpwire.WriteError(w.ResponseWriter, w.status, w.id, errorCode(w.status), msg)

@@ -177,7 +177,7 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	// Inside the watcher, so that the record sees the JSON-RPC error.
-	je := newJSONErrors(ww, in)
+	je := newJSONErrors(ww, rec, in)
 	a.handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, &holder{})))
 	je.finish()
 	ww.finish()
