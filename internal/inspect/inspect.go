@@ -70,13 +70,18 @@ func New(opts Options) func(http.Handler) http.Handler {
 				}
 			}
 			version := r.Header.Get(mcpwire.HeaderProtocolVersion)
-			if version != "" && !mcpwire.KnownVersion(version) && r.Method != http.MethodPost {
+			if version != "" && !mcpwire.KnownVersion(version) {
+				if r.Method != http.MethodPost {
+					rejectVersion(w, rec, nil, version)
+					return
+				}
 				// A POST is answered once its body is parsed, with the
-				// request's id (inspectPost); other methods have no id.
-				rejectVersion(w, rec, nil, version)
-				return
+				// request's id (inspectPost). The unknown value never
+				// reaches the record: spans and metrics carry known
+				// revisions only.
+			} else {
+				rec.ProtocolVersion = version
 			}
-			rec.ProtocolVersion = version
 			rec.SessionID = r.Header.Get(mcpwire.HeaderSessionID)
 			rec.LastEventID = r.Header.Get(mcpwire.HeaderLastEventID) != ""
 

@@ -147,6 +147,9 @@ func TestStatelessErrorPaths(t *testing.T) {
 			if rec.Reason != tt.reason {
 				t.Errorf("reason %q, want %q", rec.Reason, tt.reason)
 			}
+			if v := rec.ProtocolVersion; v != "" && !mcpwire.KnownVersion(v) {
+				t.Errorf("record holds the unknown version %q (it reaches span attributes)", v)
+			}
 			if tt.wantRequested == "" {
 				if len(e.Error.Data) != 0 {
 					t.Errorf("unexpected data %s", e.Error.Data)
