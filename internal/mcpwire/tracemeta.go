@@ -14,10 +14,11 @@ package mcpwire
 //
 // Dual-era servers tell a 2026-07-28 request from a session-era one by the
 // body: the official SDKs (TypeScript v2, Go v1.8) by the
-// "io.modelcontextprotocol/protocolVersion" key in _meta, the conformance
-// suite's reference server by _meta being there at all when the request has
-// no session id. So the rule never changes whether a message has _meta, and
-// never adds the version key:
+// "io.modelcontextprotocol/protocolVersion" key in _meta (Go also by a
+// 2026-07-28 MCP-Protocol-Version header, which a relay passes as sent),
+// the conformance suite's reference server by _meta being there at all
+// when the request has no session id. So the rule never changes whether a
+// message has _meta, and never adds the version key:
 //
 //   - initialize: never. It selects the era; its _meta, if any, is the
 //     client's and stays exactly as sent.
