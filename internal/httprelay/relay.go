@@ -52,9 +52,9 @@ type Options struct {
 
 	// Telemetry makes a CLIENT span per message sent upstream, carries its
 	// trace context in the traceparent/tracestate headers and, where
-	// mcpwire.TraceMeta allows, in the message's params._meta, and learns the tool and prompt names the
-	// backend lists. Nil: none of that, and the client's own trace context
-	// passes through untouched.
+	// mcpwire.TraceMeta allows, in the message's params._meta, and learns
+	// the tool and prompt names the backend lists. Nil: none of that, and
+	// the client's own trace context passes through untouched.
 	Telemetry *telemetry.Telemetry
 
 	Logger *slog.Logger
