@@ -208,6 +208,9 @@ type OIDCIssuer struct {
 	JWKSURL        string     // jwksURL: skips discovery when set
 	Claims         OIDCClaims // claims: claim names mapped onto the identity
 	RequiredScopes []string   // requiredScopes: every one must be in the token's scope/scp
+	// RequireTokenType: "" (any typ) or at+jwt (RFC 9068): the JOSE
+	// header's typ every token must carry.
+	RequireTokenType string
 }
 
 // OIDCClaims names the claims that fill an identity's Name, Email and Groups.
