@@ -1,17 +1,21 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
 // Lookup supplies the environment and file system to reference resolution.
-// A nil field means the real one: os.LookupEnv, os.ReadFile.
+// A nil field means the real one: os.LookupEnv, os.ReadFile, os.Stat. Stat
+// gives the mode of files that hold secrets (secretfile.go).
 type Lookup struct {
 	Getenv   func(name string) (string, bool)
 	ReadFile func(path string) ([]byte, error)
+	Stat     func(path string) (fs.FileInfo, error)
 }
 
 func (l Lookup) getenv(name string) (string, bool) {
@@ -76,7 +80,10 @@ func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error
 			if !filepath.IsAbs(p) && dir != "" && dir != "." {
 				p = filepath.Join(dir, p)
 			}
-			data, err := look.readFile(p)
+			data, err := look.readSecretFile(p)
+			if me := (*secretModeError)(nil); errors.As(err, &me) {
+				return "", false, fmt.Errorf("file %q referenced as ${file:%s} %w", p, arg, err)
+			}
 			if err != nil {
 				return "", false, fmt.Errorf("cannot read file %q referenced as ${file:%s}: %v", p, arg, unwrapPathError(err))
 			}
