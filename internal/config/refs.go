@@ -35,8 +35,9 @@ func (l Lookup) readFile(path string) ([]byte, error) {
 // resolveRefs expands ${env:NAME} and ${file:PATH} in s and turns $${ into ${.
 // dir is the directory relative file paths are resolved against. It reports
 // whether s contained any reference (an escape alone does not count). Error
-// messages name the reference, never a resolved value.
-func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error) {
+// messages name the reference, never a resolved value. found, when not nil,
+// is told each reference as written and the value it resolved to.
+func resolveRefs(s, dir string, look Lookup, found func(ref, value string)) (out string, hadRef bool, err error) {
 	if !strings.Contains(s, "${") {
 		return s, false, nil
 	}
@@ -72,6 +73,9 @@ func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error
 				return "", false, fmt.Errorf("environment variable %s is not set (referenced as ${env:%s})", arg, arg)
 			}
 			b.WriteString(v)
+			if found != nil {
+				found("${"+ref+"}", v)
+			}
 		case "file":
 			if arg == "" {
 				return "", false, fmt.Errorf("empty path in ${file:}")
@@ -92,6 +96,9 @@ func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error
 				v = strings.TrimSuffix(strings.TrimSuffix(v, "\n"), "\r")
 			}
 			b.WriteString(v)
+			if found != nil {
+				found("${"+ref+"}", v)
+			}
 		default:
 			return "", false, fmt.Errorf("unknown reference %s (a reference is ${env:NAME} or ${file:PATH}; write $${ for a literal ${)", shorten("${"+ref+"}"))
 		}
