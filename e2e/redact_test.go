@@ -17,7 +17,9 @@ import (
 // client session fails; on 7934c03 both WARN lines and the admin /readyz
 // lastError showed the resolved key (url.Error quotes the whole URL). Now
 // they show the reference as written, and neither the log, /readyz nor the
-// audit log holds the key.
+// audit log holds the key. A second backend with the same reference in its
+// URL is stopped under a session, so that a failed call's error quotes the
+// URL too.
 func TestAggregateSecretsRedacted(t *testing.T) {
 	t.Parallel()
 	gob := startGoBackend(t)
@@ -33,7 +35,7 @@ aggregate: {prefix: false}
 audit: {enabled: true, sink: %q}
 backends:
   - name: gob
-    url: %q
+    url: "%s?api_key=${env:E2E_AGG_API_KEY}"
   - name: vault
     url: "http://127.0.0.1:%d/mcp?api_key=${env:E2E_AGG_API_KEY}"
     headers: {Authorization: "Bearer ${env:E2E_AGG_API_KEY}"}
@@ -59,6 +61,19 @@ backends:
 		return strings.Contains(l, "backend unavailable for a client session") && strings.Contains(l, "vault")
 	}); !ok {
 		t.Fatalf("no session warning for vault; log:\n%s", tail(g.Log.String(), 3000))
+	}
+
+	// gob dies under the session: the failed call's error (the SDK's
+	// quotes gob's URL) is logged, and the call's record, span and audit
+	// event are written.
+	gob.stop()
+	if r := audPost(t, g.URL, sid, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"greet","arguments":{"name":"x"}}}`, nil); r.msg["error"] == nil {
+		t.Errorf("tools/call greet with gob down: status %d, body %s; want a JSON-RPC error", r.status, r.body)
+	}
+	if _, ok := g.Log.waitFor(10*time.Second, func(l string) bool {
+		return strings.Contains(l, "backend call failed") && strings.Contains(l, ref)
+	}); !ok {
+		t.Errorf("the failed call's warning does not quote gob's URL with the reference; log:\n%s", tail(g.Log.String(), 3000))
 	}
 
 	resp, err := http.Get(g.Admin + "/readyz")
