@@ -227,6 +227,13 @@ func (g *Gateway) reporters() []observe.Reporter {
 		// carry it, so it is redacted once, before any of them reads it.
 		rs = append(rs, observe.ReporterFunc(func(_ context.Context, rec *record.Record) {
 			rec.Detail = g.cfg.Redact(rec.Detail)
+			for i := range rec.Ops {
+				if op := &rec.Ops[i]; op.HasRPCError {
+					// The SDK can turn a transport failure into an error
+					// message that quotes the URL.
+					op.RPCError = g.cfg.Redact(op.RPCError)
+				}
+			}
 		}))
 	}
 	if g.tel != nil {

@@ -54,9 +54,14 @@ backends:
 		t.Errorf("log: want the URL quoted with %s and never the secret:\n%s", ref, out)
 	}
 
-	rec := &record.Record{Detail: `Post "http://127.0.0.1:1/mcp?api_key=` + secret + `": refused`}
+	quoted := `Post "http://127.0.0.1:1/mcp?api_key=` + secret + `": refused`
+	rec := &record.Record{Detail: quoted}
+	rec.NewOps(1)[0] = record.Op{HasRPCError: true, RPCError: quoted}
 	g.reporters()[0].Report(context.Background(), rec)
 	if strings.Contains(rec.Detail, secret) || !strings.Contains(rec.Detail, ref) {
 		t.Errorf("the first reporter left the detail %q", rec.Detail)
+	}
+	if strings.Contains(rec.Ops[0].RPCError, secret) || !strings.Contains(rec.Ops[0].RPCError, ref) {
+		t.Errorf("the first reporter left the op's error message %q", rec.Ops[0].RPCError)
 	}
 }
