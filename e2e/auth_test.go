@@ -733,3 +733,93 @@ func TestAuthCredentialsNotForwarded(t *testing.T) {
 	}
 	t.Logf("the backend saw %d requests, none with a client credential", len(got))
 }
+
+// TestAuthClaimSpellings sends properly signed tokens from the real issuer
+// whose payloads hold a second spelling of a registered claim after the
+// real one ("Sub":"admin" beside "sub", a future "Exp" beside an expired
+// exp, "AUD":"mcpgate" beside a foreign aud). go-oidc's case-insensitive
+// decoding let the last spelling win, so each was accepted and the audit
+// log named admin. Each must get 401 with the reason in the request log,
+// and neither the audit log nor the gateway log may name admin.
+func TestAuthClaimSpellings(t *testing.T) {
+	t.Parallel()
+	iss := newTestIssuer(t)
+	k1 := newIssuerKey(t, "k1")
+	iss.Publish(k1)
+	sink := filepath.Join(t.TempDir(), "audit.jsonl")
+	g := audStart(t, audAuthConfig(t, iss, []apiKey{newAPIKey(t, "ci-bot")}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n  principal: raw\n", sink)))
+	eventually(t, 15*time.Second, "the gateway is ready (OIDC keys fetched)", func() bool {
+		resp, err := http.Get(g.Admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	// payload is alice's valid claims with members appended last.
+	payload := func(mod func(map[string]any), members string) []byte {
+		c := iss.Claims("alice")
+		if mod != nil {
+			mod(c)
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(append(b[:len(b)-1], ","+members...), '}')
+	}
+	past := time.Now().Add(-time.Hour).Unix()
+	cases := []struct {
+		name    string
+		payload []byte
+		detail  string
+	}{
+		{"Sub beside sub", payload(nil, `"Sub":"admin"`), "claim sub appears under 2 spellings"},
+		{"sub twice", payload(nil, `"sub":"admin"`), `claim "sub" appears twice`},
+		{"lone Sub", payload(func(c map[string]any) { delete(c, "sub") }, `"Sub":"admin"`), "token has no sub claim"},
+		{"expired exp beside a future Exp", payload(func(c map[string]any) { c["exp"] = past }, `"Exp":9999999999`), "claim exp appears under 2 spellings"},
+		{"aud other beside AUD mcpgate", payload(func(c map[string]any) { c["aud"] = "other" }, `"AUD":"mcpgate"`), "claim aud appears under 2 spellings"},
+		{"exp as a string", payload(func(c map[string]any) { delete(c, "exp") }, `"exp":"9999999999"`), "exp is not a number"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id := fmt.Sprint(100 + i)
+			r := audPost(t, g.URL, "", fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-claims","version":"1"}}}`, id, audProtocol),
+				bearerH(signJWTPayload(t, k1, c.payload)))
+			if r.status != http.StatusUnauthorized || r.header.Get("Mcp-Session-Id") != "" {
+				t.Fatalf("status %d, session %q; want 401 and no session; body %s", r.status, r.header.Get("Mcp-Session-Id"), r.body)
+			}
+			e := g.waitRequest(t, "request id "+id, func(e logEntry) bool { return e.str("jsonrpc.id") == id })
+			if e != nil && (e.str("reason") != "unauthenticated" || !strings.Contains(e.str("detail"), c.detail)) {
+				t.Errorf("logged reason %q detail %q, want unauthenticated with %q", e.str("reason"), e.str("detail"), c.detail)
+			}
+		})
+	}
+	// The control: the same issuer's plain token for alice is served.
+	audInit(t, g.URL, 1, "e2e-claims", bearerH(iss.Token(k1, "alice", nil)))
+
+	if err := g.stop(); err != nil {
+		t.Fatalf("mcpgate did not exit cleanly: %v", err)
+	}
+	events, data := audRead(t, sink)
+	refused := 0
+	for _, e := range events {
+		if e.str("outcome") != "success" {
+			refused++
+		}
+	}
+	if refused < len(cases) {
+		t.Errorf("the audit log holds %d refused events, want at least %d:\n%s", refused, len(cases), tail(string(data), 3000))
+	}
+	if !bytes.Contains(data, []byte(`"subject":"alice"`)) {
+		t.Errorf("the audit log does not name alice (the control):\n%s", tail(string(data), 3000))
+	}
+	// As a value: the log's serving line has an "admin" key (the listener).
+	if bytes.Contains(data, []byte(`"admin"`)) {
+		t.Errorf("the audit log names admin:\n%s", tail(string(data), 3000))
+	}
+	if strings.Contains(g.Log.String(), `:"admin"`) {
+		t.Errorf("the gateway log names admin:\n%s", tail(g.Log.String(), 3000))
+	}
+}

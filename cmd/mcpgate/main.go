@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/gateway"
+	"github.com/mcpgate/mcpgate/internal/redact"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
@@ -176,6 +177,11 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	if cfg.Redacts() {
+		// Every component logs through this logger (and slog.Default):
+		// no line shows a value a ${env:…}/${file:…} reference resolved to.
+		log = redact.Logger(log, cfg.Redact)
+	}
 	slog.SetDefault(log)
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
@@ -230,7 +236,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(stdout, "warning:", w)
+		fmt.Fprintln(stdout, "warning:", cfg.Redact(w))
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", *file)
 	return 0

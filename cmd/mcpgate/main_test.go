@@ -14,6 +14,18 @@ func TestRun(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(good, []byte("auth: {mode: anonymous}\nbackends:\n  - name: b\n    url: http://127.0.0.1:3001/mcp\n"), 0o600)
 	os.WriteFile(bad, []byte("auth: {mode: anonymous}\nupstreams: []\n"), 0o600)
+	// Secret files readable by others (0644, what a umask of 022 gives
+	// "mcpgate keygen > key"): refused by validate and at start.
+	openKey, openRef := filepath.Join(dir, "open.key"), filepath.Join(dir, "open.secret")
+	os.WriteFile(openKey, []byte("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"), 0o600)
+	os.WriteFile(openRef, []byte("s3cret\n"), 0o600)
+	os.Chmod(openKey, 0o644)
+	os.Chmod(openRef, 0o644)
+	keyCfg, refCfg := filepath.Join(dir, "key.yaml"), filepath.Join(dir, "ref.yaml")
+	os.WriteFile(keyCfg, []byte("pseudonymization: {keys: [{id: k1, file: open.key}]}\nauth: {mode: anonymous}\nbackends:\n  - name: b\n    url: http://127.0.0.1:3001/mcp\n"), 0o600)
+	os.WriteFile(refCfg, []byte("auth: {mode: anonymous}\nbackends:\n  - name: b\n    url: http://127.0.0.1:3001/mcp\n    headers: {Authorization: \"Bearer ${file:open.secret}\"}\n"), 0o600)
+	keyErr := `key.yaml:1: pseudonymization.keys[0].file: key file "` + openKey + `" has mode 0644: group or others can access it, and it holds a secret; run: chmod 600 ` + openKey
+	refErr := `ref.yaml:5: backends[0].headers.Authorization: file "` + openRef + `" referenced as ${file:open.secret} has mode 0644: group or others can access it, and it holds a secret; run: chmod 600 ` + openRef
 
 	tests := []struct {
 		name   string
@@ -36,6 +48,10 @@ func TestRun(t *testing.T) {
 		{"no-file form refuses a public listener", []string{"serve", "--listen", "0.0.0.0:8080", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "not a loopback address"},
 		{"no-file form refuses a public admin listener", []string{"serve", "--admin", "0.0.0.0:9464", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "--admin"},
 		{"serve with a bad file", []string{"serve", "--config", bad}, 1, "", `unknown key "upstreams"`},
+		{"validate refuses an open key file", []string{"validate", "--config", keyCfg}, 1, "", keyErr},
+		{"serve refuses an open key file", []string{"serve", "--config", keyCfg}, 1, "", keyErr},
+		{"validate refuses an open ${file:} secret", []string{"validate", "--config", refCfg}, 1, "", refErr},
+		{"serve refuses an open ${file:} secret", []string{"serve", "--config", refCfg}, 1, "", refErr},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,6 +86,9 @@ type Issuer struct {
 	// RequiredScopes must all be in the token's scope or scp claim (403
 	// insufficient_scope otherwise).
 	RequiredScopes []string
+	// RequireTokenType, when set, must be the JOSE header's typ: "" (any)
+	// or TokenTypeAccessToken (RFC 9068; application/at+jwt is accepted too).
+	RequireTokenType string
 }
 
 // APIKey is one accepted API key.
@@ -182,6 +185,10 @@ func New(opts Options) (*Authenticator, error) {
 			cancel()
 			return nil, fmt.Errorf("authn: issuer %q configured twice", o.Issuer)
 		}
+		if o.RequireTokenType != "" && o.RequireTokenType != TokenTypeAccessToken {
+			cancel()
+			return nil, fmt.Errorf("authn: issuer %q: unsupported required token type %q (only %s)", o.Issuer, o.RequireTokenType, TokenTypeAccessToken)
+		}
 		iss := &issuer{
 			name:        o.Issuer,
 			audiences:   slices.Clone(o.Audiences),
@@ -189,6 +196,8 @@ func New(opts Options) (*Authenticator, error) {
 			emailClaim:  o.EmailClaim,
 			groupsClaim: o.GroupsClaim,
 			required:    slices.Clone(o.RequiredScopes),
+			claimNames:  claimNames(o.NameClaim, o.EmailClaim, o.GroupsClaim),
+			tokenType:   o.RequireTokenType,
 		}
 		ks := &keySet{
 			issuer:     o.Issuer,

@@ -29,6 +29,8 @@ func OptionsFromConfig(a *config.Auth) Options {
 				EmailClaim:     is.Claims.Email,
 				GroupsClaim:    is.Claims.Groups,
 				RequiredScopes: is.RequiredScopes,
+				// The same value: config validates it, New re-checks.
+				RequireTokenType: is.RequireTokenType,
 			})
 		}
 	}

@@ -15,6 +15,7 @@
 //   - authn.go: [Options], [New], the middleware and readiness;
 //   - bearer.go: the Authorization header and where credentials may appear;
 //   - oidc.go: token verification and claim mapping;
+//   - claims.go: the strict, case-sensitive claims decoder;
 //   - jwks.go: the per-issuer key set (discovery, fetch, refresh, throttle);
 //   - cache.go: the bounded cache of verified tokens;
 //   - apikey.go: API keys (stored as SHA-256 digests);

@@ -33,6 +33,8 @@ func FuzzVerifyToken(f *testing.F) {
 	f.Add(sign(f, newKey(f, "k1", jose.ES256), claimsFor(p, clk)))
 	f.Add(valid[:len(valid)-10])
 	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.")
+	f.Add(signRaw(f, k1, "JWT", []byte(`{"iss":"`+p.issuer()+`","sub":"u","Sub":"admin","aud":"mcpgate","exp":9999999999}`)))
+	f.Add(signRaw(f, k1, "JWT", []byte(`{"iss":"`+p.issuer()+`","sub":"u","aud":"mcpgate","exp":"9999999999"}`)))
 	f.Add("a.b.c")
 	f.Add("..")
 	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","kid":"k1"}`)) + "." +

@@ -115,7 +115,22 @@ func (p *fakeIdP) unpublish(kids ...string) {
 // sign makes a compact JWS of claims with k (its kid in the header).
 func sign(t testing.TB, k *signingKey, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signRaw(t, k, "JWT", payload)
+}
+
+// signRaw makes a compact JWS of payload, byte for byte (for payloads
+// json.Marshal cannot make: duplicate keys), with k's kid and, unless it is
+// "", typ in the protected header.
+func signRaw(t testing.TB, k *signingKey, typ string, payload []byte) string {
+	t.Helper()
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
 	if k.kid != "" {
 		opts = opts.WithHeader("kid", k.kid)
 	}
@@ -123,7 +138,6 @@ func sign(t testing.TB, k *signingKey, claims map[string]any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, _ := json.Marshal(claims)
 	jws, err := s.Sign(payload)
 	if err != nil {
 		t.Fatal(err)

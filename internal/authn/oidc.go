@@ -3,7 +3,6 @@ package authn
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -24,6 +23,8 @@ type issuer struct {
 	audiences                          []string
 	nameClaim, emailClaim, groupsClaim string
 	required                           []string // scopes every token must carry
+	claimNames                         []string // claims read from its tokens (ambiguousClaim)
+	tokenType                          string   // required typ ("" = any)
 	keys                               *keySet
 	verifier                           *oidc.IDTokenVerifier
 }
@@ -48,20 +49,34 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*identity.
 	if len(jws.Signatures) != 1 {
 		return nil, badToken("token has %d signatures", len(jws.Signatures))
 	}
-	var pre struct {
-		Iss string `json:"iss"`
+	// The payload is decoded strictly here, before the signature is
+	// checked, so that the issuer is chosen from the same exact-name iss the
+	// claims checks read. It is the payload whose signature is verified
+	// below: go-oidc verifies st.jws, parsed from the same token, and
+	// checks that the verified bytes are the token's payload.
+	claims, err := decodeClaims(jws.UnsafePayloadWithoutVerification())
+	if err != nil {
+		return nil, badToken("token %v", err)
 	}
-	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &pre); err != nil {
-		return nil, badToken("token payload is not a JSON object: %v", err)
+	issName, ok := claims["iss"].(string)
+	if _, present := claims["iss"]; present && !ok {
+		return nil, badToken("token iss is not a string")
 	}
-	iss := a.issuers[pre.Iss]
+	iss := a.issuers[issName]
 	if iss == nil {
-		return nil, badToken("unknown issuer %s", clip(pre.Iss))
+		return nil, badToken("unknown issuer %s", clip(issName))
+	}
+	if why := ambiguousClaim(claims, iss.claimNames); why != "" {
+		return nil, badToken("issuer %s: %s", iss.name, why)
+	}
+	if iss.tokenType != "" {
+		if f := checkTokenType(iss, jws); f != nil {
+			return nil, f
+		}
 	}
 
 	st := &verifyState{raw: token, jws: jws}
-	tok, err := iss.verifier.Verify(context.WithValue(ctx, verifyStateKey{}, st), token)
-	if err != nil {
+	if _, err := iss.verifier.Verify(context.WithValue(ctx, verifyStateKey{}, st), token); err != nil {
 		switch {
 		case errors.Is(st.err, errNoKeys):
 			return nil, unavailable(iss.keys.retryAfter(), "issuer %s: %v", iss.name, st.err)
@@ -71,11 +86,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*identity.
 		return nil, badToken("issuer %s: %v", iss.name, err)
 	}
 
-	var claims map[string]any
-	if err := tok.Claims(&claims); err != nil {
-		return nil, badToken("issuer %s: claims: %v", iss.name, err)
-	}
-	if f := a.checkClaims(iss, tok, claims, now); f != nil {
+	tc, f := a.checkClaims(iss, claims, now)
+	if f != nil {
 		return nil, f
 	}
 	if missing := missingScopes(iss.required, claims); len(missing) > 0 {
@@ -86,8 +98,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*identity.
 	}
 
 	id := &identity.Identity{
-		Subject: tok.Subject,
-		Issuer:  tok.Issuer,
+		Subject: tc.sub,
+		Issuer:  iss.name,
 		Name:    stringClaim(claims, iss.nameClaim),
 		Email:   stringClaim(claims, iss.emailClaim),
 		Groups:  listClaim(claims, iss.groupsClaim),
@@ -96,7 +108,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*identity.
 	}
 	if a.cache != nil {
 		until := now.Add(a.cache.ttl)
-		if exp := tok.Expiry.Add(a.skew); exp.Before(until) {
+		if exp := tc.exp.Add(a.skew); exp.Before(until) {
 			until = exp
 		}
 		e := &cacheEntry{id: id, until: until, issuer: iss, keyID: st.keyID}
@@ -105,40 +117,109 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*identity.
 	return id, nil
 }
 
-// checkClaims applies the checks go-oidc leaves to us (its audience check
-// takes one value, its expiry check has no configurable skew and accepts a
-// token without exp).
-func (a *Authenticator) checkClaims(iss *issuer, tok *oidc.IDToken, claims map[string]any, now time.Time) *failure {
-	if tok.Issuer != iss.name {
-		return badToken("issuer mismatch: %s", clip(tok.Issuer))
+// tokenClaims are the checked claims the identity and the cache use.
+type tokenClaims struct {
+	sub string
+	exp time.Time
+}
+
+// checkClaims checks the registered claims, read by their exact names (go-oidc
+// has checked the signature and, with its own case-insensitive decoding, the
+// issuer; ambiguousClaim has made sure both decodings agree). Its audience
+// check takes one value and its expiry check has no configurable skew and
+// accepts a token without exp, so these are ours.
+func (a *Authenticator) checkClaims(iss *issuer, claims map[string]any, now time.Time) (tokenClaims, *failure) {
+	var tc tokenClaims
+	if s, _ := claims["iss"].(string); s != iss.name {
+		return tc, badToken("issuer mismatch: %s", clip(s))
 	}
-	if !slices.ContainsFunc(tok.Audience, func(aud string) bool { return slices.Contains(iss.audiences, aud) }) {
-		return badToken("issuer %s: audience mismatch: token aud %s, accepted %s", iss.name, clipList(tok.Audience), strings.Join(iss.audiences, ", "))
+	aud, ok := audience(claims["aud"])
+	if !ok {
+		return tc, badToken("issuer %s: aud is not a string or a list of strings", iss.name)
 	}
-	if _, ok := claims["exp"]; !ok || tok.Expiry.IsZero() {
-		return badToken("issuer %s: token has no exp claim", iss.name)
+	if !slices.ContainsFunc(aud, func(aud string) bool { return slices.Contains(iss.audiences, aud) }) {
+		return tc, badToken("issuer %s: audience mismatch: token aud %s, accepted %s", iss.name, clipList(aud), strings.Join(iss.audiences, ", "))
 	}
-	if late := now.Sub(tok.Expiry); late > a.skew {
-		return badToken("issuer %s: token expired %s ago", iss.name, ago(late))
+	v, ok := claims["exp"]
+	if !ok {
+		return tc, badToken("issuer %s: token has no exp claim", iss.name)
+	}
+	if tc.exp, ok = numericDate(v); !ok {
+		return tc, badToken("issuer %s: exp is not a number (a NumericDate)", iss.name)
+	}
+	if late := now.Sub(tc.exp); late > a.skew {
+		return tc, badToken("issuer %s: token expired %s ago", iss.name, ago(late))
 	}
 	if v, ok := claims["nbf"]; ok {
 		nbf, ok := numericDate(v)
 		if !ok {
-			return badToken("issuer %s: nbf is not a number", iss.name)
+			return tc, badToken("issuer %s: nbf is not a number (a NumericDate)", iss.name)
 		}
 		if early := nbf.Sub(now); early > a.skew {
-			return badToken("issuer %s: token not valid for another %s (nbf)", iss.name, ago(early))
+			return tc, badToken("issuer %s: token not valid for another %s (nbf)", iss.name, ago(early))
 		}
 	}
-	if !tok.IssuedAt.IsZero() {
-		if early := tok.IssuedAt.Sub(now); early > a.skew {
-			return badToken("issuer %s: token issued %s in the future (iat)", iss.name, ago(early))
+	if v, ok := claims["iat"]; ok {
+		iat, ok := numericDate(v)
+		if !ok {
+			return tc, badToken("issuer %s: iat is not a number (a NumericDate)", iss.name)
+		}
+		if early := iat.Sub(now); early > a.skew {
+			return tc, badToken("issuer %s: token issued %s in the future (iat)", iss.name, ago(early))
 		}
 	}
-	if tok.Subject == "" {
-		return badToken("issuer %s: token has no sub claim", iss.name)
+	switch sub, ok := claims["sub"].(string); {
+	case claims["sub"] != nil && !ok:
+		return tc, badToken("issuer %s: sub is not a string", iss.name)
+	case sub == "":
+		return tc, badToken("issuer %s: token has no sub claim", iss.name)
+	default:
+		tc.sub = sub
 	}
-	return nil
+	return tc, nil
+}
+
+// audience reads aud: one string or a list of strings (RFC 7519 §4.1.3);
+// absent is an empty list.
+func audience(v any) ([]string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return []string{v}, true
+	case []any:
+		out := make([]string, len(v))
+		for i, s := range v {
+			s, ok := s.(string)
+			if !ok {
+				return nil, false
+			}
+			out[i] = s
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// TokenTypeAccessToken is the only token type that can be required: RFC
+// 9068's JWT access tokens, typ at+jwt.
+const TokenTypeAccessToken = "at+jwt"
+
+// checkTokenType applies an issuer's requireTokenType to the JOSE header's
+// typ. RFC 9068 §4 accepts at+jwt and application/at+jwt; media types
+// compare case-insensitively (RFC 7515 §4.1.9). It tells an access token
+// from an ID token or any other JWT the same issuer signs for the same
+// audience (an ID token's aud is the client id, often configured as an
+// accepted audience).
+func checkTokenType(iss *issuer, jws *jose.JSONWebSignature) *failure {
+	typ, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string)
+	if strings.EqualFold(typ, iss.tokenType) || strings.EqualFold(typ, "application/"+iss.tokenType) {
+		return nil
+	}
+	if typ == "" {
+		return badToken("issuer %s: token has no typ header, %s required", iss.name, iss.tokenType)
+	}
+	return badToken("issuer %s: token typ %s, %s required", iss.name, clip(typ), iss.tokenType)
 }
 
 func numericDate(v any) (time.Time, bool) {

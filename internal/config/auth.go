@@ -25,7 +25,7 @@ const (
 )
 
 // inlineIssuerKeys are the keys of the inline (single issuer) form of auth.oidc.
-var inlineIssuerKeys = []string{"issuer", "audience", "jwksURL", "claims", "requiredScopes"}
+var inlineIssuerKeys = []string{"issuer", "audience", "jwksURL", "claims", "requiredScopes", "requireTokenType"}
 
 func (d *decoder) auth(a *Auth) func(*yaml.Node, string) {
 	return func(n *yaml.Node, p string) {
@@ -103,6 +103,7 @@ func (d *decoder) issuerFields(is *OIDCIssuer) []field {
 			})
 		}},
 		{"requiredScopes", d.strList(&is.RequiredScopes)},
+		{"requireTokenType", d.str(&is.RequireTokenType)},
 	}
 }
 
@@ -346,6 +347,12 @@ func (v *validator) oidc(c *Config, on bool) {
 			}
 		}
 		v.scopes(p+".requiredScopes", is.RequiredScopes)
+		// RFC 9068 access tokens are the one type worth requiring: an
+		// ID token the same issuer signed for an accepted audience must
+		// not pass for an access token.
+		if t := is.RequireTokenType; t != "" && t != "at+jwt" {
+			v.errorf(p+".requireTokenType", "unsupported token type %s (valid: at+jwt, the RFC 9068 JWT access token type; omit the key to accept any typ)", v.m.quote(p+".requireTokenType", t))
+		}
 	}
 	v.nonNegative("auth.oidc.skew", o.Skew)
 	if o.Skew > 10*time.Minute {

@@ -36,9 +36,13 @@ func TestAuthForms(t *testing.T) {
     jwksURL: http://localhost:5556/keys?v=1
     claims: {name: preferred_username}
     requiredScopes: [mcp]
+    requireTokenType: at+jwt
     skew: 0
 `, func(t *testing.T, c *Config) {
 			is := c.Auth.OIDC.Issuers[0]
+			if is.RequireTokenType != "at+jwt" {
+				t.Errorf("requireTokenType = %q", is.RequireTokenType)
+			}
 			if is.JWKSURL != "http://localhost:5556/keys?v=1" || !reflect.DeepEqual(is.Audiences, []string{"a", "b"}) ||
 				is.Claims != (OIDCClaims{Name: "preferred_username", Email: "email", Groups: "groups"}) ||
 				!reflect.DeepEqual(is.RequiredScopes, []string{"mcp"}) || c.Auth.OIDC.Skew != 0 {
@@ -125,9 +129,11 @@ func TestAuthErrors(t *testing.T) {
 		{"duplicate issuer", "auth:\n  mode: oidc\n" + res + "  oidc:\n    issuers:\n      - {issuer: https://a.example.com, audience: a}\n      - {issuer: https://a.example.com, audience: b}\n", `mcpgate.yaml:10: auth.oidc.issuers[1].issuer: duplicate issuer "https://a.example.com" (also auth.oidc.issuers[0])`},
 		{"inline and list", "auth:\n  mode: oidc\n" + res + "  oidc:\n    issuer: https://a.example.com\n    issuers: []\n", `mcpgate.yaml:8: auth.oidc.issuer: cannot be combined with issuers: put every issuer, with its issuer, in the issuers list`},
 		{"null issuer", "auth:\n  mode: oidc\n" + res + "  oidc:\n    issuers:\n      -\n", `mcpgate.yaml:9: auth.oidc.issuers[0]: expected an issuer mapping (issuer, audience, …), got null`},
-		{"unknown issuer key", "auth:\n  mode: oidc\n" + res + "  oidc:\n    issuers:\n      - {issuer: https://a.example.com, audiences: [a]}\n", `mcpgate.yaml:9: auth.oidc.issuers[0]: unknown key "audiences"; did you mean "audience"? (known keys here: issuer, audience, jwksURL, claims, requiredScopes)`},
+		{"unknown issuer key", "auth:\n  mode: oidc\n" + res + "  oidc:\n    issuers:\n      - {issuer: https://a.example.com, audiences: [a]}\n", `mcpgate.yaml:9: auth.oidc.issuers[0]: unknown key "audiences"; did you mean "audience"? (known keys here: issuer, audience, jwksURL, claims, requiredScopes, requireTokenType)`},
 		{"bad jwksURL", "auth:\n  mode: oidc\n" + res + "  oidc: {issuer: https://a.example.com, audience: a, jwksURL: ftp://a.example.com/k}\n", `mcpgate.yaml:7: auth.oidc.jwksURL: "ftp://a.example.com/k" must use https`},
 		{"bad scope", "auth:\n  mode: oidc\n" + res + "  oidc: {issuer: https://a.example.com, audience: a, requiredScopes: [\"a b\"]}\n", `mcpgate.yaml:7: auth.oidc.requiredScopes[0]: invalid scope "a b" (printable ASCII without spaces, quotes or backslashes)`},
+		{"unsupported token type", "auth:\n  mode: oidc\n" + res + "  oidc: {issuer: https://a.example.com, audience: a, requireTokenType: JWT}\n", `mcpgate.yaml:7: auth.oidc.requireTokenType: unsupported token type "JWT" (valid: at+jwt, the RFC 9068 JWT access token type; omit the key to accept any typ)`},
+		{"unsupported token type in list", "auth:\n  mode: oidc\n" + res + "  oidc:\n    issuers:\n      - {issuer: https://a.example.com, audience: a, requireTokenType: application/at+jwt}\n", `mcpgate.yaml:9: auth.oidc.issuers[0].requireTokenType: unsupported token type "application/at+jwt" (valid: at+jwt, the RFC 9068 JWT access token type; omit the key to accept any typ)`},
 		{"skew too large", "auth:\n  mode: oidc\n" + res + "  oidc: {issuer: https://a.example.com, audience: a, skew: 1h}\n", `mcpgate.yaml:7: auth.oidc.skew: must be at most 10m, got 1h0m0s (a large skew accepts tokens long after they expire)`},
 		{"min refresh above refresh", "auth:\n  mode: oidc\n" + res + "  oidc: {issuer: https://a.example.com, audience: a, jwksRefreshInterval: 1m, jwksMinRefreshInterval: 2m}\n", `mcpgate.yaml:7: auth.oidc.jwksMinRefreshInterval: must be at most jwksRefreshInterval (1m0s), got 2m0s`},
 		{"negative cache size", "auth:\n  mode: oidc\n" + res + "  oidc: {issuer: https://a.example.com, audience: a, tokenCacheSize: -1}\n", `mcpgate.yaml:7: auth.oidc.tokenCacheSize: must not be negative, got -1`},

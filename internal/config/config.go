@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -208,6 +209,9 @@ type OIDCIssuer struct {
 	JWKSURL        string     // jwksURL: skips discovery when set
 	Claims         OIDCClaims // claims: claim names mapped onto the identity
 	RequiredScopes []string   // requiredScopes: every one must be in the token's scope/scp
+	// RequireTokenType: "" (any typ) or at+jwt (RFC 9068): the JOSE
+	// header's typ every token must carry.
+	RequireTokenType string
 }
 
 // OIDCClaims names the claims that fill an identity's Name, Email and Groups.
@@ -241,6 +245,10 @@ type meta struct {
 	lines  map[string]int    // key path -> line
 	set    map[string]bool   // key paths present in the file
 	refs   map[string]string // key path -> value as written, for values with references
+	// secrets maps each resolved reference value to the reference as
+	// written; redactor replaces the one by the other (redact.go).
+	secrets  map[string]string
+	redactor *strings.Replacer
 }
 
 // File returns the name of the file c was parsed from ("" if built in code).

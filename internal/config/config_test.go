@@ -26,8 +26,27 @@ func fakeLookup(env, files map[string]string) Lookup {
 			}
 			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
 		},
+		Stat: func(path string) (fs.FileInfo, error) {
+			if _, ok := files[path]; ok {
+				return fakeFileInfo{name: filepath.Base(path), mode: 0o600}, nil
+			}
+			return nil, &fs.PathError{Op: "stat", Path: path, Err: fs.ErrNotExist}
+		},
 	}
 }
+
+// fakeFileInfo is a regular file of the fake file system.
+type fakeFileInfo struct {
+	name string
+	mode fs.FileMode
+}
+
+func (f fakeFileInfo) Name() string       { return f.name }
+func (f fakeFileInfo) Size() int64        { return 0 }
+func (f fakeFileInfo) Mode() fs.FileMode  { return f.mode }
+func (f fakeFileInfo) ModTime() time.Time { return time.Time{} }
+func (f fakeFileInfo) IsDir() bool        { return false }
+func (f fakeFileInfo) Sys() any           { return nil }
 
 const minimalURL = `backends:
   - name: web

@@ -14,7 +14,8 @@ import (
 // holds PEM certificates and its client certificate and key load as a pair;
 // a command backend's dir is a directory and its program can be found (in
 // PATH, or relative to dir if it contains a slash). Call it after Validate,
-// at startup.
+// at startup. Its messages are redacted (Redact): the paths and programs it
+// names may come from references.
 func (c *Config) CheckFiles() error {
 	v := &validator{m: c.meta}
 	if c.TLS.CertFile != "" && c.TLS.KeyFile != "" {
@@ -60,6 +61,11 @@ func (c *Config) CheckFiles() error {
 			} else if _, err := exec.LookPath(prog); err != nil {
 				v.errorf(joinIndex(p+".command", 0), "program %q not found in PATH", prog)
 			}
+		}
+	}
+	for _, e := range v.errs.errs {
+		if e, ok := e.(*Error); ok {
+			e.Msg = c.Redact(e.Msg)
 		}
 	}
 	return v.errs.err()

@@ -58,6 +58,7 @@ func Parse(filename string, data []byte, env Lookup) (cfg *Config, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	d.meta.buildRedactor()
 	return c, nil
 }
 
@@ -289,7 +290,7 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (s string, fromRef, ok
 	if n.Tag != "!!str" {
 		return n.Value, false, true
 	}
-	v, had, err := resolveRefs(n.Value, d.dir, d.look)
+	v, had, err := resolveRefs(n.Value, d.dir, d.look, func(ref, value string) { d.meta.secret(path, ref, value) })
 	if err != nil {
 		d.errorf(n.Line, path, "%v", err)
 		return "", false, false

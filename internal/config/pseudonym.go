@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
@@ -76,7 +77,11 @@ func (d *decoder) readKey(line int, path string, k *PseudonymKey) {
 		d.errorf(line, path, "set file or env, not both")
 		return
 	case k.File != "":
-		b, err := d.look.readFile(k.File)
+		b, err := d.look.readSecretFile(k.File)
+		if me := (*secretModeError)(nil); errors.As(err, &me) {
+			d.errorf(line, path+".file", "key file %q %v", k.File, err)
+			return
+		}
 		if err != nil {
 			d.errorf(line, path+".file", "cannot read the key: %v", unwrapPathError(err))
 			return

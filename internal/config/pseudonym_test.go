@@ -27,6 +27,12 @@ func TestPseudonymizationKeys(t *testing.T) {
 			}
 			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
 		},
+		Stat: func(path string) (fs.FileInfo, error) {
+			if path == "/run/secrets/k1" {
+				return fakeFileInfo{name: "k1", mode: 0o400}, nil
+			}
+			return nil, &fs.PathError{Op: "stat", Path: path, Err: fs.ErrNotExist}
+		},
 	}
 	tests := []struct {
 		name string

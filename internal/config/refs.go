@@ -1,17 +1,21 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
 // Lookup supplies the environment and file system to reference resolution.
-// A nil field means the real one: os.LookupEnv, os.ReadFile.
+// A nil field means the real one: os.LookupEnv, os.ReadFile, os.Stat. Stat
+// gives the mode of files that hold secrets (secretfile.go).
 type Lookup struct {
 	Getenv   func(name string) (string, bool)
 	ReadFile func(path string) ([]byte, error)
+	Stat     func(path string) (fs.FileInfo, error)
 }
 
 func (l Lookup) getenv(name string) (string, bool) {
@@ -31,8 +35,9 @@ func (l Lookup) readFile(path string) ([]byte, error) {
 // resolveRefs expands ${env:NAME} and ${file:PATH} in s and turns $${ into ${.
 // dir is the directory relative file paths are resolved against. It reports
 // whether s contained any reference (an escape alone does not count). Error
-// messages name the reference, never a resolved value.
-func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error) {
+// messages name the reference, never a resolved value. found, when not nil,
+// is told each reference as written and the value it resolved to.
+func resolveRefs(s, dir string, look Lookup, found func(ref, value string)) (out string, hadRef bool, err error) {
 	if !strings.Contains(s, "${") {
 		return s, false, nil
 	}
@@ -68,6 +73,9 @@ func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error
 				return "", false, fmt.Errorf("environment variable %s is not set (referenced as ${env:%s})", arg, arg)
 			}
 			b.WriteString(v)
+			if found != nil {
+				found("${"+ref+"}", v)
+			}
 		case "file":
 			if arg == "" {
 				return "", false, fmt.Errorf("empty path in ${file:}")
@@ -76,7 +84,10 @@ func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error
 			if !filepath.IsAbs(p) && dir != "" && dir != "." {
 				p = filepath.Join(dir, p)
 			}
-			data, err := look.readFile(p)
+			data, err := look.readSecretFile(p)
+			if me := (*secretModeError)(nil); errors.As(err, &me) {
+				return "", false, fmt.Errorf("file %q referenced as ${file:%s} %w", p, arg, err)
+			}
 			if err != nil {
 				return "", false, fmt.Errorf("cannot read file %q referenced as ${file:%s}: %v", p, arg, unwrapPathError(err))
 			}
@@ -85,6 +96,9 @@ func resolveRefs(s, dir string, look Lookup) (out string, hadRef bool, err error
 				v = strings.TrimSuffix(strings.TrimSuffix(v, "\n"), "\r")
 			}
 			b.WriteString(v)
+			if found != nil {
+				found("${"+ref+"}", v)
+			}
 		default:
 			return "", false, fmt.Errorf("unknown reference %s (a reference is ${env:NAME} or ${file:PATH}; write $${ for a literal ${)", shorten("${"+ref+"}"))
 		}

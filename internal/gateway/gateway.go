@@ -25,6 +25,8 @@ import (
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/observe"
+	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/redact"
 	"github.com/mcpgate/mcpgate/internal/sessionbind"
 	"github.com/mcpgate/mcpgate/internal/stdiorelay"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
@@ -68,6 +70,11 @@ func (httpBackend) Close(context.Context) error { return nil }
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if len(cfg.Backends) == 0 {
 		return nil, errors.New("no backend configured")
+	}
+	if cfg.Redacts() {
+		// No component logs a value a ${env:…}/${file:…} reference
+		// resolved to (a backend URL's api_key quoted in an error, say).
+		log = redact.Logger(log, cfg.Redact)
 	}
 	g := &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
 	pr, err := newPrincipals(cfg)
@@ -119,6 +126,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.backend = b
 	aopts := authn.OptionsFromConfig(&cfg.Auth)
 	aopts.OnKeyFetch = g.tel.JWKSFetch
+	aopts.Logger = log
 	if g.auth, err = authn.New(aopts); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -213,6 +221,21 @@ func (g *Gateway) stages() []Stage {
 // reporters are told about every request when it ends.
 func (g *Gateway) reporters() []observe.Reporter {
 	var rs []observe.Reporter
+	if g.cfg.Redacts() {
+		// First of all: the detail of a failed request may hold a backend
+		// error quoting its URL; spans, the audit log and the log line all
+		// carry it, so it is redacted once, before any of them reads it.
+		rs = append(rs, observe.ReporterFunc(func(_ context.Context, rec *record.Record) {
+			rec.Detail = g.cfg.Redact(rec.Detail)
+			for i := range rec.Ops {
+				if op := &rec.Ops[i]; op.HasRPCError {
+					// The SDK can turn a transport failure into an error
+					// message that quotes the URL.
+					op.RPCError = g.cfg.Redact(op.RPCError)
+				}
+			}
+		}))
+	}
 	if g.tel != nil {
 		// First: the request's spans exist (a rejected request's are started
 		// here) before the log line and audit event that carry their ids.
@@ -342,11 +365,16 @@ func (g *Gateway) adminMux() http.Handler {
 		authReady := g.auth.Ready()
 		detail["auth"] = map[string]any{"modes": g.cfg.Auth.Mode, "ready": authReady == nil}
 		if authReady != nil {
-			detail["auth"].(map[string]any)["error"] = authReady.Error()
+			detail["auth"].(map[string]any)["error"] = g.cfg.Redact(authReady.Error())
 		}
 		if ag, ok := g.backend.(aggregator); ok {
 			detail["mode"] = "aggregate"
-			detail["backends"] = ag.Statuses()
+			sts := ag.Statuses()
+			for i := range sts {
+				// A backend's last error may quote its URL (query included).
+				sts[i].LastError = g.cfg.Redact(sts[i].LastError)
+			}
+			detail["backends"] = sts
 		} else {
 			b := map[string]any{"name": g.cfg.Backends[0].Name}
 			if r, ok := g.backend.(*stdiorelay.Relay); ok {
@@ -365,7 +393,7 @@ func (g *Gateway) adminMux() http.Handler {
 			ad := map[string]any{"healthy": a.Healthy() == nil, "failClosed": a.FailClosed(),
 				"dropped": a.Dropped(), "lost": a.Lost(), "errors": a.Errors()}
 			if err := a.Healthy(); err != nil {
-				ad["error"] = err.Error()
+				ad["error"] = g.cfg.Redact(err.Error())
 				if a.FailClosed() {
 					status = http.StatusServiceUnavailable
 				}
