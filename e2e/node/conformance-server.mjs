@@ -483,8 +483,18 @@ function stateless(req, res, body) {
     }
     const caps = meta['io.modelcontextprotocol/clientCapabilities'];
     if (!caps || typeof caps !== 'object') throw new RpcError(-32602, 'Missing _meta io.modelcontextprotocol/clientCapabilities');
+    // SEP-2243: Mcp-Method on every request and Mcp-Name on the named
+    // ones are required and must match the body, values compared exactly
+    // after trimming the whitespace HTTP allows around them.
     const mh = req.headers['mcp-method'];
-    if (mh !== undefined && mh.trim() !== body.method) throw new RpcError(-32020, `Mcp-Method header ${mh} does not match method ${body.method}`);
+    if (mh === undefined) throw new RpcError(-32020, 'Missing Mcp-Method header');
+    if (mh.trim() !== body.method) throw new RpcError(-32020, `Mcp-Method header ${mh} does not match method ${body.method}`);
+    const named = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' }[body.method];
+    if (named) {
+      const nh = req.headers['mcp-name'];
+      if (nh === undefined) throw new RpcError(-32020, 'Missing Mcp-Name header');
+      if (nh.trim() !== body.params?.[named]) throw new RpcError(-32020, `Mcp-Name header ${nh} does not match params.${named}`);
+    }
     const handler = Object.hasOwn(STATELESS_METHODS, body.method) ? STATELESS_METHODS[body.method] : undefined;
     if (!handler) throw new RpcError(-32601, `Method not found: ${body.method}`, undefined, 404);
 
