@@ -479,7 +479,8 @@ function stateless(req, res, body) {
     if (typeof version !== 'string') throw new RpcError(-32602, 'Missing _meta io.modelcontextprotocol/protocolVersion');
     if (version !== header) throw new RpcError(-32020, `MCP-Protocol-Version header ${header} does not match _meta protocolVersion ${version}`);
     if (version !== STATELESS) {
-      throw new RpcError(-32602, `Unsupported protocol version: ${version}`, { supported: [STATELESS], requested: version });
+      // UnsupportedProtocolVersionError, as the 2026-07-28 schema defines it.
+      throw new RpcError(-32022, 'Unsupported protocol version', { supported: [STATELESS], requested: version });
     }
     const caps = meta['io.modelcontextprotocol/clientCapabilities'];
     if (!caps || typeof caps !== 'object') throw new RpcError(-32602, 'Missing _meta io.modelcontextprotocol/clientCapabilities');
@@ -577,7 +578,7 @@ const httpServer = http.createServer(async (req, res) => {
     if (isStateless) return stateless(req, res, body);
     if (!sid && req.method === 'POST' && body?.method !== 'initialize' && req.headers['mcp-protocol-version'] &&
         !SESSION_VERSIONS.includes(req.headers['mcp-protocol-version'])) {
-      return jsonrpcError(res, 400, body?.id ?? null, -32602, `Unsupported protocol version: ${req.headers['mcp-protocol-version']}`,
+      return jsonrpcError(res, 400, body?.id ?? null, -32022, 'Unsupported protocol version',
         { supported: [STATELESS, ...SESSION_VERSIONS], requested: req.headers['mcp-protocol-version'] });
     }
     return await handleSession(req, res, body);
