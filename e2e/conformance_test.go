@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +64,7 @@ func TestConformance(t *testing.T) {
 	}
 
 	ref := startNodeHTTPPeer(t, "conformance-server.mjs", "conformance-server", 0)
+	confCheckEraDetection(t, ref.URL())
 	other := startNodeHTTPPeer(t, "everything-http.mjs", "server-everything", 0)
 	j := startJaeger(t)
 
@@ -86,6 +89,26 @@ func TestConformance(t *testing.T) {
 		{"relay+traces", traced.URL},
 		{"aggregate", agg.URL},
 	}
+	// dns-rebinding-protection sends a foreign Host and Origin together, and
+	// the relay forwards Origin, so the reference server behind the gateway
+	// could be the one refusing it. A foreign Host alone reaches the
+	// backend rewritten to the backend's own address: only the gateway can
+	// refuse it.
+	// The server logs each initialize's client name as it reads it, before
+	// it answers; so once the gateway has answered, a forwarded one is in
+	// the log (give the pipe a moment).
+	for _, m := range modes[1:] {
+		client := "e2e-rebind-" + m.name
+		status, body := confPost(t, m.url, "evil.example.com", fmt.Sprintf(
+			`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":%q,"version":"1"}}}`, client))
+		line := fmt.Sprintf("E2E_INITIALIZE %q", client)
+		_, reached := ref.Log.waitFor(300*time.Millisecond, func(l string) bool { return l == line })
+		if status < 400 || status >= 500 || reached {
+			t.Errorf("mode %s: Host: evil.example.com on the gateway's loopback listener: status %d, reached the backend: %v; want 4xx from the gateway itself: %s",
+				m.name, status, reached, tail(body, 300))
+		}
+	}
+
 	// results[revision][mode] lists the scenarios in the suite's order.
 	results := map[string]map[string][]confScenario{}
 	for _, rev := range confRevisions {
@@ -130,6 +153,54 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	}
+}
+
+// confCheckEraDetection checks that the reference server tells the eras
+// apart as dual-era servers do: the relay+traces mode only shows a gateway
+// that adds _meta to initialize if the server refuses such an initialize.
+func confCheckEraDetection(t *testing.T, url string) {
+	t.Helper()
+	const init = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e-era","version":"1"}%s}}`
+	for _, c := range []struct {
+		name       string
+		extra      string
+		wantStatus int
+		wantCode   string // in the body; "" for a result
+	}{
+		{"plain initialize is session-era", "", 200, ""},
+		{"initialize with _meta is taken for stateless", `,"_meta":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}`, 400, `"code":-32020`},
+	} {
+		status, body := confPost(t, url, "", fmt.Sprintf(init, c.extra))
+		if status != c.wantStatus || (c.wantCode != "" && !strings.Contains(body, c.wantCode)) ||
+			(c.wantCode == "" && !strings.Contains(body, `"protocolVersion":"2025-11-25"`)) {
+			t.Fatalf("reference server, %s: got %d %s, want %d %s", c.name, status, tail(body, 500), c.wantStatus, c.wantCode)
+		}
+	}
+}
+
+// confPost POSTs body as an MCP client's first request does: no session,
+// no MCP-Protocol-Version header. host, when set, replaces the Host header.
+func confPost(t *testing.T, url, host, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := (&http.Client{Timeout: callTimeout}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 func confWhy(s *confScenario) string {

@@ -572,6 +572,8 @@ const httpServer = http.createServer(async (req, res) => {
       const raw = await readBody(req);
       try { body = JSON.parse(raw); } catch { return jsonrpcError(res, 400, null, -32700, 'Parse error'); }
     }
+    // Tests tell which requests reached the server by these lines.
+    if (body?.method === 'initialize') process.stderr.write(`E2E_INITIALIZE ${JSON.stringify(body.params?.clientInfo?.name ?? '')}\n`);
     const sid = req.headers['mcp-session-id'];
     const isStateless = req.method === 'POST' && !sid && body && typeof body === 'object' && !Array.isArray(body) &&
       (req.headers['mcp-protocol-version'] === STATELESS || (body.params && typeof body.params === 'object' && '_meta' in body.params));
