@@ -31,6 +31,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
@@ -141,6 +142,29 @@ const PLAIN_TOOLS = {
   test_error_handling: { description: 'Always fails', run: () => ({ isError: true, content: [text('This tool intentionally returns an error for testing')] }) },
 };
 
+// A tool input schema using JSON Schema 2020-12 keywords (SEP-1613,
+// SEP-2106) that a gateway must pass on untouched.
+const SCHEMA_2020_12 = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  $defs: {
+    address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } },
+  },
+  properties: {
+    name: { type: 'string' },
+    address: { $ref: '#/$defs/address' },
+    contact: { type: 'string' },
+    kind: { type: 'string', enum: ['person', 'company'] },
+    vatId: { type: 'string' },
+  },
+  additionalProperties: false,
+  allOf: [{ anyOf: [{ required: ['name'] }, { required: ['address'] }] }],
+  if: { properties: { kind: { const: 'company' } } },
+  then: { required: ['vatId'] },
+  else: { not: { required: ['vatId'] } },
+};
+const SCHEMA_TOOL = 'json_schema_2020_12_tool';
+
 const ELICIT_USER = {
   type: 'object',
   properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } },
@@ -213,6 +237,19 @@ function sessionServer() {
   elicitTool('test_elicitation_sep1330_enums', 'Elicits with every enum schema variant', ELICIT_ENUMS,
     () => 'Please pick your options', (r) => `Elicitation completed: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
 
+  // SEP-1699 polling: the tool closes its SSE stream mid-call; the client
+  // reconnects with Last-Event-ID and gets the result from the event store.
+  server.registerTool('test_reconnection', { description: 'Closes its SSE stream before answering', inputSchema: {} }, async (_a, extra) => {
+    await sleep(50);
+    extra.closeSSEStream?.();
+    await sleep(200);
+    return { content: [text('Reconnection tool completed')] };
+  });
+  // McpServer derives input schemas from zod; this tool's must reach the
+  // client exactly as written, so its listing entry is replaced below.
+  server.registerTool(SCHEMA_TOOL, { description: 'Has a JSON Schema 2020-12 input schema', inputSchema: {} },
+    async () => ({ content: [text('schema tool called')] }));
+
   for (const [uri, r] of Object.entries(RESOURCES)) {
     server.registerResource(r.name, uri, { description: r.description, mimeType: r.mimeType }, async (u) => ({ contents: [r.read(u.href)] }));
   }
@@ -230,6 +267,13 @@ function sessionServer() {
   server.server.setRequestHandler(SubscribeRequestSchema, async (req) => { subscribed.add(req.params.uri); return {}; });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => { subscribed.delete(req.params.uri); return {}; });
   server.server.setRequestHandler(SetLevelRequestSchema, async () => ({}));
+  // _requestHandlers is the SDK's own table (not public API): wrapping its
+  // tools/list entry is the only way to list a raw JSON Schema with 1.32.2.
+  const listTools = server.server._requestHandlers.get('tools/list');
+  server.server._requestHandlers.set('tools/list', async (req, extra) => {
+    const r = await listTools(req, extra);
+    return { ...r, tools: r.tools.map((t) => (t.name === SCHEMA_TOOL ? { ...t, inputSchema: SCHEMA_2020_12 } : t)) };
+  });
   return server;
 }
 
@@ -247,6 +291,8 @@ async function handleSession(req, res, body) {
   }
   const transport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => crypto.randomUUID(),
+    eventStore: new InMemoryEventStore(),
+    retryInterval: 500,
     onsessioninitialized: (id) => sessions.set(id, transport),
   });
   transport.onclose = () => { if (transport.sessionId) sessions.delete(transport.sessionId); };
@@ -300,6 +346,16 @@ const STATELESS_TOOLS = {
       }
       return { content: [text('Progress tool completed')] };
     },
+  },
+  [SCHEMA_TOOL]: {
+    description: 'Has a JSON Schema 2020-12 input schema',
+    inputSchema: SCHEMA_2020_12,
+    run: () => ({ content: [text('schema tool called')] }),
+  },
+  test_header_param: {
+    description: 'Mirrors its region argument in the Mcp-Param-Region header (SEP-2243)',
+    inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
+    run: (p) => ({ content: [text(`region ${p.arguments?.region}`)] }),
   },
   test_logging_tool: {
     description: 'Logs only when the request asks for a log level',
@@ -421,7 +477,7 @@ const STATELESS_METHODS = {
     _meta: { 'io.modelcontextprotocol/serverInfo': SERVER_INFO },
   }),
   'tools/list': () => ({
-    tools: Object.entries(STATELESS_TOOLS).map(([name, t]) => ({ name, description: t.description, inputSchema: EMPTY_SCHEMA })),
+    tools: Object.entries(STATELESS_TOOLS).map(([name, t]) => ({ name, description: t.description, inputSchema: t.inputSchema ?? EMPTY_SCHEMA })),
     ...CACHE,
   }),
   'tools/call': async (p, ctx) => {
@@ -461,6 +517,27 @@ const STATELESS_METHODS = {
   'completion/complete': (p) => complete(p?.argument?.name, p?.argument?.value),
 };
 
+// SEP-2243 custom headers: each argument whose schema property names an
+// x-mcp-header must arrive in Mcp-Param-<name> too, literally or as
+// =?base64?…?= (strict Base64), and equal the body's value.
+function checkParamHeaders(req, params) {
+  const props = STATELESS_TOOLS[params?.name]?.inputSchema?.properties ?? {};
+  for (const [arg, schema] of Object.entries(props)) {
+    const name = schema['x-mcp-header'];
+    const value = params.arguments?.[arg];
+    if (name === undefined || value === undefined) continue;
+    const raw = req.headers[`mcp-param-${name.toLowerCase()}`];
+    if (raw === undefined) throw new RpcError(-32020, `Missing Mcp-Param-${name} header`);
+    let got = raw.trim();
+    const m = /^=\?base64\?(.*)\?=$/.exec(got);
+    if (m) {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(m[1]) || m[1].length % 4 !== 0) throw new RpcError(-32020, `Mcp-Param-${name} is not valid Base64`);
+      got = Buffer.from(m[1], 'base64').toString('utf8');
+    }
+    if (got !== String(value)) throw new RpcError(-32020, `Mcp-Param-${name} header does not match arguments.${arg}`);
+  }
+}
+
 function stateless(req, res, body) {
   const id = body && typeof body === 'object' && 'id' in body ? body.id : null;
   const header = req.headers['mcp-protocol-version'];
@@ -496,6 +573,7 @@ function stateless(req, res, body) {
       if (nh === undefined) throw new RpcError(-32020, 'Missing Mcp-Name header');
       if (nh.trim() !== body.params?.[named]) throw new RpcError(-32020, `Mcp-Name header ${nh} does not match params.${named}`);
     }
+    if (body.method === 'tools/call') checkParamHeaders(req, body.params);
     const handler = Object.hasOwn(STATELESS_METHODS, body.method) ? STATELESS_METHODS[body.method] : undefined;
     if (!handler) throw new RpcError(-32601, `Method not found: ${body.method}`, undefined, 404);
 
