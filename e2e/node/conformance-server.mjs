@@ -193,50 +193,19 @@ const ELICIT_ENUMS = {
 
 // ---- 2025-11-25: the SDK ------------------------------------------------
 
+// Both eras offer the same tools, prompts and resources, so that a gateway
+// may speak either era to this server. The interactive tools are written
+// once, the 2026-07-28 way (SEP-2322: an input_required result, then a
+// retry carrying the answers); in a 2025-11-25 session, bridge() asks the
+// client over the session instead, as a session-era server does.
 function sessionServer() {
   const server = new McpServer(SERVER_INFO, {
     capabilities: { logging: {}, completions: {}, resources: { subscribe: true, listChanged: true }, tools: { listChanged: true }, prompts: { listChanged: true } },
   });
+  const state = { logLevel: undefined };
   for (const [name, t] of Object.entries(PLAIN_TOOLS)) {
     server.registerTool(name, { description: t.description, inputSchema: {} }, async () => t.run());
   }
-  server.registerTool('test_tool_with_logging', { description: 'Logs three messages while it runs', inputSchema: {} }, async (_a, extra) => {
-    for (const [i, data] of ['Tool execution started', 'Tool processing data', 'Tool execution completed'].entries()) {
-      if (i > 0) await sleep(50);
-      await server.server.sendLoggingMessage({ level: 'info', data }, extra.sessionId);
-    }
-    return { content: [text('Logging tool completed')] };
-  });
-  server.registerTool('test_tool_with_progress', { description: 'Reports progress 0, 50, 100 of 100', inputSchema: {} }, async (_a, extra) => {
-    const token = extra._meta?.progressToken;
-    for (const [i, progress] of [0, 50, 100].entries()) {
-      if (i > 0) await sleep(50);
-      if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total: 100 } });
-    }
-    return { content: [text('Progress tool completed')] };
-  });
-  server.registerTool('test_sampling', { description: 'Asks the client to sample', inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
-    const r = await extra.sendRequest(
-      { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: text(prompt) }], maxTokens: 100 } },
-      z.object({ content: z.any() }).passthrough(),
-    );
-    return { content: [text(`LLM response: ${r.content?.text ?? JSON.stringify(r.content)}`)] };
-  });
-  const elicitTool = (name, description, schema, message, fmt, args) =>
-    server.registerTool(name, { description, inputSchema: args ?? {} }, async (a, extra) => {
-      const r = await extra.sendRequest(
-        { method: 'elicitation/create', params: { message: message(a), requestedSchema: schema } },
-        z.object({ action: z.string(), content: z.any().optional() }).passthrough(),
-      );
-      return { content: [text(fmt(r))] };
-    });
-  elicitTool('test_elicitation', 'Asks the user for input', ELICIT_USER, (a) => a.message,
-    (r) => `User response: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`, { message: z.string() });
-  elicitTool('test_elicitation_sep1034_defaults', 'Elicits with defaults for every primitive type', ELICIT_DEFAULTS,
-    () => 'Please review your information', (r) => `Elicitation completed: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
-  elicitTool('test_elicitation_sep1330_enums', 'Elicits with every enum schema variant', ELICIT_ENUMS,
-    () => 'Please pick your options', (r) => `Elicitation completed: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
-
   // SEP-1699 polling: the tool closes its SSE stream mid-call; the client
   // reconnects with Last-Event-ID and gets the result from the event store.
   server.registerTool('test_reconnection', { description: 'Closes its SSE stream before answering', inputSchema: {} }, async (_a, extra) => {
@@ -245,11 +214,11 @@ function sessionServer() {
     await sleep(200);
     return { content: [text('Reconnection tool completed')] };
   });
-  // McpServer derives input schemas from zod; this tool's must reach the
-  // client exactly as written, so its listing entry is replaced below.
-  server.registerTool(SCHEMA_TOOL, { description: 'Has a JSON Schema 2020-12 input schema', inputSchema: {} },
-    async () => ({ content: [text('schema tool called')] }));
-
+  for (const [name, t] of Object.entries(STATELESS_TOOLS)) {
+    if (Object.hasOwn(PLAIN_TOOLS, name) || name === 'test_reconnection') continue;
+    server.registerTool(name, { description: t.description, inputSchema: zodShape(t.inputSchema) },
+      async (args, extra) => bridge(t.run, { name, arguments: args }, extra, server, state));
+  }
   for (const [uri, r] of Object.entries(RESOURCES)) {
     server.registerResource(r.name, uri, { description: r.description, mimeType: r.mimeType }, async (u) => ({ contents: [r.read(u.href)] }));
   }
@@ -259,6 +228,8 @@ function sessionServer() {
     const args = Object.fromEntries(p.arguments.map((a) => [a.name, z.string().describe(a.description)]));
     server.registerPrompt(name, { description: p.description, argsSchema: p.arguments.length ? args : undefined }, async (a) => p.get(a ?? {}));
   }
+  server.registerPrompt(IR_PROMPT, { description: IR_PROMPT_DESCRIPTION },
+    async (extra) => bridge(STATELESS_METHODS['prompts/get'], { name: IR_PROMPT }, extra, server, state));
   // Completion, subscriptions and log levels go to the low-level server:
   // McpServer's completion needs completable() schemas, and it has no
   // subscription handlers at all.
@@ -266,15 +237,50 @@ function sessionServer() {
   server.server.setRequestHandler(CompleteRequestSchema, async (req) => complete(req.params.argument.name, req.params.argument.value));
   server.server.setRequestHandler(SubscribeRequestSchema, async (req) => { subscribed.add(req.params.uri); return {}; });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => { subscribed.delete(req.params.uri); return {}; });
-  server.server.setRequestHandler(SetLevelRequestSchema, async () => ({}));
+  server.server.setRequestHandler(SetLevelRequestSchema, async (req) => { state.logLevel = req.params.level; return {}; });
   // _requestHandlers is the SDK's own table (not public API): wrapping its
   // tools/list entry is the only way to list a raw JSON Schema with 1.32.2.
   const listTools = server.server._requestHandlers.get('tools/list');
   server.server._requestHandlers.set('tools/list', async (req, extra) => {
     const r = await listTools(req, extra);
-    return { ...r, tools: r.tools.map((t) => (t.name === SCHEMA_TOOL ? { ...t, inputSchema: SCHEMA_2020_12 } : t)) };
+    return { ...r, tools: r.tools.map((t) => (STATELESS_TOOLS[t.name]?.inputSchema ? { ...t, inputSchema: STATELESS_TOOLS[t.name].inputSchema } : t)) };
   });
   return server;
+}
+
+// zodShape is the McpServer argument shape for a JSON Schema: McpServer
+// validates (and strips) arguments by it; the listing shows the JSON Schema.
+function zodShape(schema) {
+  const required = new Set(schema?.required ?? []);
+  return Object.fromEntries(Object.entries(schema?.properties ?? {}).map(([k, v]) => {
+    const t = v.type === 'string' ? z.string() : z.any();
+    return [k, required.has(k) ? t : t.optional()];
+  }));
+}
+
+const AnyResult = z.object({}).passthrough();
+
+// bridge runs a 2026-07-28 handler in a 2025-11-25 session: each
+// input_required round is answered by asking the client over the session
+// (sampling, elicitation, roots), and the handler is called again with the
+// answers and its requestState.
+async function bridge(run, params, extra, server, state) {
+  const ctx = {
+    caps: server.server.getClientCapabilities() ?? {},
+    progressToken: extra._meta?.progressToken,
+    // In a session, logs flow unless the client set a level filter.
+    logLevel: state.logLevel ?? 'debug',
+    notify: (method, p) => extra.sendNotification({ method, params: p }),
+  };
+  let p = params;
+  for (let round = 0; round < 8; round++) {
+    const r = await run(p, ctx);
+    if (r?.resultType !== 'input_required') return r;
+    const answers = {};
+    for (const [key, req] of Object.entries(r.inputRequests)) answers[key] = await extra.sendRequest(req, AnyResult);
+    p = { ...params, inputResponses: answers, ...(r.requestState ? { requestState: r.requestState } : {}) };
+  }
+  throw new Error('the tool asked for input more than 8 times');
 }
 
 const sessions = new Map(); // session id -> transport
@@ -335,6 +341,21 @@ function accepted(resp) {
   return resp && typeof resp === 'object' && resp.action === 'accept' && resp.content && typeof resp.content === 'object' ? resp.content : undefined;
 }
 
+// An elicitation with requestedSchema; done once the client answered.
+function elicitTool(description, requestedSchema, message, label, inputSchema) {
+  return {
+    description,
+    inputSchema,
+    run: (p) => {
+      const r = p.inputResponses?.answer;
+      if (r && typeof r === 'object' && typeof r.action === 'string') {
+        return { content: [text(`${label}: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`)] };
+      }
+      return inputRequired({ answer: { method: 'elicitation/create', params: { message: message(p), requestedSchema } } });
+    },
+  };
+}
+
 const STATELESS_TOOLS = {
   ...Object.fromEntries(Object.entries(PLAIN_TOOLS).map(([n, t]) => [n, { description: t.description, run: t.run }])),
   test_tool_with_progress: {
@@ -357,6 +378,36 @@ const STATELESS_TOOLS = {
     inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
     run: (p) => ({ content: [text(`region ${p.arguments?.region}`)] }),
   },
+  test_tool_with_logging: {
+    description: 'Logs three messages while it runs',
+    run: async (_p, ctx) => {
+      for (const [i, data] of ['Tool execution started', 'Tool processing data', 'Tool execution completed'].entries()) {
+        if (i > 0) await sleep(50);
+        if (ctx.logLevel) ctx.notify('notifications/message', { level: 'info', data });
+      }
+      return { content: [text('Logging tool completed')] };
+    },
+  },
+  test_reconnection: {
+    // Streams are per request in 2026-07-28: there is nothing to resume.
+    description: 'Closes its SSE stream before answering',
+    run: () => ({ content: [text('Reconnection tool completed')] }),
+  },
+  test_sampling: {
+    description: 'Asks the client to sample',
+    inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] },
+    run: (p) => {
+      const r = p.inputResponses?.sample;
+      if (r && typeof r === 'object' && r.content) return { content: [text(`LLM response: ${r.content.text ?? JSON.stringify(r.content)}`)] };
+      return inputRequired({ sample: sample(String(p.arguments?.prompt ?? ''), 100) });
+    },
+  },
+  test_elicitation: elicitTool('Asks the user for input', ELICIT_USER, (p) => String(p.arguments?.message ?? ''), 'User response',
+    { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] }),
+  test_elicitation_sep1034_defaults: elicitTool('Elicits with defaults for every primitive type', ELICIT_DEFAULTS,
+    () => 'Please review your information', 'Elicitation completed'),
+  test_elicitation_sep1330_enums: elicitTool('Elicits with every enum schema variant', ELICIT_ENUMS,
+    () => 'Please pick your options', 'Elicitation completed'),
   test_logging_tool: {
     description: 'Logs only when the request asks for a log level',
     run: async (_p, ctx) => {
@@ -464,6 +515,8 @@ const STATELESS_TOOLS = {
   },
 };
 
+const IR_PROMPT = 'test_input_required_result_prompt';
+const IR_PROMPT_DESCRIPTION = 'SEP-2322: a prompt that asks for context';
 const EMPTY_SCHEMA = { type: 'object', properties: {} };
 // Caching hints (SEP-2549): nothing here depends on who asks, so every
 // cacheable result is public.
@@ -500,12 +553,12 @@ const STATELESS_METHODS = {
   'prompts/list': () => ({
     prompts: [
       ...Object.entries(PROMPTS).map(([name, p]) => ({ name, description: p.description, arguments: p.arguments })),
-      { name: 'test_input_required_result_prompt', description: 'SEP-2322: a prompt that asks for context', arguments: [] },
+      { name: IR_PROMPT, description: IR_PROMPT_DESCRIPTION, arguments: [] },
     ],
     ...CACHE,
   }),
   'prompts/get': (p) => {
-    if (p?.name === 'test_input_required_result_prompt') {
+    if (p?.name === IR_PROMPT) {
       const c = accepted(p.inputResponses?.user_context);
       if (c) return { messages: [{ role: 'user', content: text(`Context: ${c.context}`) }] };
       return inputRequired({ user_context: elicit('What context should the prompt use?', { context: { type: 'string' } }, ['context']) });
