@@ -93,10 +93,10 @@ func TestConformance(t *testing.T) {
 	// the relay forwards Origin, so the reference server behind the gateway
 	// could be the one refusing it. A foreign Host alone reaches the
 	// backend rewritten to the backend's own address: only the gateway can
-	// refuse it.
-	// The server logs each initialize's client name as it reads it, before
-	// it answers; so once the gateway has answered, a forwarded one is in
-	// the log (give the pipe a moment).
+	// refuse it. The server logs each initialize's client name before it
+	// answers, so once the gateway has answered, a forwarded one is in the
+	// log (give the pipe a moment). An aggregating gateway answers
+	// initialize itself; there the status alone tells.
 	for _, m := range modes[1:] {
 		client := "e2e-rebind-" + m.name
 		status, body := confPost(t, m.url, "evil.example.com", fmt.Sprintf(

@@ -25,8 +25,11 @@
 // when sent, must too; anything else is refused 403 before any JSON-RPC.
 //
 // Everything the scenarios call is here: the test_* tools, resources,
-// prompts, completion, logging, subscriptions. The content is what each
-// scenario's description asks for, written from those descriptions.
+// prompts, completion, logging, subscriptions, the same in both eras. The
+// content is what each scenario's description asks for, written from those
+// descriptions. Each initialize is logged on stderr as
+// "E2E_INITIALIZE <client name>", for tests that must know what reached it.
+// zod is the SDK's own dependency (pinned with it in the lock file).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
