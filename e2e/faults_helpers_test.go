@@ -402,15 +402,23 @@ func (b *faultEverything) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.p
 // retried, bounded.
 func faultStartEverythingHTTP(t *testing.T, port int) *faultEverything {
 	t.Helper()
+	return startNodeHTTPPeer(t, "everything-http.mjs", "server-everything", port)
+}
+
+// startNodeHTTPPeer starts the e2e/node script (an MCP server that reports
+// "E2E_LISTENING <port>" on stderr) on 127.0.0.1:port (0: a free one) and
+// waits until it accepts connections; what names it in failures.
+func startNodeHTTPPeer(t *testing.T, script, what string, port int) *faultEverything {
+	t.Helper()
 	re := regexp.MustCompile(`^E2E_LISTENING (\d+)$`)
 	var lastLog string
 	for attempt := 0; attempt < 10; attempt++ {
-		cmd := exec.Command(nodeBin, filepath.Join(nodeDir, "everything-http.mjs"))
+		cmd := exec.Command(nodeBin, filepath.Join(nodeDir, script))
 		cmd.Dir = nodeDir
 		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
 		p, err := faultSpawn(cmd)
 		if err != nil {
-			t.Fatalf("starting server-everything: %v", err)
+			t.Fatalf("starting %s: %v", what, err)
 		}
 		t.Cleanup(p.stop)
 		line, ok := p.Log.waitFor(peerStartTimeout, func(l string) bool { return re.MatchString(l) })
@@ -421,11 +429,11 @@ func faultStartEverythingHTTP(t *testing.T, port int) *faultEverything {
 				time.Sleep(200 * time.Millisecond)
 				continue
 			}
-			t.Fatalf("server-everything (streamableHttp) did not start within %v:\n%s", peerStartTimeout, tail(lastLog, 3000))
+			t.Fatalf("%s did not start within %v:\n%s", what, peerStartTimeout, tail(lastLog, 3000))
 		}
 		got, _ := strconv.Atoi(re.FindStringSubmatch(line)[1])
 		if port != 0 && got != port {
-			t.Fatalf("server-everything listens on %d, want %d", got, port)
+			t.Fatalf("%s listens on %d, want %d", what, got, port)
 		}
 		b := &faultEverything{faultProc: p, port: got}
 		deadline := time.Now().Add(peerStartTimeout)
@@ -436,12 +444,12 @@ func faultStartEverythingHTTP(t *testing.T, port int) *faultEverything {
 				return b
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("server-everything does not accept on %s: %v", b.Addr(), err)
+				t.Fatalf("%s does not accept on %s: %v", what, b.Addr(), err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	t.Fatalf("server-everything could not listen on port %d:\n%s", port, tail(lastLog, 3000))
+	t.Fatalf("%s could not listen on port %d:\n%s", what, port, tail(lastLog, 3000))
 	return nil
 }
 
