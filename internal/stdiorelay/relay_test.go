@@ -334,7 +334,7 @@ func TestChildCrash(t *testing.T) {
 }
 
 func TestMaxSessions(t *testing.T) {
-	h := newHarness(t, Options{MaxSessions: 2})
+	h := newHarness(t, Options{MaxSessions: 2, MaxSessionsPerPrincipal: 2})
 	h.initialize()
 	h.initialize()
 	_, resp := h.tryInitialize()
@@ -416,6 +416,55 @@ func TestRelayOptions(t *testing.T) {
 				}
 				if err := r.Close(context.Background()); err != nil {
 					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMaxSessionsPerPrincipal: one principal's sessions (and its stateless
+// child) are bounded by its share, so it cannot lock others out of
+// MaxSessions; the global limit still holds across principals.
+func TestMaxSessionsPerPrincipal(t *testing.T) {
+	type step struct {
+		who       string // principalHeader value; "" is anonymous
+		stateless bool   // a stateless call rather than an initialize
+		want      int
+	}
+	cases := []struct {
+		name  string
+		opts  Options
+		steps []step
+	}{
+		{"share then others", Options{MaxSessions: 3, MaxSessionsPerPrincipal: 2}, []step{
+			{who: "alice", want: 200}, {who: "alice", want: 200}, {who: "alice", want: 503},
+			{who: "bob", want: 200}, {who: "bob", want: 503}, // global limit (3) now
+		}},
+		{"default share is a quarter", Options{MaxSessions: 8}, []step{
+			{who: "alice", want: 200}, {who: "alice", want: 200}, {who: "alice", want: 503},
+			{who: "bob", want: 200}, {who: "", want: 200},
+		}},
+		{"stateless child counts", Options{MaxSessions: 4, MaxSessionsPerPrincipal: 1}, []step{
+			{who: "alice", stateless: true, want: 200}, {who: "alice", stateless: true, want: 200}, // same child
+			{who: "alice", want: 503}, {who: "bob", want: 200}, {who: "bob", stateless: true, want: 503},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, c.opts).with(t)
+			for i, st := range c.steps {
+				var resp *http.Response
+				if st.stateless {
+					resp = statelessPost(h, i, "echo", map[string]any{"text": "hi"}, principalHeader, st.who)
+				} else {
+					_, resp = h.tryInitialize(principalHeader, st.who)
+				}
+				body := readAll(t, resp)
+				if resp.StatusCode != st.want {
+					t.Fatalf("step %d (%+v): status %d, want %d: %s", i, st, resp.StatusCode, st.want, body)
+				}
+				if st.want == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("step %d: 503 without Retry-After", i)
 				}
 			}
 		})
