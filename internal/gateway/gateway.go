@@ -256,7 +256,7 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 			env = append(env, k+"="+v)
 		}
 		return stdiorelay.New(stdiorelay.Options{
-			Name:           b.Name,
+			Name:                    b.Name,
 			Command:                 stdiorelay.Command{Argv: b.Argv(), Env: env, InheritEnv: b.InheritEnv, Dir: b.Dir},
 			Isolation:               stdiorelay.Isolation(b.Isolation),
 			MaxSessions:             b.MaxSessions,
