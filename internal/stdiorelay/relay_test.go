@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -465,6 +466,47 @@ func TestMaxSessionsPerPrincipal(t *testing.T) {
 				}
 				if st.want == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
 					t.Fatalf("step %d: 503 without Retry-After", i)
+				}
+			}
+		})
+	}
+}
+
+// TestChildEnvironment: a child sees the minimal environment, its own env
+// and what inheritEnv names — never the rest of the gateway's (keys,
+// tokens), in session and shared children alike.
+func TestChildEnvironment(t *testing.T) {
+	t.Setenv("STDIORELAY_TEST_SECRET", "gateway-secret")
+	t.Setenv("STDIORELAY_TEST_PASSED", "passed-on")
+	t.Setenv("STDIORELAY_TEST_PREFIX_A", "prefixed")
+	cases := []struct {
+		name      string
+		isolation Isolation
+		inherit   []string
+		want      map[string]string // variable → "found:value"
+	}{
+		{"session, nothing inherited", IsolationSession, nil, map[string]string{
+			"STDIORELAY_TEST_SECRET": "false:", "STDIORELAY_TEST_PASSED": "false:",
+			"PATH": "true:" + os.Getenv("PATH"), "STDIORELAY_OWN": "true:own",
+		}},
+		{"session, inheritEnv", IsolationSession, []string{"STDIORELAY_TEST_PASSED", "STDIORELAY_TEST_PREFIX_*"}, map[string]string{
+			"STDIORELAY_TEST_SECRET": "false:", "STDIORELAY_TEST_PASSED": "true:passed-on",
+			"STDIORELAY_TEST_PREFIX_A": "true:prefixed",
+		}},
+		{"shared", IsolationShared, nil, map[string]string{
+			"STDIORELAY_TEST_SECRET": "false:", "STDIORELAY_OWN": "true:own",
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := fakeCommand(t)
+			cmd.Env = append(cmd.Env, "STDIORELAY_OWN=own")
+			cmd.InheritEnv = c.inherit
+			h := newHarness(t, Options{Command: cmd, Isolation: c.isolation}).with(t)
+			sid := h.initialize()
+			for name, want := range c.want {
+				if got := h.call(sid, 1, "getenv", map[string]any{"text": name}).text(t); got != want {
+					t.Errorf("child's %s: %q, want %q", name, got, want)
 				}
 			}
 		})
