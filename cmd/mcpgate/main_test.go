@@ -36,6 +36,9 @@ func TestRun(t *testing.T) {
 		{"no-file form refuses a public listener", []string{"serve", "--listen", "0.0.0.0:8080", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "not a loopback address"},
 		{"no-file form refuses a public admin listener", []string{"serve", "--admin", "0.0.0.0:9464", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "--admin"},
 		{"serve with a bad file", []string{"serve", "--config", bad}, 1, "", `unknown key "upstreams"`},
+		{"inherit-env with upstream", []string{"serve", "--inherit-env", "TOKEN", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "--inherit-env only applies to the no-file command form"},
+		{"inherit-env with config", []string{"serve", "--config", good, "--inherit-env", "TOKEN"}, 1, "", "--inherit-env only applies to the no-file command form"},
+		{"inherit-env bad name", []string{"serve", "--inherit-env", "OK,A=B", "--", "cat"}, 1, "", `--inherit-env: invalid environment variable name "A=B"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

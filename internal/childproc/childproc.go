@@ -1,8 +1,3 @@
-// Package childproc starts and stops the local stdio MCP servers of both
-// gateway modes (the stdio relay and the aggregator's command backends), so
-// that they share one lifecycle: a minimal environment, their own process
-// group, stderr logged line by line, and a stop that closes stdin, then
-// signals the whole group with SIGTERM and finally SIGKILL.
 package childproc
 
 import (

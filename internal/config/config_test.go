@@ -517,3 +517,28 @@ func TestInheritEnvAndPrincipalShare(t *testing.T) {
 		t.Errorf("maxSessions 3: default maxSessionsPerPrincipal %d, want 1", got)
 	}
 }
+
+func TestSetInheritEnv(t *testing.T) {
+	c, err := ForCommand("", []string{"npx", "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetInheritEnv([]string{"GITHUB_TOKEN", "npm_config_*"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Backends[0].InheritEnv; !reflect.DeepEqual(got, []string{"GITHUB_TOKEN", "npm_config_*"}) {
+		t.Errorf("inheritEnv %q", got)
+	}
+	for _, bad := range [][]string{{"*"}, {""}, {"1A"}, {"A-B"}} {
+		if err := c.SetInheritEnv(bad); err == nil {
+			t.Errorf("SetInheritEnv(%q) accepted", bad)
+		}
+	}
+	u, err := ForUpstream("", "http://127.0.0.1:1/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetInheritEnv([]string{"A"}); err == nil {
+		t.Error("SetInheritEnv accepted on the --upstream form")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
@@ -25,6 +26,7 @@ type sharedConn struct {
 	// (list changes, resource updates) to every session.
 	broadcast func(item)
 	onRestart func()
+	closing   atomic.Bool // close was called: the child's exit is expected
 
 	mu      sync.Mutex
 	child   *child
@@ -77,7 +79,11 @@ func (c *sharedConn) running() (*child, error) {
 		} else {
 			c.backoff.reset()
 		}
-		c.log.Warn("shared stdio server exited", "error", ch.err)
+		if c.closing.Load() {
+			c.log.Debug("stdio server stopped", "error", ch.err)
+		} else {
+			c.log.Warn("shared stdio server exited", "error", ch.err)
+		}
 		c.failAll(ch, fmt.Sprintf("backend process exited (%v)", exitReason(ch.err)))
 	}()
 	return ch, nil
@@ -273,6 +279,7 @@ func (c *sharedConn) failAll(ch *child, msg string) {
 }
 
 func (c *sharedConn) close() {
+	c.closing.Store(true)
 	c.mu.Lock()
 	ch := c.child
 	c.mu.Unlock()
