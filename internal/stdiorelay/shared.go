@@ -50,8 +50,12 @@ func newSharedConn(cmd Command, log *slog.Logger, b *backoff, broadcast func(ite
 
 // running returns the child, starting it when there is none. Starts are
 // spaced by the back-off, so a server that cannot start is not respawned
-// in a tight loop.
+// in a tight loop. Once close was called none starts: a request that was
+// already on its way would otherwise leave a child nobody stops.
 func (c *sharedConn) running() (*child, error) {
+	if c.closing.Load() {
+		return nil, errShuttingDown
+	}
 	if c.child != nil {
 		select {
 		case <-c.child.exited:

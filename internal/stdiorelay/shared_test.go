@@ -3,6 +3,8 @@ package stdiorelay
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"testing"
@@ -222,5 +224,22 @@ func TestStateless(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("the slow call did not finish")
+	}
+}
+
+// TestSharedConnClosedStartsNothing: a request that reaches a shared or
+// stateless conn after Close stopped it must not start a child that
+// nothing would ever stop.
+func TestSharedConnClosedStartsNothing(t *testing.T) {
+	c := newSharedConn(fakeCommand(t), slog.New(slog.DiscardHandler), newBackoff(time.Millisecond, time.Millisecond), func(item) {}, nil)
+	c.close()
+	c.mu.Lock()
+	ch, err := c.running()
+	c.mu.Unlock()
+	if !errors.Is(err, errShuttingDown) || ch != nil {
+		if ch != nil {
+			ch.stop(context.Background())
+		}
+		t.Fatalf("running() after close = %v, %v; want no child and errShuttingDown", ch, err)
 	}
 }
