@@ -156,6 +156,7 @@ func serve(args []string, stderr io.Writer) int {
 	upstream := fs.String("upstream", "", "Streamable HTTP `URL` of the MCP server to relay to (no-file form)")
 	userAttribution := fs.String("user-attribution", "", "identity on spans: off, hashed or raw (overrides "+envUserAttribution+" and telemetry.userAttribution)")
 	admin := fs.String("admin", config.DefaultAdminListen, "admin listener `address` for the no-file forms (loopback only; \"\" disables it)")
+	inheritEnv := fs.String("inherit-env", "", "comma-separated `names` of mcpgate's environment variables passed to the command of the no-file form (a trailing * makes a prefix); it otherwise gets only PATH, HOME, locale and the like")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -164,6 +165,9 @@ func serve(args []string, stderr io.Writer) int {
 		err = setAdmin(cfg, *admin)
 	} else if err == nil && adminSet(fs) {
 		err = errors.New("--admin cannot be combined with --config: set admin.listen in the file")
+	}
+	if err == nil && *inheritEnv != "" {
+		err = cfg.SetInheritEnv(strings.Split(*inheritEnv, ","))
 	}
 	if err == nil {
 		err = overrideUserAttribution(cfg, *userAttribution)

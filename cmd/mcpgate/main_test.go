@@ -52,6 +52,9 @@ func TestRun(t *testing.T) {
 		{"serve refuses an open key file", []string{"serve", "--config", keyCfg}, 1, "", keyErr},
 		{"validate refuses an open ${file:} secret", []string{"validate", "--config", refCfg}, 1, "", refErr},
 		{"serve refuses an open ${file:} secret", []string{"serve", "--config", refCfg}, 1, "", refErr},
+		{"inherit-env with upstream", []string{"serve", "--inherit-env", "TOKEN", "--upstream", "http://127.0.0.1:1/mcp"}, 1, "", "--inherit-env only applies to the no-file command form"},
+		{"inherit-env with config", []string{"serve", "--config", good, "--inherit-env", "TOKEN"}, 1, "", "--inherit-env only applies to the no-file command form"},
+		{"inherit-env bad name", []string{"serve", "--inherit-env", "OK,A=B", "--", "cat"}, 1, "", `--inherit-env: invalid environment variable name "A=B"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,19 +1,19 @@
 package aggregate
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgate/mcpgate/internal/childproc"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
@@ -28,9 +28,10 @@ type Backend struct {
 	ConnectTimeout   time.Duration // dial + TLS handshake; default 10s
 	FirstByteTimeout time.Duration // until response headers; 0: none
 
-	Command []string // program and arguments
-	Env     []string // added to the gateway's environment
-	Dir     string
+	Command    []string // program and arguments
+	Env        []string // added to the child's minimal environment (childproc.Environ)
+	InheritEnv []string // more of the gateway's variables passed on (names, or prefixes ending in "*")
+	Dir        string
 
 	Filter Filter
 }
@@ -91,11 +92,45 @@ func (b *backend) transport() mcp.Transport {
 	if b.client != nil {
 		return &mcp.StreamableClientTransport{Endpoint: b.URL.String(), HTTPClient: b.client, MaxRetries: 1}
 	}
-	cmd := exec.Command(b.Command[0], b.Command[1:]...)
-	cmd.Env = append(os.Environ(), b.Env...)
-	cmd.Dir = b.Dir
-	cmd.Stderr = &stderrLog{log: b.log}
-	return &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}
+	return &commandTransport{
+		cmd: childproc.Command{Argv: b.Command, Env: b.Env, InheritEnv: b.InheritEnv, Dir: b.Dir},
+		log: b.log,
+	}
+}
+
+// commandTransport is the client side of a stdio backend, started the way
+// the relay starts its children (childproc): minimal environment, own
+// process group, stderr logged, and a stop that ends the whole group. The
+// SDK's CommandTransport signals only the child itself, so a grandchild (a
+// server started through npx or a shell) would outlive the session.
+type commandTransport struct {
+	cmd childproc.Command
+	log *slog.Logger
+}
+
+func (t *commandTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	p, err := childproc.Start(t.cmd, t.log)
+	if err != nil {
+		return nil, err
+	}
+	return (&mcp.IOTransport{Reader: procStdout{p}, Writer: procStdin{p}}).Connect(ctx)
+}
+
+// procStdout is the child's stdout. Closing the connection closes the reader
+// first: that is left to procStdin's Close, once the child is gone, so that
+// the child never writes into a closed pipe while it shuts down.
+type procStdout struct{ p *childproc.Process }
+
+func (r procStdout) Read(b []byte) (int, error) { return r.p.Stdout.Read(b) }
+func (r procStdout) Close() error               { return nil }
+
+// procStdin is the child's stdin; closing it stops the child and its group.
+type procStdin struct{ p *childproc.Process }
+
+func (w procStdin) Write(b []byte) (int, error) { return w.p.Stdin.Write(b) }
+func (w procStdin) Close() error {
+	w.p.Stop(context.Background())
+	return w.p.Stdout.Close()
 }
 
 // connected and disconnected count the client sessions holding a session
@@ -137,39 +172,4 @@ func (b *backend) status() Status {
 		kind = "http"
 	}
 	return Status{Name: b.Name, Kind: kind, Sessions: b.sessions, LastError: b.lastErr, LastErrAt: b.lastErrAt, LastOK: b.lastOK}
-}
-
-// stderrLog logs a child's stderr line by line (a stdio server's free-form
-// log, not an error signal).
-type stderrLog struct {
-	log *slog.Logger
-	buf []byte
-}
-
-func (w *stderrLog) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := indexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if i > 0 {
-			w.log.Debug("backend stderr", "line", string(w.buf[:i]))
-		}
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 {
-		w.log.Debug("backend stderr", "line", string(w.buf))
-		w.buf = w.buf[:0]
-	}
-	return len(p), nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }

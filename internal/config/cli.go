@@ -81,3 +81,20 @@ func forCLI(listen string, b Backend, backendKey string) (*Config, error) {
 	}
 	return nil, err
 }
+
+// SetInheritEnv sets the no-file command form's inheritEnv (the
+// --inherit-env flag): without a file there is no other way to pass one of
+// mcpgate's variables, such as a token, to the child, and putting it on the
+// command line would show it in the process list and the startup log.
+func (c *Config) SetInheritEnv(names []string) error {
+	if c.meta == nil || !c.meta.noFile || len(c.Backends) != 1 || !c.Backends[0].IsCommand() {
+		return errors.New("--inherit-env only applies to the no-file command form (serve -- COMMAND); in a file, set backends[].inheritEnv")
+	}
+	for _, n := range names {
+		if !validInheritName(n) {
+			return fmt.Errorf("--inherit-env: invalid environment variable name %s (letters, digits and _, not starting with a digit; a trailing * makes it a prefix)", shorten(n))
+		}
+	}
+	c.Backends[0].InheritEnv = slices.Clone(names)
+	return nil
+}

@@ -99,12 +99,16 @@ type Backend struct {
 	// Local (stdio) backends.
 	Command     []string          // command: program and arguments (a string is a one-element list)
 	Args        []string          // args: more arguments, appended to Command
-	Env         map[string]string // env: added to the child's environment
+	Env         map[string]string // env: added to the child's minimal environment
+	InheritEnv  []string          // inheritEnv: more of mcpgate's variables passed to the child (names, or prefixes ending in "*")
 	Dir         string            // dir: working directory of the child ("" = gateway's)
 	Isolation   Isolation         // isolation: session | shared
 	MaxSessions int               // maxSessions: cap on concurrent sessions (isolation session only)
-	Stateless   bool              // stateless: the operator declares the server stateless
-	Restart     Restart           // restart: child restart backoff
+	// maxSessionsPerPrincipal: cap on one principal's concurrent sessions
+	// (isolation session only); default max(1, maxSessions/4).
+	MaxSessionsPerPrincipal int
+	Stateless               bool    // stateless: the operator declares the server stateless
+	Restart                 Restart // restart: child restart backoff
 
 	// Aggregating mode (several backends) only: which of the backend's
 	// tools and prompts are offered, by name or path.Match glob. Empty

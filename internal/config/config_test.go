@@ -119,6 +119,9 @@ func TestDefaults(t *testing.T) {
 		{"https backend tls.minVersion", https.TLS.MinVersion, uint16(tls.VersionTLS12)},
 		{"command backend isolation", cmd.Isolation, IsolationSession},
 		{"command backend maxSessions", cmd.MaxSessions, 100},
+		{"command backend maxSessionsPerPrincipal", cmd.MaxSessionsPerPrincipal, 25},
+		{"command backend inheritEnv", cmd.InheritEnv, []string(nil)},
+		{"url backend maxSessionsPerPrincipal", b.MaxSessionsPerPrincipal, 0},
 		{"command backend stateless", cmd.Stateless, false},
 		{"command backend restart", cmd.Restart, Restart{InitialBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second}},
 		{"command backend timeouts", cmd.Timeouts, BackendTimeouts{}},
@@ -391,7 +394,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "upstreams: []\n" + minimalURL, `mcpgate.yaml:1: unknown key "upstreams" (known keys here: listen, path, tls, admin, trustedProxies, limits, timeouts, sessions, cors, backends, aggregate, auth, pseudonymization, telemetry, audit, log)`},
 		{"unknown key with suggestion", "Listen: 127.0.0.1:1\n" + minimalURL, `mcpgate.yaml:1: unknown key "Listen"; did you mean "listen"? (known keys here: listen, path, tls, admin, trustedProxies, limits, timeouts, sessions, cors, backends, aggregate, auth, pseudonymization, telemetry, audit, log)`},
 		{"unknown nested key", "admin:\n  pprof: true\n  metrics: true\n" + minimalURL, `mcpgate.yaml:3: admin: unknown key "metrics" (known keys here: listen, pprof)`},
-		{"unknown backend key", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    tiemouts: {}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0]: unknown key "tiemouts"; did you mean "timeouts"? (known keys here: name, url, command, args, env, dir, isolation, maxSessions, stateless, restart, include, exclude, headers, tls, timeouts)`},
+		{"unknown backend key", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    tiemouts: {}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0]: unknown key "tiemouts"; did you mean "timeouts"? (known keys here: name, url, command, args, env, inheritEnv, dir, isolation, maxSessions, maxSessionsPerPrincipal, stateless, restart, include, exclude, headers, tls, timeouts)`},
 		{"unknown key three deep", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    timeouts:\n      read: 1s\nauth: {mode: anonymous}\n", `mcpgate.yaml:5: backends[0].timeouts: unknown key "read" (known keys here: connect, firstByte, idle)`},
 		{"duplicate key", "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n" + minimalURL, `mcpgate.yaml:2: duplicate key "listen" (first on line 1)`},
 		{"duplicate nested key", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    name: b\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0]: duplicate key "name" (first on line 2)`},
@@ -459,6 +462,14 @@ func TestParseErrors(t *testing.T) {
 		{"command-only key on url", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    isolation: shared\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].isolation: only applies to command backends`},
 		{"bad isolation", "backends:\n  - name: a\n    command: [x]\n    isolation: process\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].isolation: unknown isolation "process" (valid: session, shared)`},
 		{"maxSessions with shared", "backends:\n  - name: a\n    command: [x]\n    isolation: shared\n    maxSessions: 5\nauth: {mode: anonymous}\n", `mcpgate.yaml:5: backends[0].maxSessions: only applies with isolation: session`},
+		{"maxSessionsPerPrincipal with shared", "backends:\n  - name: a\n    command: [x]\n    isolation: shared\n    maxSessionsPerPrincipal: 5\nauth: {mode: anonymous}\n", `mcpgate.yaml:5: backends[0].maxSessionsPerPrincipal: only applies with isolation: session`},
+		{"maxSessionsPerPrincipal above maxSessions", "backends:\n  - name: a\n    command: [x]\n    maxSessions: 3\n    maxSessionsPerPrincipal: 4\nauth: {mode: anonymous}\n", `mcpgate.yaml:5: backends[0].maxSessionsPerPrincipal: must be at most maxSessions (3), got 4`},
+		{"maxSessionsPerPrincipal zero", "backends:\n  - name: a\n    command: [x]\n    maxSessionsPerPrincipal: 0\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].maxSessionsPerPrincipal: must be greater than 0, got 0`},
+		{"maxSessionsPerPrincipal on url", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    maxSessionsPerPrincipal: 2\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].maxSessionsPerPrincipal: only applies to command backends`},
+		{"inheritEnv on url", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    inheritEnv: [HOME]\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].inheritEnv: only applies to command backends`},
+		{"inheritEnv everything", "backends:\n  - name: a\n    command: [x]\n    inheritEnv: [\"*\"]\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].inheritEnv[0]: invalid environment variable name "*" (letters, digits and _, not starting with a digit; a trailing * makes it a prefix)`},
+		{"inheritEnv bad name", "backends:\n  - name: a\n    command: [x]\n    inheritEnv: [OK, \"A=B\"]\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].inheritEnv[1]: invalid environment variable name "A=B" (letters, digits and _, not starting with a digit; a trailing * makes it a prefix)`},
+		{"inheritEnv inner star", "backends:\n  - name: a\n    command: [x]\n    inheritEnv: [\"A*B\"]\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].inheritEnv[0]: invalid environment variable name "A*B" (letters, digits and _, not starting with a digit; a trailing * makes it a prefix)`},
 		{"restart backoff order", "backends:\n  - name: a\n    command: [x]\n    restart: {initialBackoff: 10s, maxBackoff: 1s}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].restart.maxBackoff: must be at least initialBackoff (10s), got 1s`},
 		{"tls on http", "backends:\n  - name: a\n    url: http://127.0.0.1:1\n    tls: {serverName: x}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].tls: only applies to https backends (url is http)`},
 		{"bad tls version", "backends:\n  - name: a\n    url: https://a.example.com\n    tls: {minVersion: 1.1}\nauth: {mode: anonymous}\n", `mcpgate.yaml:4: backends[0].tls.minVersion: unsupported TLS version "1.1" (use "1.2" or "1.3")`},
@@ -510,5 +521,43 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %T is not an *Error", err)
 			}
 		})
+	}
+}
+
+func TestInheritEnvAndPrincipalShare(t *testing.T) {
+	c := mustParse(t, strings.Replace(minimalCommand, "    command:",
+		"    inheritEnv: [GITHUB_TOKEN, npm_config_*]\n    maxSessions: 10\n    maxSessionsPerPrincipal: 10\n    command:", 1))
+	b := c.Backends[0]
+	if !reflect.DeepEqual(b.InheritEnv, []string{"GITHUB_TOKEN", "npm_config_*"}) || b.MaxSessionsPerPrincipal != 10 {
+		t.Errorf("inheritEnv %q, maxSessionsPerPrincipal %d", b.InheritEnv, b.MaxSessionsPerPrincipal)
+	}
+	small := mustParse(t, strings.Replace(minimalCommand, "    command:", "    maxSessions: 3\n    command:", 1))
+	if got := small.Backends[0].MaxSessionsPerPrincipal; got != 1 {
+		t.Errorf("maxSessions 3: default maxSessionsPerPrincipal %d, want 1", got)
+	}
+}
+
+func TestSetInheritEnv(t *testing.T) {
+	c, err := ForCommand("", []string{"npx", "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetInheritEnv([]string{"GITHUB_TOKEN", "npm_config_*"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Backends[0].InheritEnv; !reflect.DeepEqual(got, []string{"GITHUB_TOKEN", "npm_config_*"}) {
+		t.Errorf("inheritEnv %q", got)
+	}
+	for _, bad := range [][]string{{"*"}, {""}, {"1A"}, {"A-B"}} {
+		if err := c.SetInheritEnv(bad); err == nil {
+			t.Errorf("SetInheritEnv(%q) accepted", bad)
+		}
+	}
+	u, err := ForUpstream("", "http://127.0.0.1:1/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetInheritEnv([]string{"A"}); err == nil {
+		t.Error("SetInheritEnv accepted on the --upstream form")
 	}
 }

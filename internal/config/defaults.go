@@ -98,6 +98,7 @@ func applyDefaults(c *Config) {
 			}
 			if b.Isolation == IsolationSession {
 				num(p+"maxSessions", &b.MaxSessions, 100)
+				num(p+"maxSessionsPerPrincipal", &b.MaxSessionsPerPrincipal, max(1, b.MaxSessions/4))
 			}
 			dur(p+"restart.initialBackoff", &b.Restart.InitialBackoff, 500*time.Millisecond)
 			dur(p+"restart.maxBackoff", &b.Restart.MaxBackoff, 30*time.Second)

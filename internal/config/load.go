@@ -639,6 +639,7 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 		{"command", d.command(&b.Command)},
 		{"args", d.strList(&b.Args)},
 		{"env", d.strMap(&b.Env)},
+		{"inheritEnv", d.strList(&b.InheritEnv)},
 		{"dir", d.filePath(&b.Dir)},
 		{"isolation", func(n *yaml.Node, p string) {
 			var s string
@@ -646,6 +647,7 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 			b.Isolation = Isolation(s)
 		}},
 		{"maxSessions", d.integer(&b.MaxSessions)},
+		{"maxSessionsPerPrincipal", d.integer(&b.MaxSessionsPerPrincipal)},
 		{"stateless", d.boolean(&b.Stateless)},
 		{"restart", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{

@@ -92,6 +92,9 @@ func (c *Config) LogValue() slog.Value {
 		if len(b.Env) > 0 {
 			ba = append(ba, slog.Any("env", sortedKeys(b.Env)))
 		}
+		if len(b.InheritEnv) > 0 {
+			ba = append(ba, slog.Any("inheritEnv", b.InheritEnv))
+		}
 		attrs = append(attrs, slog.Attr{Key: p, Value: slog.GroupValue(ba...)})
 	}
 	return slog.GroupValue(attrs...)

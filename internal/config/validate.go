@@ -342,9 +342,11 @@ func (v *validator) remote(b *Backend, p string) {
 	}
 	only("args", len(b.Args) > 0)
 	only("env", len(b.Env) > 0)
+	only("inheritEnv", len(b.InheritEnv) > 0)
 	only("dir", b.Dir != "")
 	only("isolation", b.Isolation != "")
 	only("maxSessions", b.MaxSessions != 0)
+	only("maxSessionsPerPrincipal", b.MaxSessionsPerPrincipal != 0)
 	only("stateless", b.Stateless)
 	only("restart", b.Restart != Restart{})
 
@@ -430,6 +432,11 @@ func (v *validator) local(b *Backend, p string) {
 			v.errorf(kp, "value must not contain a NUL byte")
 		}
 	}
+	for i, name := range b.InheritEnv {
+		if !validInheritName(name) {
+			v.errorf(joinIndex(p+".inheritEnv", i), "invalid environment variable name %s (letters, digits and _, not starting with a digit; a trailing * makes it a prefix)", shorten(name))
+		}
+	}
 	if strings.ContainsRune(b.Dir, 0) {
 		v.errorf(p+".dir", "must not contain a NUL byte")
 	}
@@ -439,9 +446,18 @@ func (v *validator) local(b *Backend, p string) {
 		if b.MaxSessions <= 0 {
 			v.errorf(p+".maxSessions", "must be greater than 0, got %d", b.MaxSessions)
 		}
+		switch {
+		case b.MaxSessionsPerPrincipal <= 0:
+			v.errorf(p+".maxSessionsPerPrincipal", "must be greater than 0, got %d", b.MaxSessionsPerPrincipal)
+		case b.MaxSessions > 0 && b.MaxSessionsPerPrincipal > b.MaxSessions:
+			v.errorf(p+".maxSessionsPerPrincipal", "must be at most maxSessions (%d), got %d", b.MaxSessions, b.MaxSessionsPerPrincipal)
+		}
 	case IsolationShared:
 		if b.MaxSessions != 0 {
 			v.errorf(p+".maxSessions", "only applies with isolation: session")
+		}
+		if b.MaxSessionsPerPrincipal != 0 {
+			v.errorf(p+".maxSessionsPerPrincipal", "only applies with isolation: session")
 		}
 	default:
 		v.errorf(p+".isolation", "unknown isolation %s (valid: session, shared)", v.m.quote(p+".isolation", string(b.Isolation)))
@@ -534,4 +550,24 @@ func (m *meta) ref(p string) (string, bool) {
 	}
 	w, ok := m.refs[p]
 	return w, ok
+}
+
+// validInheritName reports whether s is an inheritEnv entry: a portable
+// environment variable name ([A-Za-z_][A-Za-z0-9_]*), or a prefix of one
+// followed by "*" (a lone "*" would pass the whole environment on, which is
+// what inheritEnv exists to prevent).
+func validInheritName(s string) bool {
+	name := strings.TrimSuffix(s, "*")
+	if name == "" {
+		return false
+	}
+	for i, c := range name {
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

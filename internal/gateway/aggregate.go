@@ -28,7 +28,7 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 			Filter: aggregate.Filter{Include: b.Include, Exclude: b.Exclude},
 		}
 		if b.IsCommand() {
-			ab.Command, ab.Dir = b.Argv(), b.Dir
+			ab.Command, ab.Dir, ab.InheritEnv = b.Argv(), b.Dir, b.InheritEnv
 			for k, v := range b.Env {
 				ab.Env = append(ab.Env, k+"="+v)
 			}

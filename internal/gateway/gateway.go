@@ -279,15 +279,16 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 			env = append(env, k+"="+v)
 		}
 		return stdiorelay.New(stdiorelay.Options{
-			Name:           b.Name,
-			Command:        stdiorelay.Command{Argv: b.Argv(), Env: env, Dir: b.Dir},
-			Isolation:      stdiorelay.Isolation(b.Isolation),
-			MaxSessions:    b.MaxSessions,
-			IdleTimeout:    cfg.Sessions.IdleTimeout,
-			InitialBackoff: b.Restart.InitialBackoff,
-			MaxBackoff:     b.Restart.MaxBackoff,
-			Telemetry:      tel,
-			Logger:         log,
+			Name:                    b.Name,
+			Command:                 stdiorelay.Command{Argv: b.Argv(), Env: env, InheritEnv: b.InheritEnv, Dir: b.Dir},
+			Isolation:               stdiorelay.Isolation(b.Isolation),
+			MaxSessions:             b.MaxSessions,
+			MaxSessionsPerPrincipal: b.MaxSessionsPerPrincipal,
+			IdleTimeout:             cfg.Sessions.IdleTimeout,
+			InitialBackoff:          b.Restart.InitialBackoff,
+			MaxBackoff:              b.Restart.MaxBackoff,
+			Telemetry:               tel,
+			Logger:                  log,
 		})
 	}
 	u, headers, tlsConf, err := remoteBackend(b)

@@ -8,6 +8,8 @@
 // its logging level and its subscriptions then belong to exactly one session,
 // which no shared process could guarantee. Isolation "shared" runs one child
 // for every client, remapping JSON-RPC ids and progress tokens so that
-// concurrent clients never collide; stateless (2026-07-28) traffic always
-// goes to a shared child.
+// concurrent clients never collide. Stateless (2026-07-28) traffic goes to
+// that shared child under isolation "shared", and otherwise to a child per
+// principal (see statelessConn). Children start through childproc, as the
+// aggregator's command backends do.
 package stdiorelay

@@ -200,6 +200,9 @@ func (f *fakeServer) call(id json.RawMessage, p *fakeCallParams) {
 		f.text(id, p.Arguments.Text, false)
 	case "whoami":
 		f.text(id, strconv.Itoa(os.Getpid()), false)
+	case "getenv":
+		v, ok := os.LookupEnv(p.Arguments.Text)
+		f.text(id, strconv.FormatBool(ok)+":"+v, false)
 	case "traceparent":
 		f.text(id, p.Meta.Traceparent, false)
 	case "initmeta":

@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/identity"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/observe"
+	"github.com/mcpgate/mcpgate/internal/record"
 )
 
 // wait bounds every wait in these tests; nothing is asserted about how
@@ -56,7 +58,7 @@ func newHarness(t testing.TB, opts Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := observe.New(nil)(inspect.New(inspect.Options{})(r))
+	h := observe.New(nil)(asPrincipal(inspect.New(inspect.Options{})(r)))
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
@@ -68,6 +70,19 @@ func newHarness(t testing.TB, opts Options) *harness {
 		}
 	})
 	return &harness{t: t, relay: r, srv: srv}
+}
+
+// principalHeader names the principal a test request is made as (what
+// authn would put on the record); without it the request is anonymous.
+const principalHeader = "X-Test-Principal"
+
+func asPrincipal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if sub := req.Header.Get(principalHeader); sub != "" {
+			record.FromContext(req.Context()).Identity = &identity.Identity{Subject: sub, Issuer: identity.APIKeyIssuer, Method: identity.MethodAPIKey}
+		}
+		next.ServeHTTP(w, req)
+	})
 }
 
 // with returns a copy of h that reports to t (a subtest's).
@@ -125,10 +140,12 @@ func (h *harness) initialize() string {
 	return sid
 }
 
-func (h *harness) tryInitialize() (string, *http.Response) {
+// tryInitialize opens a session; headers (name, value, …) go on both of
+// its requests.
+func (h *harness) tryInitialize(headers ...string) (string, *http.Response) {
 	h.t.Helper()
 	resp := h.post("", acceptBoth, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"`+version+
-		`","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}`)
+		`","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}`, headers...)
 	if resp.StatusCode != http.StatusOK {
 		return "", resp
 	}
@@ -144,7 +161,7 @@ func (h *harness) tryInitialize() (string, *http.Response) {
 	if err := json.Unmarshal(m.Result, &res); err != nil || res.ProtocolVersion != version {
 		h.t.Fatalf("initialize result %s: protocolVersion not echoed (%v)", m.Result, err)
 	}
-	if resp := h.post(sid, acceptBoth, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != http.StatusAccepted {
+	if resp := h.post(sid, acceptBoth, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, headers...); resp.StatusCode != http.StatusAccepted {
 		h.t.Fatalf("notifications/initialized: status %d", resp.StatusCode)
 	}
 	return sid, resp

@@ -32,8 +32,13 @@ type Options struct {
 	Command   Command
 	Isolation Isolation // default IsolationSession
 	// MaxSessions bounds concurrent sessions (and so, with session
-	// isolation, child processes); default 100.
+	// isolation, child processes); default 100. With session isolation,
+	// each principal's stateless child counts as one.
 	MaxSessions int
+	// MaxSessionsPerPrincipal bounds one principal's share of MaxSessions
+	// (session isolation only), so that one caller cannot lock everyone
+	// else out; default max(1, MaxSessions/4). See principalOf.
+	MaxSessionsPerPrincipal int
 	// IdleTimeout ends sessions unused for this long; default 30m.
 	IdleTimeout time.Duration
 	// InitialBackoff and MaxBackoff space out restarts of a failing
@@ -61,7 +66,12 @@ type Relay struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	children map[*ownChild]struct{} // session children not yet exited, for Close
-	closed   bool
+	// stateless holds, with session isolation, each principal's child for
+	// stateless (2026-07-28) traffic; owners counts each principal's
+	// sessions and stateless children against MaxSessionsPerPrincipal.
+	stateless map[string]*statelessConn
+	owners    map[string]int
+	closed    bool
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
@@ -81,6 +91,9 @@ func New(opts Options) (*Relay, error) {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = 100
 	}
+	if opts.MaxSessionsPerPrincipal <= 0 {
+		opts.MaxSessionsPerPrincipal = max(1, opts.MaxSessions/4)
+	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Minute
 	}
@@ -97,6 +110,8 @@ func New(opts Options) (*Relay, error) {
 		backoff:     newBackoff(opts.InitialBackoff, opts.MaxBackoff),
 		sessions:    map[string]*session{},
 		children:    map[*ownChild]struct{}{},
+		stateless:   map[string]*statelessConn{},
+		owners:      map[string]int{},
 		stopJanitor: make(chan struct{}),
 		janitorDone: make(chan struct{}),
 		backend:     telemetry.StdioBackend(opts.Name),
@@ -126,8 +141,10 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch req.Method {
 	case http.MethodPost:
 		switch {
-		case stateless:
+		case stateless && r.opts.Isolation == IsolationShared:
 			r.exchange(w, req, in, nil, r.shared, false)
+		case stateless:
+			r.statelessExchange(w, req, in)
 		case s != nil:
 			r.exchange(w, req, in, s, s.backend(), false)
 		case isInitialize(in):
@@ -172,15 +189,9 @@ func requestID(in *inspect.Request) []byte {
 // sends before its answer waits for the session's first stream.
 func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect.Request) {
 	rec := record.FromContext(req.Context())
-	s, err := r.newSession()
+	s, err := r.newSession(principalOf(rec))
 	if err != nil {
-		if errors.Is(err, errSessionLimit) {
-			rec.Fail(record.ReasonSessionLimit, err.Error())
-			w.Header().Set("Retry-After", "5")
-			mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway, "too many sessions; retry later")
-			return
-		}
-		r.backendFailed(w, rec, in, err, "could not be started")
+		r.startFailed(w, rec, in, err)
 		return
 	}
 	rec.SessionID = s.id
@@ -198,19 +209,74 @@ func (r *Relay) initialize(w http.ResponseWriter, req *http.Request, in *inspect
 	}
 }
 
-var errSessionLimit = errors.New("session limit reached")
+// startFailed answers a request for which no session or child could be
+// had: 503 with Retry-After at a session limit, else as backendFailed.
+func (r *Relay) startFailed(w http.ResponseWriter, rec *record.Record, in *inspect.Request, err error) {
+	switch {
+	case errors.Is(err, errSessionLimit):
+		rec.Fail(record.ReasonSessionLimit, err.Error())
+		w.Header().Set("Retry-After", "5")
+		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway, "too many sessions; retry later")
+	case errors.Is(err, errPrincipalLimit):
+		rec.Fail(record.ReasonSessionLimit, err.Error())
+		w.Header().Set("Retry-After", "5")
+		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
+			"too many sessions for this principal; end one (DELETE) or retry later")
+	default:
+		r.backendFailed(w, rec, in, err, "could not be started")
+	}
+}
 
-func (r *Relay) newSession() (*session, error) {
+var (
+	errSessionLimit   = errors.New("session limit reached")
+	errPrincipalLimit = errors.New("per-principal session limit reached")
+)
+
+// principalOf names whose share of the sessions a request draws on: the
+// authenticated principal (issuer and subject), or, for an anonymous
+// caller, its client address (the forwarded one behind a trusted proxy), so
+// that anonymous callers on other hosts keep their share.
+func principalOf(rec *record.Record) string {
+	switch {
+	case rec == nil:
+		return "anonymous"
+	case rec.Identity != nil:
+		return "principal\n" + rec.Identity.Issuer + "\n" + rec.Identity.Subject
+	default:
+		return "address\n" + rec.ClientAddr
+	}
+}
+
+// reserveLocked takes a session slot for owner, checking both limits;
+// r.mu is held.
+func (r *Relay) reserveLocked(owner string) error {
+	switch {
+	case r.closed:
+		return errShuttingDown
+	case len(r.sessions)+len(r.stateless) >= r.opts.MaxSessions:
+		return errSessionLimit
+	case r.opts.Isolation == IsolationSession && r.owners[owner] >= r.opts.MaxSessionsPerPrincipal:
+		return fmt.Errorf("%w (%d)", errPrincipalLimit, r.opts.MaxSessionsPerPrincipal)
+	}
+	r.owners[owner]++
+	return nil
+}
+
+// releaseLocked gives owner's slot back; r.mu is held.
+func (r *Relay) releaseLocked(owner string) {
+	if r.owners[owner]--; r.owners[owner] <= 0 {
+		delete(r.owners, owner)
+	}
+}
+
+func (r *Relay) newSession(owner string) (*session, error) {
 	id := newSessionID()
 	s := newSession(id)
+	s.owner = owner
 	r.mu.Lock()
-	if r.closed {
+	if err := r.reserveLocked(owner); err != nil {
 		r.mu.Unlock()
-		return nil, errShuttingDown
-	}
-	if len(r.sessions) >= r.opts.MaxSessions {
-		r.mu.Unlock()
-		return nil, errSessionLimit
+		return nil, err
 	}
 	r.sessions[id] = s // reserve the slot before the slow start
 	r.mu.Unlock()
@@ -269,7 +335,10 @@ func (r *Relay) failedStart(oc *ownChild) {
 
 func (r *Relay) drop(s *session) {
 	r.mu.Lock()
-	delete(r.sessions, s.id)
+	if r.sessions[s.id] == s {
+		delete(r.sessions, s.id)
+		r.releaseLocked(s.owner)
+	}
 	r.mu.Unlock()
 }
 
@@ -321,7 +390,8 @@ func (r *Relay) broadcast(it item) {
 	}
 }
 
-// janitor ends sessions left idle past the idle timeout.
+// janitor ends sessions, and stops stateless children, left idle past the
+// idle timeout.
 func (r *Relay) janitor() {
 	defer close(r.janitorDone)
 	every := min(max(r.opts.IdleTimeout/4, time.Second), time.Minute)
@@ -343,6 +413,7 @@ func (r *Relay) janitor() {
 			for _, s := range idle {
 				r.endSession(s, "idle timeout", "")
 			}
+			r.reapStateless(now.Add(-r.opts.IdleTimeout))
 		}
 	}
 }
@@ -386,6 +457,7 @@ func (r *Relay) Close(ctx context.Context) error {
 		wg.Go(func() { <-oc.child.exited })
 	}
 	wg.Go(r.shared.close)
+	wg.Go(func() { r.reapStateless(time.Time{}) })
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {

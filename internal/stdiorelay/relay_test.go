@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -334,7 +335,7 @@ func TestChildCrash(t *testing.T) {
 }
 
 func TestMaxSessions(t *testing.T) {
-	h := newHarness(t, Options{MaxSessions: 2})
+	h := newHarness(t, Options{MaxSessions: 2, MaxSessionsPerPrincipal: 2})
 	h.initialize()
 	h.initialize()
 	_, resp := h.tryInitialize()
@@ -416,6 +417,96 @@ func TestRelayOptions(t *testing.T) {
 				}
 				if err := r.Close(context.Background()); err != nil {
 					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMaxSessionsPerPrincipal: one principal's sessions (and its stateless
+// child) are bounded by its share, so it cannot lock others out of
+// MaxSessions; the global limit still holds across principals.
+func TestMaxSessionsPerPrincipal(t *testing.T) {
+	type step struct {
+		who       string // principalHeader value; "" is anonymous
+		stateless bool   // a stateless call rather than an initialize
+		want      int
+	}
+	cases := []struct {
+		name  string
+		opts  Options
+		steps []step
+	}{
+		{"share then others", Options{MaxSessions: 3, MaxSessionsPerPrincipal: 2}, []step{
+			{who: "alice", want: 200}, {who: "alice", want: 200}, {who: "alice", want: 503},
+			{who: "bob", want: 200}, {who: "bob", want: 503}, // global limit (3) now
+		}},
+		{"default share is a quarter", Options{MaxSessions: 8}, []step{
+			{who: "alice", want: 200}, {who: "alice", want: 200}, {who: "alice", want: 503},
+			{who: "bob", want: 200}, {who: "", want: 200},
+		}},
+		{"stateless child counts", Options{MaxSessions: 4, MaxSessionsPerPrincipal: 1}, []step{
+			{who: "alice", stateless: true, want: 200}, {who: "alice", stateless: true, want: 200}, // same child
+			{who: "alice", want: 503}, {who: "bob", want: 200}, {who: "bob", stateless: true, want: 503},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, c.opts).with(t)
+			for i, st := range c.steps {
+				var resp *http.Response
+				if st.stateless {
+					resp = statelessPost(h, i, "echo", map[string]any{"text": "hi"}, principalHeader, st.who)
+				} else {
+					_, resp = h.tryInitialize(principalHeader, st.who)
+				}
+				body := readAll(t, resp)
+				if resp.StatusCode != st.want {
+					t.Fatalf("step %d (%+v): status %d, want %d: %s", i, st, resp.StatusCode, st.want, body)
+				}
+				if st.want == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("step %d: 503 without Retry-After", i)
+				}
+			}
+		})
+	}
+}
+
+// TestChildEnvironment: a child sees the minimal environment, its own env
+// and what inheritEnv names — never the rest of the gateway's (keys,
+// tokens), in session and shared children alike.
+func TestChildEnvironment(t *testing.T) {
+	t.Setenv("STDIORELAY_TEST_SECRET", "gateway-secret")
+	t.Setenv("STDIORELAY_TEST_PASSED", "passed-on")
+	t.Setenv("STDIORELAY_TEST_PREFIX_A", "prefixed")
+	cases := []struct {
+		name      string
+		isolation Isolation
+		inherit   []string
+		want      map[string]string // variable → "found:value"
+	}{
+		{"session, nothing inherited", IsolationSession, nil, map[string]string{
+			"STDIORELAY_TEST_SECRET": "false:", "STDIORELAY_TEST_PASSED": "false:",
+			"PATH": "true:" + os.Getenv("PATH"), "STDIORELAY_OWN": "true:own",
+		}},
+		{"session, inheritEnv", IsolationSession, []string{"STDIORELAY_TEST_PASSED", "STDIORELAY_TEST_PREFIX_*"}, map[string]string{
+			"STDIORELAY_TEST_SECRET": "false:", "STDIORELAY_TEST_PASSED": "true:passed-on",
+			"STDIORELAY_TEST_PREFIX_A": "true:prefixed",
+		}},
+		{"shared", IsolationShared, nil, map[string]string{
+			"STDIORELAY_TEST_SECRET": "false:", "STDIORELAY_OWN": "true:own",
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := fakeCommand(t)
+			cmd.Env = append(cmd.Env, "STDIORELAY_OWN=own")
+			cmd.InheritEnv = c.inherit
+			h := newHarness(t, Options{Command: cmd, Isolation: c.isolation}).with(t)
+			sid := h.initialize()
+			for name, want := range c.want {
+				if got := h.call(sid, 1, "getenv", map[string]any{"text": name}).text(t); got != want {
+					t.Errorf("child's %s: %q, want %q", name, got, want)
 				}
 			}
 		})

@@ -32,6 +32,7 @@ type session struct {
 	done    chan struct{} // closed when the session ends
 	started time.Time
 	version string // the protocol revision initialize offered, for metrics
+	owner   string // principalOf the client that opened it
 
 	mu       sync.Mutex
 	conn     conn        // nil until the backend is attached

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
@@ -25,6 +26,7 @@ type sharedConn struct {
 	// (list changes, resource updates) to every session.
 	broadcast func(item)
 	onRestart func()
+	closing   atomic.Bool // close was called: the child's exit is expected
 
 	mu      sync.Mutex
 	child   *child
@@ -48,8 +50,12 @@ func newSharedConn(cmd Command, log *slog.Logger, b *backoff, broadcast func(ite
 
 // running returns the child, starting it when there is none. Starts are
 // spaced by the back-off, so a server that cannot start is not respawned
-// in a tight loop.
+// in a tight loop. Once close was called none starts: a request that was
+// already on its way would otherwise leave a child nobody stops.
 func (c *sharedConn) running() (*child, error) {
+	if c.closing.Load() {
+		return nil, errShuttingDown
+	}
 	if c.child != nil {
 		select {
 		case <-c.child.exited:
@@ -77,7 +83,11 @@ func (c *sharedConn) running() (*child, error) {
 		} else {
 			c.backoff.reset()
 		}
-		c.log.Warn("shared stdio server exited", "error", ch.err)
+		if c.closing.Load() {
+			c.log.Debug("stdio server stopped", "error", ch.err)
+		} else {
+			c.log.Warn("shared stdio server exited", "error", ch.err)
+		}
 		c.failAll(ch, fmt.Sprintf("backend process exited (%v)", exitReason(ch.err)))
 	}()
 	return ch, nil
@@ -273,6 +283,7 @@ func (c *sharedConn) failAll(ch *child, msg string) {
 }
 
 func (c *sharedConn) close() {
+	c.closing.Store(true)
 	c.mu.Lock()
 	ch := c.child
 	c.mu.Unlock()

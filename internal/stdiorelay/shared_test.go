@@ -3,6 +3,8 @@ package stdiorelay
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"testing"
@@ -96,15 +98,62 @@ func TestSharedIsolation(t *testing.T) {
 
 // statelessPost sends a 2026-07-28 request: no session, headers that
 // match the body.
-func statelessPost(h *harness, id any, tool string, args map[string]any) *http.Response {
+func statelessPost(h *harness, id any, tool string, args map[string]any, headers ...string) *http.Response {
 	h.t.Helper()
 	params := map[string]any{"name": tool, "arguments": args,
 		"_meta": map[string]any{jsonrpc.MetaKeyProtocolVersion: mcpwire.Version20260728}}
 	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
-	return h.post("", acceptJSON, string(b),
+	return h.post("", acceptJSON, string(b), append([]string{
 		mcpwire.HeaderProtocolVersion, mcpwire.Version20260728,
 		mcpwire.HeaderMethod, "tools/call",
-		mcpwire.HeaderName, tool)
+		mcpwire.HeaderName, tool}, headers...)...)
+}
+
+// statelessPID calls whoami statelessly as principal who ("" anonymous).
+func statelessPID(h *harness, who string) int {
+	h.t.Helper()
+	resp := statelessPost(h, 7, "whoami", nil, principalHeader, who)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(mcpwire.HeaderSessionID) != "" {
+		h.t.Fatalf("status %d, session %q: %s", resp.StatusCode, resp.Header.Get(mcpwire.HeaderSessionID), readAll(h.t, resp))
+	}
+	var m rpcMsg
+	decode(h.t, resp, &m)
+	pid, err := strconv.Atoi(m.text(h.t))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return pid
+}
+
+// TestStatelessChildPerPrincipal: under session isolation, stateless
+// (2026-07-28) calls of different principals never share a child, nor
+// reach a session's; under isolation shared they all go to the one shared
+// child, as configured. Idle stateless children are stopped.
+func TestStatelessChildPerPrincipal(t *testing.T) {
+	t.Run("session isolation", func(t *testing.T) {
+		h := newHarness(t, Options{IdleTimeout: time.Second}).with(t)
+		sessionPID := h.whoami(h.initialize())
+		alice, bob, anon := statelessPID(h, "alice"), statelessPID(h, "bob"), statelessPID(h, "")
+		if alice == bob || alice == anon || bob == anon {
+			t.Fatalf("principals' stateless calls shared a child: alice %d, bob %d, anonymous %d", alice, bob, anon)
+		}
+		if alice == sessionPID || bob == sessionPID || anon == sessionPID {
+			t.Fatalf("a stateless call reached the session's child %d (alice %d, bob %d, anonymous %d)", sessionPID, alice, bob, anon)
+		}
+		if again := statelessPID(h, "alice"); again != alice {
+			t.Fatalf("alice's second stateless call ran in child %d, her first in %d", again, alice)
+		}
+		if n := h.relay.Sessions(); n != 1 {
+			t.Fatalf("Sessions() = %d: stateless traffic made a session", n)
+		}
+		eventually(t, "idle stateless children stopped", func() bool { return gone(alice) && gone(bob) && gone(anon) })
+	})
+	t.Run("shared isolation", func(t *testing.T) {
+		h := newHarness(t, Options{Isolation: IsolationShared}).with(t)
+		if alice, bob := statelessPID(h, "alice"), statelessPID(h, "bob"); alice != bob {
+			t.Fatalf("isolation shared: stateless calls ran in %d and %d, want the one shared child", alice, bob)
+		}
+	})
 }
 
 func TestStateless(t *testing.T) {
@@ -127,7 +176,7 @@ func TestStateless(t *testing.T) {
 		pids = append(pids, pid)
 	}
 	if pids[0] != pids[1] || pids[0] == sessionPID {
-		t.Fatalf("stateless calls reached %v, session child %d: want one shared child", pids, sessionPID)
+		t.Fatalf("stateless calls reached %v, session child %d: want the principal's one stateless child", pids, sessionPID)
 	}
 	if n := h.relay.Sessions(); n != 1 {
 		t.Fatalf("Sessions() = %d: stateless traffic made a session", n)
@@ -144,9 +193,15 @@ func TestStateless(t *testing.T) {
 		done <- m
 	}()
 	eventually(t, "the slow call is pending", func() bool {
-		h.relay.shared.mu.Lock()
-		defer h.relay.shared.mu.Unlock()
-		return len(h.relay.shared.pending) == 1
+		h.relay.mu.Lock()
+		defer h.relay.mu.Unlock()
+		n := 0
+		for _, sc := range h.relay.stateless {
+			sc.conn.mu.Lock()
+			n += len(sc.conn.pending)
+			sc.conn.mu.Unlock()
+		}
+		return n == 1
 	})
 	resp := h.post("", acceptJSON,
 		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"_meta":{"`+jsonrpc.MetaKeyProtocolVersion+`":"2026-07-28"}}}`,
@@ -169,5 +224,22 @@ func TestStateless(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("the slow call did not finish")
+	}
+}
+
+// TestSharedConnClosedStartsNothing: a request that reaches a shared or
+// stateless conn after Close stopped it must not start a child that
+// nothing would ever stop.
+func TestSharedConnClosedStartsNothing(t *testing.T) {
+	c := newSharedConn(fakeCommand(t), slog.New(slog.DiscardHandler), newBackoff(time.Millisecond, time.Millisecond), func(item) {}, nil)
+	c.close()
+	c.mu.Lock()
+	ch, err := c.running()
+	c.mu.Unlock()
+	if !errors.Is(err, errShuttingDown) || ch != nil {
+		if ch != nil {
+			ch.stop(context.Background())
+		}
+		t.Fatalf("running() after close = %v, %v; want no child and errShuttingDown", ch, err)
 	}
 }
