@@ -75,6 +75,8 @@ func upstreamConfig(t *testing.T, url string) *config.Config {
 		t.Fatal(err)
 	}
 	cfg.Admin.Listen = "127.0.0.1:0"
+	// The Host of httptest.NewRequest's requests.
+	cfg.AllowedHosts = []string{"example.com"}
 	return cfg
 }
 

@@ -140,7 +140,7 @@ func TestHeadersForwarded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			backend, got := recordingBackend(t, answerJSON(`{"jsonrpc":"2.0","id":7,"result":{}}`))
 			relay := newRelay(t, backend.URL+"/mcp", Options{
-				Headers: static, APIKeyHeader: "X-API-Key", TrustedProxies: tc.trusted,
+				Headers: static, TrustedProxies: tc.trusted,
 			})
 			f := newFront(t, relay)
 			resp := post(t, f.URL+"/mcp", toolsCall, send)
