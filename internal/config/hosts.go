@@ -93,6 +93,9 @@ func (v *validator) allowedHosts(c *Config) {
 // carry it: host or host:port, an IPv6 address in brackets.
 func checkHostEntry(h string) string {
 	const shape = "is not a host (a name or IP address with an optional port, e.g. mcp.example.com or mcp.example.com:8443; no scheme or path)"
+	if strings.ContainsAny(h, "/?#@ ") {
+		return shape
+	}
 	host, port, hasPort := h, "", false
 	switch {
 	case strings.HasPrefix(h, "["):
@@ -116,15 +119,13 @@ func checkHostEntry(h string) string {
 	default:
 		host, port, hasPort = strings.Cut(h, ":")
 	}
+	if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		return shape
+	}
 	if hasPort {
-		if msg := checkHostPort(port); msg != "" {
-			return msg
-		}
+		return checkHostPort(port)
 	}
-	if _, err := netip.ParseAddr(host); err == nil || validHostname(host) {
-		return ""
-	}
-	return shape
+	return ""
 }
 
 func checkHostPort(port string) string {
