@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
 )
@@ -142,5 +144,18 @@ func TestNoProtocolSwitch(t *testing.T) {
 				t.Errorf("the backend was asked to upgrade: Upgrade|Connection = %q", got)
 			}
 		})
+	}
+}
+
+// TestAllowListMatchesConfig: the configuration refuses forwardHeaders
+// entries that are forwarded anyway by the list it keeps; it must be this
+// package's list.
+func TestAllowListMatchesConfig(t *testing.T) {
+	got := append(slices.Clone(forwardedHeaders), mcpHeaders...)
+	slices.Sort(got)
+	want := slices.Clone(config.AlwaysForwarded)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("httprelay forwards %q, config.AlwaysForwarded says %q", got, want)
 	}
 }
