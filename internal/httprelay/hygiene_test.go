@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,9 @@ func TestRequestTrailersDropped(t *testing.T) {
 	s := <-got
 	if len(s.trailer) != 0 {
 		t.Errorf("the backend received request trailers %v", s.trailer)
+	}
+	if v := s.header.Get("Content-Length"); v != strconv.Itoa(len(toolsCall)) {
+		t.Errorf("Content-Length %q, want %d: the whole body is known", v, len(toolsCall))
 	}
 	if v := s.header.Get("Trailer"); v != "" {
 		t.Errorf("the backend received a Trailer header %q", v)

@@ -157,6 +157,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		raw := r.withTraceContext(in, spans)
 		req.Body = io.NopCloser(bytes.NewReader(raw))
 		req.ContentLength = int64(len(raw))
+		// Known length: sent with Content-Length, however the client
+		// framed it (chunked, with trailers; see rewrite).
+		req.TransferEncoding = nil
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	}
 	r.proxy.ServeHTTP(w, req)
