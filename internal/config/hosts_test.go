@@ -60,6 +60,16 @@ func TestAllowedHosts(t *testing.T) {
 	if c := mustParse(t, "allowedHosts: [\"*\"]\n"+minimalURL); !slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.Contains(w, `allowedHosts contains "*"`) }) {
 		t.Errorf("no warning for allowedHosts *: %q", c.Warnings())
 	}
+	public := "listen: 0.0.0.0:8080\nbackends:\n  - name: web\n    url: http://127.0.0.1:3001/mcp\nauth: {mode: anonymous, allowAnonymousOnPublicListener: true}\n"
+	names := func(c *Config) bool {
+		return slices.ContainsFunc(c.Warnings(), func(w string) bool { return strings.Contains(w, "neither auth.resource nor allowedHosts") })
+	}
+	if !names(mustParse(t, public)) {
+		t.Errorf("no warning for a public listener without a name: %q", mustParse(t, public).Warnings())
+	}
+	if names(mustParse(t, "allowedHosts: [mcp.example.com]\n"+public)) || names(mustParse(t, minimalURL)) {
+		t.Error("a warning about the listener's names where they are known or not needed")
+	}
 	tests := []struct{ name, list, want string }{
 		{"URL", `["https://mcp.example.com"]`, `allowedHosts[0]: "https://mcp.example.com" is not a host`},
 		{"path", `["mcp.example.com/mcp"]`, `allowedHosts[0]: "mcp.example.com/mcp" is not a host`},
