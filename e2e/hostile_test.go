@@ -79,10 +79,11 @@ type hostileRecorder struct {
 }
 
 type hostileSeen struct {
-	method string
-	uri    string
-	header http.Header
-	body   string
+	method  string
+	uri     string
+	header  http.Header
+	trailer http.Header // request trailers, read with the body
+	body    string
 }
 
 func hostileStartRecorder(t *testing.T, target string) *hostileRecorder {
@@ -103,7 +104,7 @@ func hostileStartRecorder(t *testing.T, target string) *hostileRecorder {
 		b, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		rec.mu.Lock()
-		rec.seen = append(rec.seen, hostileSeen{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), body: string(b)})
+		rec.seen = append(rec.seen, hostileSeen{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), trailer: r.Trailer.Clone(), body: string(b)})
 		rec.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
@@ -119,13 +120,17 @@ func (rec *hostileRecorder) all() []hostileSeen {
 }
 
 // containing returns the recorded requests whose request target, header
-// names, header values or body contain s (header names compared
-// case-insensitively).
+// or trailer names, header or trailer values or body contain s (names
+// compared case-insensitively).
 func (rec *hostileRecorder) containing(s string) []hostileSeen {
 	var out []hostileSeen
 	for _, r := range rec.all() {
 		hit := strings.Contains(r.uri, s) || strings.Contains(r.body, s)
-		for name, vs := range r.header {
+		fields := r.header.Clone()
+		for name, vs := range r.trailer {
+			fields[name] = append(fields[name], vs...)
+		}
+		for name, vs := range fields {
 			hit = hit || strings.Contains(strings.ToLower(name), strings.ToLower(s))
 			for _, v := range vs {
 				hit = hit || strings.Contains(v, s)
@@ -179,7 +184,10 @@ auth:
 backends:
   - name: everything
     url: %q
-`, e.addr, hostileMaxBody, hostileMaxHeader, hostileReadHeader, hostileReadBody, resource, iss.URL, e.keyA.Entry, e.rec.URL)
+    # Forwarded so that the raw-header probes can check the backend got
+    # the fields exactly as the gateway parsed them.
+    forwardHeaders: [X-Hostile-Lf, X-Hostile-Fold, %s]
+`, e.addr, hostileMaxBody, hostileMaxHeader, hostileReadHeader, hostileReadBody, resource, iss.URL, e.keyA.Entry, e.rec.URL, hostileInjectedHdr)
 	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -226,7 +234,8 @@ func hostileMCPHeaders(cred http.Header, sid string) http.Header {
 }
 
 // hostileDo sends one request with exactly the header h (several values of
-// one name allowed) on a fresh connection.
+// one name allowed) on a fresh connection. A Host entry in h becomes the
+// request's Host.
 func hostileDo(t *testing.T, method, target string, body io.Reader, h http.Header) rawResponse {
 	t.Helper()
 	req, err := http.NewRequest(method, target, body)
@@ -234,6 +243,10 @@ func hostileDo(t *testing.T, method, target string, body io.Reader, h http.Heade
 		t.Fatal(err)
 	}
 	req.Header = h.Clone()
+	if host := req.Header.Get("Host"); host != "" {
+		req.Host = host
+		req.Header.Del("Host")
+	}
 	resp, err := rawClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
@@ -593,6 +606,179 @@ func hostileSessionCases() []hostileHTTPCase {
 	}
 }
 
+// hostileHygieneCases are the header-hygiene probes of issue 13 (items 1,
+// 2 and 11) and the Host/Origin rules of issue 12 (item 2). Each refused
+// probe carries a marker in a part of the request the relay forwards (the
+// echo message, Last-Event-ID); the marker must never reach the backend.
+func hostileHygieneCases() []hostileHTTPCase {
+	notForwarded := func(marker string) func(t *testing.T, e *hostileEnv, r rawResponse) {
+		return func(t *testing.T, e *hostileEnv, _ rawResponse) {
+			if hits := e.rec.containing(marker); len(hits) > 0 {
+				t.Errorf("the backend received the refused request: %s %s %v", hits[0].method, hits[0].uri, hits[0].header)
+			}
+		}
+	}
+	refused := func(name, marker string, mod func(e *hostileEnv, h http.Header)) hostileHTTPCase {
+		return hostileHTTPCase{
+			name: name, body: []byte(hostileEchoBody(1, marker)), header: hostileWithHeader(mod),
+			status: 400, code: -32600, reason: "invalid_request", check: notForwarded(marker),
+		}
+	}
+	// B's own credential and no Mcp-Session-Id: only the underscore
+	// spelling names a session, A's.
+	asBWith := func(name string) func(e *hostileEnv) http.Header {
+		return func(e *hostileEnv) http.Header {
+			h := hostileMCPHeaders(e.credB(), "")
+			h[name] = []string{e.sidA}
+			return h
+		}
+	}
+	byB := func(name, marker, header string) hostileHTTPCase {
+		c := refused(name, marker, nil)
+		c.header = asBWith(header)
+		return c
+	}
+	identity := http.Header{
+		"X-Amzn-Oidc-Identity":            {"hostile-identity"},
+		"X-Goog-Authenticated-User-Email": {"accounts.google.com:hostile-identity@example.com"},
+		"X-Authenticated-User":            {"hostile-identity"},
+		"X-Webauth-User":                  {"hostile-identity"},
+		"True-Client-Ip":                  {"10.66.0.1"},
+		"X-Original-Url":                  {"/hostile-identity"},
+	}
+	hostHeaders := func(host, origin string) func(e *hostileEnv) http.Header {
+		return func(e *hostileEnv) http.Header {
+			h := hostileMCPHeaders(e.credA(), e.sidA)
+			_, port, _ := net.SplitHostPort(e.addr)
+			h.Set("Host", strings.ReplaceAll(host, "PORT", port))
+			if origin != "" {
+				h.Set("Origin", strings.ReplaceAll(origin, "PORT", port))
+			}
+			return h
+		}
+	}
+	ping := []byte(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	return []hostileHTTPCase{
+		// Item 1: a WSGI/CGI backend folds these into the managed header.
+		byB("B names A's session as Mcp_Session_Id", "hostile-alias-session", "Mcp_Session_Id"),
+		byB("B names A's session as mcp_session_id", "hostile-alias-session-lower", "mcp_session_id"),
+		refused("Mcp_Protocol_Version", "hostile-alias-version", func(_ *hostileEnv, h http.Header) { h["Mcp_Protocol_Version"] = []string{"2025-11-25"} }),
+		refused("Mcp_Method", "hostile-alias-method", func(_ *hostileEnv, h http.Header) { h["Mcp_Method"] = []string{"tools/list"} }),
+		refused("Mcp_Name", "hostile-alias-name", func(_ *hostileEnv, h http.Header) { h["Mcp_Name"] = []string{"get-env"} }),
+		{
+			name: "Last_Event_Id on A's stream", method: http.MethodGet,
+			header: hostileWithHeader(func(_ *hostileEnv, h http.Header) {
+				h.Del("Content-Type")
+				h["Last_Event_Id"] = []string{"hostile-alias-last-event"}
+			}),
+			status: 400, code: -32600, reason: "invalid_request", check: notForwarded("hostile-alias-last-event"),
+		},
+		refused("X_Api_Key beside A's key", "hostile-alias-apikey", func(_ *hostileEnv, h http.Header) { h["X_Api_Key"] = []string{"mcpg_" + strings.Repeat("Z", 43)} }),
+		refused("X_Forwarded_User", "hostile-alias-xfu", func(_ *hostileEnv, h http.Header) { h["X_Forwarded_User"] = []string{"admin"} }),
+
+		// Item 2: MCP has no protocol upgrade.
+		{
+			name: "websocket upgrade of A's GET stream", method: http.MethodGet,
+			header: hostileWithHeader(func(_ *hostileEnv, h http.Header) {
+				h.Del("Content-Type")
+				h.Set("Connection", "Upgrade")
+				h.Set("Upgrade", "websocket")
+				h.Set("Sec-WebSocket-Version", "13")
+				h.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+				h.Set("Last-Event-ID", "hostile-upgrade-ws")
+			}),
+			status: 400, code: -32600, reason: "invalid_request", check: notForwarded("hostile-upgrade-ws"),
+		},
+		refused("h2c upgrade of a POST", "hostile-upgrade-h2c", func(_ *hostileEnv, h http.Header) {
+			h.Set("Connection", "Upgrade, HTTP2-Settings")
+			h.Set("Upgrade", "h2c")
+			h.Set("HTTP2-Settings", "AAMAAABkAAQAAP__")
+		}),
+		refused("Upgrade without Connection", "hostile-upgrade-bare", func(_ *hostileEnv, h http.Header) { h.Set("Upgrade", "websocket") }),
+
+		// Item 11: Connection must not hide a managed header.
+		refused("Connection names Mcp-Protocol-Version", "hostile-connection-version", func(_ *hostileEnv, h http.Header) {
+			h.Set("Connection", "Mcp-Protocol-Version")
+		}),
+		refused("Connection names Mcp-Session-Id", "hostile-connection-session", func(_ *hostileEnv, h http.Header) {
+			h.Set("Connection", "keep-alive, mcp-session-id")
+		}),
+		{
+			// Item 11: identity headers the old deny-list missed; the
+			// allow-list forwards none of them.
+			name: "identity headers of authenticating proxies", body: []byte(hostileEchoBody(1, "hostile-identity-call")),
+			header: hostileWithHeader(func(_ *hostileEnv, h http.Header) {
+				for k, v := range identity {
+					h[k] = v
+				}
+			}),
+			status: 200,
+			check: func(t *testing.T, e *hostileEnv, r rawResponse) {
+				seen := e.rec.containing("hostile-identity-call")
+				if len(seen) != 1 {
+					t.Fatalf("the backend got %d requests with the call, want 1", len(seen))
+				}
+				for name := range identity {
+					if v, ok := seen[0].header[name]; ok {
+						t.Errorf("%s reached the backend: %q", name, v)
+					}
+				}
+			},
+		},
+
+		// Issue 12 item 2: same-origin passes, a rebinding Host does not.
+		{name: "same-origin request on 127.0.0.1", body: ping, header: hostHeaders("127.0.0.1:PORT", "http://127.0.0.1:PORT"), status: 200},
+		{name: "same-origin request on localhost", body: ping, header: hostHeaders("localhost:PORT", "http://localhost:PORT"), status: 200},
+		{
+			name: "rebinding: foreign Host with a matching Origin", body: []byte(hostileEchoBody(1, "hostile-rebind-origin")),
+			header: hostHeaders("evil.example.com:PORT", "http://evil.example.com:PORT"),
+			status: 403, code: -32600, reason: "origin_rejected", check: notForwarded("hostile-rebind-origin"),
+		},
+		{
+			name: "rebinding: foreign Host without Origin", body: []byte(hostileEchoBody(1, "hostile-rebind-host")),
+			header: hostHeaders("evil.example.com:PORT", ""),
+			status: 403, code: -32600, reason: "origin_rejected", check: notForwarded("hostile-rebind-host"),
+		},
+		{
+			name: "cross-origin page on another local port", body: []byte(hostileEchoBody(1, "hostile-cross-port")),
+			header: hostHeaders("127.0.0.1:PORT", "http://127.0.0.1:1"),
+			status: 403, code: -32600, reason: "origin_rejected", check: notForwarded("hostile-cross-port"),
+		},
+	}
+}
+
+// hostileTrailers sends A's echo with request trailers naming B's
+// credential and session (issue 13 item 11): the call is served, and no
+// trailer reaches the backend.
+func hostileTrailers(t *testing.T, e *hostileEnv) {
+	const msg, marker = "hostile-trailer-call", "hostile-trailer-marker"
+	req, err := http.NewRequest(http.MethodPost, e.g.URL, io.MultiReader(strings.NewReader(hostileEchoBody(1, msg))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = hostileMCPHeaders(e.credA(), e.sidA)
+	req.Trailer = http.Header{"Authorization": {"Bearer " + e.tokB}, "Mcp-Session-Id": {e.sidB}, "X-Hostile-Trailer": {marker}}
+	resp, err := rawClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Echo: "+msg) {
+		t.Fatalf("status %d, body %s; want the echo served", resp.StatusCode, tail(string(body), 300))
+	}
+	seen := e.rec.containing(msg)
+	if len(seen) != 1 {
+		t.Fatalf("the backend got %d requests with the call, want 1", len(seen))
+	}
+	if len(seen[0].trailer) != 0 || seen[0].header.Get("Trailer") != "" {
+		t.Errorf("the backend received request trailers %v (Trailer: %q)", seen[0].trailer, seen[0].header.Get("Trailer"))
+	}
+	if hits := e.rec.containing(marker); len(hits) > 0 {
+		t.Errorf("the trailer marker reached the backend")
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Probes sent on a raw TCP connection
 
@@ -932,6 +1118,7 @@ func TestHostile(t *testing.T) {
 		{"query string", hostileQueryCases()},
 		{"credentials", hostileCredentialCases()},
 		{"sessions", hostileSessionCases()},
+		{"header hygiene", hostileHygieneCases()},
 	}
 	for _, grp := range httpGroups {
 		t.Run(grp.name, func(t *testing.T) {
@@ -944,6 +1131,11 @@ func TestHostile(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("header hygiene/request trailers", func(t *testing.T) {
+		hostileTrailers(t, e)
+		e.alive(t)
+	})
 
 	// A can still read its own stream: the 404s above are about who asks.
 	t.Run("A reads its own stream", func(t *testing.T) {

@@ -117,6 +117,11 @@ func New(opts Options) (*Aggregator, error) {
 		// fast-path calls the SDK never sees.
 		MaxRequestBodyBytes: opts.MaxBodyBytes,
 		Logger:              a.sdkLog,
+		// The gateway's guard stage checks Host (allowedHosts) and Origin
+		// in both modes. The SDK's own check refuses every Host but a
+		// loopback one on a loopback listener, which would break a TLS
+		// proxy on the same machine and make the two modes differ.
+		DisableLocalhostProtection: true,
 	})
 	if opts.SessionTimeout > 0 {
 		go a.reapIdle(a.stop)

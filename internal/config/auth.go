@@ -213,6 +213,8 @@ func (v *validator) auth(c *Config) {
 		v.errorf("auth.apiKeyHeader", "header %s cannot be used (%s)", a.APIKeyHeader, why)
 	} else if strings.EqualFold(a.APIKeyHeader, "Authorization") {
 		v.errorf("auth.apiKeyHeader", "cannot be Authorization: API keys are accepted there already, as Authorization: Bearer mcpg_…")
+	} else if alwaysForwarded(a.APIKeyHeader) {
+		v.errorf("auth.apiKeyHeader", "cannot be %s: that header is forwarded to the backend, and the key with it", a.APIKeyHeader)
 	}
 
 	switch {

@@ -29,6 +29,9 @@ type Config struct {
 	Log              Log              // log:
 	Telemetry        Telemetry        // telemetry: (telemetry.go)
 	Audit            Audit            // audit: (audit.go)
+	// AllowedHosts are the Host header values admitted besides the
+	// built-in ones (guard.HostPolicy); "*" turns the check off.
+	AllowedHosts []string // allowedHosts:
 
 	meta *meta // where values came from; nil for a Config built in code
 }
@@ -95,6 +98,9 @@ type Backend struct {
 	Headers  map[string]string // headers: static headers added to upstream requests
 	TLS      BackendTLS        // tls: https only
 	Timeouts BackendTimeouts   // timeouts:
+	// ForwardHeaders are client request headers passed on upstream besides
+	// the built-in allow-list (relay mode only).
+	ForwardHeaders []string // forwardHeaders:
 
 	// Local (stdio) backends.
 	Command     []string          // command: program and arguments (a string is a one-element list)

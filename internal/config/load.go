@@ -573,6 +573,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			})
 		}},
 		{"trustedProxies", d.prefixes(&c.TrustedProxies)},
+		{"allowedHosts", d.strList(&c.AllowedHosts)},
 		{"limits", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"maxBodyBytes", d.size(&c.Limits.MaxBodyBytes)},
@@ -658,6 +659,7 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 		{"include", d.strList(&b.Include)},
 		{"exclude", d.strList(&b.Exclude)},
 		{"headers", d.strMap(&b.Headers)},
+		{"forwardHeaders", d.strList(&b.ForwardHeaders)},
 		{"tls", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"caFile", d.filePath(&b.TLS.CAFile)},
@@ -677,11 +679,14 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 	})
 }
 
-// normalize canonicalizes parsed values: CORS origins are lower-cased and
+// normalize canonicalizes parsed values: allowed hosts and CORS origins are lower-cased and
 // the wildcard flag is derived; API key digests are lower-cased.
 func normalize(c *Config) {
 	for i := range c.Auth.APIKeys {
 		c.Auth.APIKeys[i].SHA256 = strings.ToLower(c.Auth.APIKeys[i].SHA256)
+	}
+	for i, h := range c.AllowedHosts {
+		c.AllowedHosts[i] = strings.ToLower(h)
 	}
 	for i, o := range c.CORS.AllowedOrigins {
 		c.CORS.AllowedOrigins[i] = strings.ToLower(o)

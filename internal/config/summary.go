@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,12 @@ func (c *Config) Warnings() []string {
 	}
 	if c.CORS.Wildcard {
 		w = append(w, `cors.allowedOrigins contains "*": any web page a user visits can call the gateway from their browser`)
+	}
+	if !IsLoopback(c.Listen) && c.Auth.Resource == "" && len(c.AllowedHosts) == 0 {
+		w = append(w, fmt.Sprintf("listen %s is not loopback, and neither auth.resource nor allowedHosts names the host clients use: only requests with Host localhost, 127.0.0.1, [::1] or the listen address are answered (others get 403); add the public names to allowedHosts", c.Listen))
+	}
+	if slices.Contains(c.AllowedHosts, "*") {
+		w = append(w, `allowedHosts contains "*": the Host header is not checked, so a DNS-rebinding page can reach the gateway through a browser on this network (same-origin requests then need cors.allowedOrigins too)`)
 	}
 	if c.Auth.Anonymous() && c.Auth.AllowAnonymousOnPublicListener && !IsLoopback(c.Listen) {
 		w = append(w, fmt.Sprintf("auth.mode anonymous on non-loopback listen address %s (allowAnonymousOnPublicListener: true): anyone who can reach it can use the backends", c.Listen))

@@ -64,6 +64,8 @@ func (c *Config) Validate() error {
 
 	v.cors(&c.CORS)
 	v.backends(c.Backends)
+	v.forwardHeaders(c)
+	v.allowedHosts(c)
 	v.aggregate(c)
 	v.auth(c)
 	v.pseudonymization(&c.Pseudonymization)
@@ -404,6 +406,7 @@ func (v *validator) local(b *Backend, p string) {
 		}
 	}
 	only("headers", len(b.Headers) > 0)
+	only("forwardHeaders", len(b.ForwardHeaders) > 0)
 	only("tls", b.TLS != BackendTLS{})
 	only("timeouts", b.Timeouts != BackendTimeouts{})
 

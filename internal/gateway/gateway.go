@@ -199,11 +199,13 @@ func (g *Gateway) stages() []Stage {
 			AllowAny:         cfg.CORS.Wildcard,
 			AllowCredentials: cfg.CORS.AllowCredentials,
 			MaxAge:           cfg.CORS.MaxAge,
+			Hosts:            hostPolicy(cfg),
 		})},
 		{"drain", g.endStreamsOnDrain},
 		{"inspect", inspect.New(inspect.Options{
-			Limits:      jsonrpc.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxBatch: cfg.Limits.MaxBatch},
-			ReadTimeout: cfg.Timeouts.ReadBody,
+			Limits:       jsonrpc.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxBatch: cfg.Limits.MaxBatch},
+			ReadTimeout:  cfg.Timeouts.ReadBody,
+			APIKeyHeader: cfg.Auth.APIKeyHeader,
 		})},
 		{"authn", g.auth.Middleware()},
 		// trace right after authn: only an admitted request's trace context
@@ -304,7 +306,7 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 		FirstByteTimeout: b.Timeouts.FirstByte,
 		IdleTimeout:      b.Timeouts.Idle,
 		TrustedProxies:   cfg.TrustedProxies,
-		APIKeyHeader:     cfg.Auth.APIKeyHeader,
+		ForwardHeaders:   b.ForwardHeaders,
 		Telemetry:        tel,
 		Logger:           log,
 	})

@@ -75,6 +75,8 @@ func upstreamConfig(t *testing.T, url string) *config.Config {
 		t.Fatal(err)
 	}
 	cfg.Admin.Listen = "127.0.0.1:0"
+	// The Host of httptest.NewRequest's requests.
+	cfg.AllowedHosts = []string{"example.com"}
 	return cfg
 }
 
@@ -124,6 +126,9 @@ func TestRejectedRequestsAreObserved(t *testing.T) {
 	}{
 		{"413 from limits", strings.Repeat(" ", 300) + call, nil, http.StatusRequestEntityTooLarge, "body_too_large"},
 		{"403 from origin", call, map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden, "origin_rejected"},
+		{"403 from the Host check", call, map[string]string{"Host": "rebind.example:8080"}, http.StatusForbidden, "origin_rejected"},
+		{"400 from inspect: an underscore spelling", call, map[string]string{"Mcp_Session_Id": "s"}, http.StatusBadRequest, "invalid_request"},
+		{"400 from inspect: an upgrade", call, map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"}, http.StatusBadRequest, "invalid_request"},
 		{"400 from inspect", `{"jsonrpc":"2.0",`, nil, http.StatusBadRequest, "parse_error"},
 		{"415 from inspect", call, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType, "invalid_request"},
 	}
@@ -134,6 +139,10 @@ func TestRejectedRequestsAreObserved(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", "application/json, text/event-stream")
 			for k, v := range tc.headers {
+				if k == "Host" {
+					req.Host = v
+					continue
+				}
 				req.Header.Set(k, v)
 			}
 			w := httptest.NewRecorder()

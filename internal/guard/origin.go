@@ -23,6 +23,10 @@ type OriginPolicy struct {
 	AllowCredentials bool
 	// MaxAge is how long browsers may cache a preflight answer; zero omits it.
 	MaxAge time.Duration
+	// Hosts, when set, refuses requests whose Host it does not allow (403)
+	// and admits same-origin requests of allowed hosts without a CORS rule.
+	// Nil: Host is not checked, and every Origin must be allowed above.
+	Hosts *HostPolicy
 }
 
 func (p *OriginPolicy) allowed(origin string) bool {
@@ -45,11 +49,18 @@ const allowedMethods = "GET, POST, DELETE, OPTIONS"
 // exposedHeaders are response headers browser clients must be able to read.
 const exposedHeaders = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"
 
-// Origin validates the Origin header, as the MCP transport requires of
-// servers to stop DNS-rebinding attacks: a request with an Origin that the
-// policy does not allow gets 403. Requests without Origin (non-browser
-// clients) pass. For allowed origins it answers CORS preflights and adds
-// the CORS response headers.
+// Origin validates the Host and Origin headers, as the MCP transport
+// requires of servers to stop DNS-rebinding attacks: a request whose Host
+// the policy does not allow gets 403, and so does one with an Origin that
+// is neither the request's own (same-origin) nor allowed by the policy.
+// Requests without Origin (non-browser clients) pass the Origin check. For
+// allowed cross-origin requests it answers CORS preflights and adds the
+// CORS response headers.
+//
+// 403 for a Host, as for an Origin: the spec's answer to the same attack,
+// and a final one. 421 Misdirected Request would invite the client to
+// retry on another connection (RFC 9110 §15.5.20), which reaches the same
+// gateway under the same name.
 func Origin(p OriginPolicy) func(http.Handler) http.Handler {
 	maxAge := ""
 	if p.MaxAge > 0 {
@@ -57,8 +68,13 @@ func Origin(p OriginPolicy) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p.Hosts != nil && !p.Hosts.allowed(r) {
+				record.FromContext(r.Context()).Fail(record.ReasonOriginRejected, "Host not allowed (allowedHosts): "+truncate(r.Host, 100))
+				mcpwire.WriteError(w, http.StatusForbidden, nil, jsonrpc.CodeInvalidRequest, "host not allowed")
+				return
+			}
 			origin := r.Header.Get("Origin")
-			if origin == "" {
+			if origin == "" || (p.Hosts != nil && sameOrigin(origin, r)) {
 				next.ServeHTTP(w, r)
 				return
 			}

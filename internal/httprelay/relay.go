@@ -42,9 +42,10 @@ type Options struct {
 	// TrustedProxies are peers whose X-Forwarded-*/Forwarded headers are
 	// passed on; from anyone else those headers are dropped.
 	TrustedProxies []netip.Prefix
-	// APIKeyHeader is the client credential header stripped before
-	// forwarding, besides Authorization and Cookie.
-	APIKeyHeader string
+	// ForwardHeaders are client request headers passed on upstream besides
+	// the built-in allow-list (forwardedHeaders, mcpHeaders); the
+	// configuration refuses managed and hop-by-hop names here.
+	ForwardHeaders []string
 	// MaxInspect bounds how much of one response message is buffered to
 	// find its outcome; larger messages pass through uninspected. Default
 	// 1 MiB.
@@ -62,13 +63,13 @@ type Options struct {
 
 // Relay is an http.Handler that forwards to one backend.
 type Relay struct {
-	// apiKeyHeader is opts.APIKeyHeader in canonical form (with hyphens),
-	// worked out once rather than per header per request.
-	apiKeyHeader string
-	opts         Options
-	proxy        httputil.ReverseProxy
-	log          *slog.Logger
-	backend      telemetry.BackendInfo
+	// forward is opts.ForwardHeaders in canonical form, worked out once
+	// rather than per header per request.
+	forward []string
+	opts    Options
+	proxy   httputil.ReverseProxy
+	log     *slog.Logger
+	backend telemetry.BackendInfo
 }
 
 // New returns a Relay for opts.
@@ -104,8 +105,8 @@ func New(opts Options) (*Relay, error) {
 		DisableCompression: true,
 	}
 	r := &Relay{opts: opts, log: opts.Logger, backend: telemetry.HTTPBackend(opts.Name, opts.URL)}
-	if opts.APIKeyHeader != "" {
-		r.apiKeyHeader = http.CanonicalHeaderKey(strings.ReplaceAll(opts.APIKeyHeader, "_", "-"))
+	for _, name := range opts.ForwardHeaders {
+		r.forward = append(r.forward, http.CanonicalHeaderKey(name))
 	}
 	r.proxy = httputil.ReverseProxy{
 		Rewrite:   r.rewrite,
@@ -157,6 +158,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		raw := r.withTraceContext(in, spans, pinned)
 		req.Body = io.NopCloser(bytes.NewReader(raw))
 		req.ContentLength = int64(len(raw))
+		// Known length: sent with Content-Length, however the client
+		// framed it (chunked, with trailers; see rewrite).
+		req.TransferEncoding = nil
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	}
 	r.proxy.ServeHTTP(w, req)
@@ -205,33 +209,34 @@ func (r *Relay) withTraceContext(in *inspect.Request, spans []telemetry.ClientSp
 	return out
 }
 
-// strippedPrefixes are header families that carry identity or forwarding
-// claims a client must not be able to make: a backend that trusts them (as
-// many do behind an authenticating proxy) would otherwise believe whatever
-// the caller wrote.
-var strippedPrefixes = []string{"X-Forwarded-", "X-Auth-Request-", "X-Remote-"}
+// forwardedHeaders are the client request headers passed on upstream: an
+// allow-list, because no list of the headers to strip is ever complete
+// (every authenticating proxy has its own identity headers, and a backend
+// may believe any of them). Everything else a client sends stays at the
+// gateway: credentials, cookies, identity and forwarding claims, baggage,
+// Accept-Encoding (responses must arrive uncompressed to be inspected),
+// Origin (the gateway enforces the browser policy; the backend's own would
+// judge the gateway's origin, not the page's), and any header with an
+// underscore for a hyphen, which CGI and WSGI backends would fold into
+// another. Options.ForwardHeaders adds names per backend.
+var forwardedHeaders = []string{"Accept", "Content-Type", "User-Agent"}
 
-var strippedHeaders = []string{
-	"Authorization", "Proxy-Authorization", "Cookie", "Forwarded",
-	"Remote-User", "X-User", "X-Email", "X-Real-Ip", "X-Client-Ip",
-	"Baggage", "Accept-Encoding",
+// mcpHeaders are the managed headers a client sends to the backend through
+// the gateway, spelled exactly (mcpwire.ManagedAlias spellings are refused
+// by inspect, and are not on the allow-list). They are taken from the
+// client's request as received, not after ReverseProxy's hop-by-hop
+// removal: a Connection header naming one (refused by inspect) must never
+// hide from the backend the header the gateway checked.
+var mcpHeaders = []string{
+	mcpwire.HeaderSessionID, mcpwire.HeaderProtocolVersion, mcpwire.HeaderMethod,
+	mcpwire.HeaderName, mcpwire.HeaderLastEventID,
+	// The caller's trace context; replaced by the CLIENT span's when
+	// telemetry is on.
+	"Traceparent", "Tracestate",
 }
 
-// stripped reports whether the header name is one a client must not pass
-// to the backend. Underscores count as hyphens: CGI and WSGI servers map
-// both X-Forwarded-User and X_Forwarded_User to HTTP_X_FORWARDED_USER (the
-// httpoxy family of bugs), so either spelling makes the same claim.
-func (r *Relay) stripped(name string) bool {
-	name = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
-	if slices.Contains(strippedHeaders, name) || (r.apiKeyHeader != "" && name == r.apiKeyHeader) {
-		return true
-	}
-	for _, p := range strippedPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
+func isMCPHeader(name string) bool {
+	return slices.Contains(mcpHeaders, name) || strings.HasPrefix(name, mcpwire.HeaderParamPrefix)
 }
 
 // trustedForwarding are the headers a trusted proxy's word is kept for.
@@ -242,12 +247,26 @@ func (r *Relay) rewrite(pr *httputil.ProxyRequest) {
 	u := *r.opts.URL
 	out.URL = &u
 	out.Host = ""
-	h := out.Header
-	for name := range h {
-		if r.stripped(name) {
-			delete(h, name)
+	// Request trailers arrive after the headers every stage decided on:
+	// an Authorization or Mcp-Session-Id trailer would reach the backend
+	// unchecked. MCP gives them no use.
+	out.Trailer = nil
+	// pr.Out.Header has lost the hop-by-hop headers (Upgrade, Connection
+	// and the headers Connection names); the allow-list never names one,
+	// so an upgrade the inspect stage did not refuse is not requested
+	// upstream either.
+	h := make(http.Header, len(out.Header))
+	for name, vs := range out.Header {
+		if slices.Contains(forwardedHeaders, name) || slices.Contains(r.forward, name) {
+			h[name] = vs
 		}
 	}
+	for name, vs := range pr.In.Header {
+		if isMCPHeader(name) {
+			h[name] = slices.Clone(vs)
+		}
+	}
+	out.Header = h
 	trusted := r.trusted(pr.In.RemoteAddr)
 	if trusted {
 		if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
@@ -292,7 +311,18 @@ func (r *Relay) trusted(remoteAddr string) bool {
 	return false
 }
 
+// errSwitchProtocols refuses a backend's 101: MCP has no upgrade, and a
+// switched connection would be a tunnel past every stage of the gateway.
+var errSwitchProtocols = errors.New("the backend answered 101 Switching Protocols; MCP has no protocol upgrade")
+
 func (r *Relay) modifyResponse(resp *http.Response) error {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// ReverseProxy would hijack the client's connection and copy
+		// bytes both ways. No upgrade is ever requested (inspect refuses
+		// them, rewrite drops the headers), so this is a backend that
+		// switches unasked; it gets nothing.
+		return errSwitchProtocols
+	}
 	ctx := resp.Request.Context()
 	rec := record.FromContext(ctx)
 	in := inspect.FromContext(ctx)
@@ -326,7 +356,10 @@ func (r *Relay) errorHandler(w http.ResponseWriter, req *http.Request, err error
 		return
 	}
 	status, reason, what := http.StatusBadGateway, record.ReasonUpstreamUnavailable, "unreachable"
-	if isTimeout(err) {
+	switch {
+	case errors.Is(err, errSwitchProtocols):
+		reason, what = record.ReasonUpstreamError, "tried to switch protocols"
+	case isTimeout(err):
 		status, reason, what = http.StatusGatewayTimeout, record.ReasonUpstreamTimeout, "timed out"
 	}
 	rec.Fail(reason, err.Error())

@@ -20,6 +20,7 @@ type seen struct {
 	method, path, rawQuery string
 	header                 http.Header
 	body                   []byte
+	trailer                http.Header // read once the body is
 }
 
 // recordingBackend answers every request with respond after recording it.
@@ -31,7 +32,7 @@ func recordingBackend(t *testing.T, respond http.HandlerFunc) (*httptest.Server,
 		if err != nil {
 			t.Errorf("backend: reading body: %v", err)
 		}
-		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body}
+		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body, r.Trailer.Clone()}
 		respond(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -68,6 +69,20 @@ func TestHeadersForwarded(t *testing.T) {
 		"Proxy_Authorization": {"Basic Y2xpZW50"},
 		"Baggage":             {"user.id=alice"},
 		"Accept-Encoding":     {"gzip"},
+		// Identity headers of authenticating proxies the old deny-list
+		// missed (issue 13 item 11): the allow-list drops them all.
+		"X-Amzn-Oidc-Identity":               {"admin"},
+		"X-Amzn-Oidc-Data":                   {"eyJ..."},
+		"X-Goog-Authenticated-User-Email":    {"accounts.google.com:admin@example.com"},
+		"X-Authenticated-User":               {"admin"},
+		"X-Webauth-User":                     {"admin"},
+		"True-Client-Ip":                     {"10.0.0.1"},
+		"X-Original-Url":                     {"/admin"},
+		"X-Ms-Client-Principal-Name":         {"admin"},
+		"Cf-Access-Authenticated-User-Email": {"admin@example.com"},
+		"X-Anything-Else":                    {"not on the allow-list"},
+		"Origin":                             {"https://app.example.com"},
+		"X-Tenant":                           {"acme"}, // on this backend's forwardHeaders
 
 		"Mcp-Session-Id":       {"sess-1"},
 		"Mcp-Protocol-Version": {"2025-06-18"},
@@ -101,11 +116,15 @@ func TestHeadersForwarded(t *testing.T) {
 		"Tracestate":           "vendor=x",
 		"X-Static":             "configured",
 		"X-Lower":              "configured",
+		"X-Tenant":             "acme",
 	}
 	neverFromClient := []string{
 		"Proxy-Authorization", "Cookie", "X-Api-Key", "X-Forwarded-User", "X-Forwarded-Email",
 		"X-Auth-Request-Email", "X-Auth-Request-User", "X-Remote-User", "Remote-User",
 		"X_forwarded_user", "X-Forwarded_user", "Proxy_authorization", "Baggage",
+		"X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Data", "X-Goog-Authenticated-User-Email", "X-Authenticated-User",
+		"X-Webauth-User", "True-Client-Ip", "X-Original-Url", "X-Ms-Client-Principal-Name",
+		"Cf-Access-Authenticated-User-Email", "X-Anything-Else", "Origin",
 	}
 
 	tests := []struct {
@@ -140,7 +159,7 @@ func TestHeadersForwarded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			backend, got := recordingBackend(t, answerJSON(`{"jsonrpc":"2.0","id":7,"result":{}}`))
 			relay := newRelay(t, backend.URL+"/mcp", Options{
-				Headers: static, APIKeyHeader: "X-API-Key", TrustedProxies: tc.trusted,
+				Headers: static, TrustedProxies: tc.trusted, ForwardHeaders: []string{"x-tenant"},
 			})
 			f := newFront(t, relay)
 			resp := post(t, f.URL+"/mcp", toolsCall, send)

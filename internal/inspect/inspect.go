@@ -22,6 +22,9 @@ type Options struct {
 	// ReadTimeout bounds reading the request body; 0 means no bound. It is
 	// cleared once the body is read, so it never cuts a response stream.
 	ReadTimeout time.Duration
+	// APIKeyHeader is the configured API-key header, managed like
+	// Authorization: its other spellings are refused (checkHeaders).
+	APIKeyHeader string
 }
 
 // Request is the parsed POST body, shared with the inner stages.
@@ -59,6 +62,10 @@ func New(opts Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := record.FromContext(r.Context())
+			if msg := checkHeaders(r, opts.APIKeyHeader); msg != "" {
+				reject(w, rec, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest, msg)
+				return
+			}
 			for _, h := range singleHeaders {
 				if len(r.Header[h]) > 1 {
 					// Which of two values counts is up to each reader: the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -198,4 +199,23 @@ func TestHeaderNamesCanonical(t *testing.T) {
 			t.Errorf("%q is not canonical (%q): direct map lookups would miss it", name, c)
 		}
 	}
+}
+
+// FuzzManagedAlias: an alias always has an underscore and folds to a
+// managed header; a managed header's own spelling is never an alias.
+func FuzzManagedAlias(f *testing.F) {
+	for _, s := range []string{"Mcp_Session_Id", "Mcp-Param-user_id", "Mcp_Param_x", "X_Api_Key", "X-Api-Key", "Authorization", "x_forwarded_for", "_"} {
+		f.Add(s, "X-API-Key")
+	}
+	f.Fuzz(func(t *testing.T, name, apiKey string) {
+		if !ManagedAlias(name, apiKey) {
+			return
+		}
+		if !strings.Contains(name, "_") || !Managed(name, apiKey) {
+			t.Errorf("ManagedAlias(%q, %q) without an underscore or a managed fold", name, apiKey)
+		}
+		if strings.EqualFold(name, apiKey) || slices.Contains(ManagedHeaders, http.CanonicalHeaderKey(name)) {
+			t.Errorf("ManagedAlias(%q, %q): a managed header's own spelling", name, apiKey)
+		}
+	})
 }
