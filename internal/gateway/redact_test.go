@@ -20,6 +20,7 @@ func TestResolvedSecretsRedacted(t *testing.T) {
 	const secret = "unit-secret-0123456789"
 	src := `listen: 127.0.0.1:0
 admin: {listen: "127.0.0.2:0"}
+allowedHosts: [example.com] # the Host of httptest.NewRequest
 auth: {mode: anonymous}
 backends:
   - name: a
