@@ -122,7 +122,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.auth, err = authn.New(aopts); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	g.binder = sessionbind.New(sessionbind.Options{IdleTimeout: cfg.Sessions.IdleTimeout})
+	g.binder = sessionbind.New(sessionbind.Options{
+		IdleTimeout: cfg.Sessions.IdleTimeout,
+		// Only with no credential mode at all may an unknown session id be
+		// passed on: as soon as callers can be told apart, an id the
+		// binder does not know (forgotten, or from before a restart) is
+		// refused to anonymous callers too.
+		AnonymousOnly: !cfg.Auth.Has(config.AuthOIDC) && !cfg.Auth.Has(config.AuthAPIKey),
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, Chain(b, g.stages()...))
