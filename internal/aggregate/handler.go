@@ -254,10 +254,10 @@ func (a *Aggregator) sessionByID(id string) *session {
 	return a.byID[id]
 }
 
-// learn shows the telemetry catalog the names backend listed, under its own
-// names (CLIENT spans) and under the client-visible ones (SERVER spans), so
-// metrics may carry them.
-func (a *Aggregator) learn(backend string, tools []*mcp.Tool, prompts []*mcp.Prompt, o *offer) {
+// learn shows the telemetry catalog the names a backend's catalog lists,
+// under its own names (CLIENT spans) and under the client-visible ones
+// (SERVER spans), so metrics may carry them.
+func (a *Aggregator) learn(c *catalog) {
 	cat := a.tel.Catalog()
 	if cat == nil {
 		return
@@ -266,17 +266,17 @@ func (a *Aggregator) learn(backend string, tools []*mcp.Tool, prompts []*mcp.Pro
 		Name string `json:"name"`
 	}
 	var tl, pl []named
-	for i, t := range tools {
-		tl = append(tl, named{t.Name}, named{o.tools[i]})
+	for _, t := range c.tools {
+		tl = append(tl, named{c.toolRoutes[t.Name]}, named{t.Name})
 	}
-	for i, p := range prompts {
-		pl = append(pl, named{p.Name}, named{o.prompts[i]})
+	for _, p := range c.prompts {
+		pl = append(pl, named{c.promptRtes[p.Name]}, named{p.Name})
 	}
 	if b, err := json.Marshal(map[string]any{"tools": tl}); err == nil {
-		cat.Learn(backend, "tools/list", b)
+		cat.Learn(c.backend, "tools/list", b)
 	}
 	if b, err := json.Marshal(map[string]any{"prompts": pl}); err == nil {
-		cat.Learn(backend, "prompts/list", b)
+		cat.Learn(c.backend, "prompts/list", b)
 	}
 }
 

@@ -43,17 +43,18 @@ type session struct {
 	conns     map[string]*conn // connected backends
 	retry     map[string]*retryState
 	offered   map[string]*offer // what each backend's lists put on the server
-	tools     *nameTable
-	prompts   *nameTable
 	resources *uriTable
 	templates *uriTable
 }
 
-// offer is what one backend's lists put on the session's server, by
-// client-visible name or URI, so that a refresh or a disconnect can take
+// offer is what one backend's lists put on the session's server: its
+// shared catalog (tools and prompts under their client-visible names, and
+// the routes back), and the client-visible URIs of its resources and
+// templates in this session, so that a refresh or a disconnect can take
 // them off again.
 type offer struct {
-	tools, prompts, resources, templates []string
+	cat                  *catalog
+	resources, templates []string
 }
 
 type retryState struct {
@@ -69,8 +70,6 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		conns:     map[string]*conn{},
 		retry:     map[string]*retryState{},
 		offered:   map[string]*offer{},
-		tools:     newNameTable("tool"),
-		prompts:   newNameTable("prompt"),
 		resources: newURITable(),
 		templates: newURITable(),
 	}
@@ -274,11 +273,7 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 	known := func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t := s.tools
-		if method == "prompts/get" {
-			t = s.prompts
-		}
-		_, ok := t.routes[name]
+		_, ok := s.routeLocked(method, name)
 		return ok
 	}
 	if known() {
@@ -307,6 +302,7 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 // tools depending on them.
 func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}}
+	c.toolHandler, c.promptHandler = c.toolByName, c.promptByName
 	opts := &mcp.ClientOptions{
 		Logger:                      s.agg.sdkLog,
 		Capabilities:                &mcp.ClientCapabilities{},
@@ -470,29 +466,33 @@ func (s *session) dropLocked(c *conn) {
 		c.b.disconnected()
 	}
 	if o := s.offered[name]; o != nil {
-		s.withdrawLocked(name, o)
+		s.withdrawLocked(o)
 		delete(s.offered, name)
 	}
 }
 
-func (s *session) withdrawLocked(backend string, o *offer) {
-	if len(o.tools) > 0 {
-		s.server.RemoveTools(o.tools...)
+// withdrawLocked takes o's items off the server; s.mu held. The catalog's
+// routes go with the offer.
+func (s *session) withdrawLocked(o *offer) {
+	if n := len(o.cat.tools); n > 0 {
+		names := make([]string, n)
+		for i, t := range o.cat.tools {
+			names[i] = t.Name
+		}
+		s.server.RemoveTools(names...)
 	}
-	if len(o.prompts) > 0 {
-		s.server.RemovePrompts(o.prompts...)
+	if n := len(o.cat.prompts); n > 0 {
+		names := make([]string, n)
+		for i, p := range o.cat.prompts {
+			names[i] = p.Name
+		}
+		s.server.RemovePrompts(names...)
 	}
 	if len(o.resources) > 0 {
 		s.server.RemoveResources(o.resources...)
 	}
 	if len(o.templates) > 0 {
 		s.server.RemoveResourceTemplates(o.templates...)
-	}
-	for _, n := range o.tools {
-		delete(s.tools.routes, n)
-	}
-	for _, n := range o.prompts {
-		delete(s.prompts.routes, n)
 	}
 	for _, u := range o.resources {
 		delete(s.resources.routes, u)
@@ -528,17 +528,28 @@ func (s *session) close() {
 func (s *session) route(method, name string) (Route, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var r Route
-	var ok bool
+	return s.routeLocked(method, name)
+}
+
+// routeLocked is route; s.mu held. Tool and prompt names are looked up in
+// the catalogs offered (the names of two catalogs never collide on one
+// session: applyLocked refuses that).
+func (s *session) routeLocked(method, name string) (Route, bool) {
 	switch method {
-	case "tools/call":
-		r, ok = s.tools.routes[name]
-	case "prompts/get":
-		r, ok = s.prompts.routes[name]
+	case "tools/call", "prompts/get":
+		for b, o := range s.offered {
+			routes := o.cat.toolRoutes
+			if method == "prompts/get" {
+				routes = o.cat.promptRtes
+			}
+			if own, ok := routes[name]; ok {
+				return Route{Backend: b, Own: own}, true
+			}
+		}
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		r, ok = s.resources.route(name, func(b string) bool { return s.agg.byName[b] != nil })
+		return s.resources.route(name, func(b string) bool { return s.agg.byName[b] != nil })
 	}
-	return r, ok
+	return Route{}, false
 }
 
 // connOf returns the connection to backend, or nil when it is down.
