@@ -59,6 +59,7 @@ type rawClient struct {
 	t      testing.TB
 	url    string
 	client *http.Client
+	who    string // whoHeader, for frontWho; "" none
 }
 
 func (c *rawClient) post(sid, body string) *http.Response {
@@ -69,6 +70,9 @@ func (c *rawClient) post(sid, body string) *http.Response {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
+	if c.who != "" {
+		req.Header.Set(whoHeader, c.who)
+	}
 	if sid != "" {
 		req.Header.Set(mcpwire.HeaderSessionID, sid)
 		req.Header.Set(mcpwire.HeaderProtocolVersion, "2025-06-18")
@@ -124,20 +128,20 @@ func idleSessionBytes(t testing.TB, n int) (gateway, backends float64) {
 
 	// Warm up: the first session pays for lazily built state (SDK method
 	// tables, connection pools) that is not per session.
-	(&rawClient{t, front, hc}).open()
+	(&rawClient{t: t, url: front, client: hc}).open()
 	for _, b := range []Backend{ba, bb} {
-		(&rawClient{t, b.URL.String(), hc}).open()
+		(&rawClient{t: t, url: b.URL.String(), client: hc}).open()
 	}
 
 	before := liveHeap()
 	for _, b := range []Backend{ba, bb} {
-		c := &rawClient{t, b.URL.String(), hc}
+		c := &rawClient{t: t, url: b.URL.String(), client: hc}
 		for range n {
 			c.open()
 		}
 	}
 	mid := liveHeap()
-	c := &rawClient{t, front, hc}
+	c := &rawClient{t: t, url: front, client: hc}
 	for range n {
 		c.open()
 	}

@@ -38,6 +38,18 @@ type session struct {
 	ss       *mcp.ServerSession // set by setup
 	caps     *mcp.ClientCapabilities
 
+	// slot is the session's place under the session caps (limits.go);
+	// began and abandoned settle whether it starts at all.
+	slot      *slot
+	life      sync.Mutex
+	began     bool
+	abandoned bool
+	// initialized is set by notifications/initialized (or for a
+	// stateless exchange, which has none); opened is when the session
+	// was tracked. idle.go closes sessions that stay uninitialized.
+	initialized atomic.Bool
+	opened      time.Time
+
 	mu        sync.Mutex
 	closed    bool
 	conns     map[string]*conn // connected backends
@@ -96,6 +108,9 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		s.setup.Do(func() { s.start(ctx, req) })
+		if method == "notifications/initialized" {
+			s.initialized.Store(true)
+		}
 		if method != "initialize" {
 			s.retryDown(false)
 		}
@@ -127,7 +142,14 @@ func requestName(req mcp.Request) string {
 // start connects every backend, in parallel, each within the connect bound,
 // and offers what those that answered list.
 func (s *session) start(ctx context.Context, req mcp.Request) {
+	if !s.begin() {
+		return // its request is over and its slot given back
+	}
 	s.ss, _ = req.GetSession().(*mcp.ServerSession)
+	if _, ok := req.GetParams().(*mcp.InitializeParams); !ok {
+		// A stateless exchange: no notifications/initialized will come.
+		s.initialized.Store(true)
+	}
 	if ip, ok := req.GetParams().(*mcp.InitializeParams); ok && ip != nil && ip.Capabilities != nil {
 		s.caps = ip.Capabilities
 	} else if s.ss != nil && s.ss.InitializeParams() != nil && s.ss.InitializeParams().Capabilities != nil {
@@ -161,14 +183,17 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 		}
 		s.settle(b, err)
 	}
-	if s.ss != nil {
-		a.track(s)
-		go func() {
-			_ = s.ss.Wait()
-			s.close()
-			a.untrack(s)
-		}()
+	if s.ss == nil {
+		s.slot.free()
+		return
 	}
+	a.track(s)
+	go func() {
+		_ = s.ss.Wait()
+		s.close()
+		a.untrack(s)
+		s.slot.free()
+	}()
 }
 
 // connect (re)connects b for this session and offers its lists.
