@@ -43,8 +43,8 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 		bs = append(bs, ab)
 	}
 	return aggregate.New(aggregate.Options{
-		Backends:       bs,
-		Naming:         aggregate.Naming{Separator: cfg.Aggregate.Separator, Prefix: cfg.Aggregate.Prefix},
+		Backends:                bs,
+		Naming:                  aggregate.Naming{Separator: cfg.Aggregate.Separator, Prefix: cfg.Aggregate.Prefix},
 		SessionTimeout:          cfg.Sessions.IdleTimeout,
 		MaxSessions:             cfg.Aggregate.MaxSessions,
 		MaxSessionsPerPrincipal: cfg.Aggregate.MaxSessionsPerPrincipal,
