@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,6 +15,10 @@ import (
 // aggregate.maxSessionsPerPrincipal get 503 with Retry-After, and sessions
 // that never send notifications/initialized are closed (their children
 // stopped) after aggregate.initializeTimeout, giving their places back.
+// capsInitTimeout is aggregate.initializeTimeout there: long enough for
+// the test's own requests on a busy host, short enough to wait for.
+const capsInitTimeout = 8 * time.Second
+
 func TestAggregateSessionCaps(t *testing.T) {
 	t.Parallel()
 	web := startEverythingHTTP(t)
@@ -24,7 +29,7 @@ func TestAggregateSessionCaps(t *testing.T) {
     url: %q
 `, nodeBin, everythingJS, web)
 	g := startGateway(t, backendSpec{kind: "aggregate", yaml: backends}, gatewayOpts{admin: true,
-		extra: "aggregate: {maxSessions: 10, maxSessionsPerPrincipal: 2, initializeTimeout: 2s}\n"})
+		extra: fmt.Sprintf("aggregate: {maxSessions: 10, maxSessionsPerPrincipal: 2, initializeTimeout: %s}\n", capsInitTimeout)})
 	ag := &authGateway{gateway: g}
 
 	// sessions reports the backend sessions /readyz counts, per backend.
@@ -38,8 +43,16 @@ func TestAggregateSessionCaps(t *testing.T) {
 		return out
 	}
 
-	for i := range 2 {
-		if r := ag.post(t, "", "initialize", "", nil); r.status != http.StatusOK || r.header.Get("Mcp-Session-Id") == "" {
+	// Both at once: each spawns a child, which takes seconds on a busy
+	// host, and both must still be open when the third comes.
+	var wg sync.WaitGroup
+	replies := make([]reply, 2)
+	for i := range replies {
+		wg.Go(func() { replies[i] = ag.post(t, "", "initialize", "", nil) })
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r.status != http.StatusOK || r.header.Get("Mcp-Session-Id") == "" {
 			t.Fatalf("initialize %d: status %d, body %s", i+1, r.status, r.body)
 		}
 	}
@@ -58,15 +71,30 @@ func TestAggregateSessionCaps(t *testing.T) {
 	}
 
 	// Neither session sent notifications/initialized: both are closed.
-	eventually(t, 15*time.Second, "uninitialized sessions closed", func() bool {
+	eventually(t, capsInitTimeout+15*time.Second, "uninitialized sessions closed", func() bool {
 		got := sessions()
 		return got["local"] == 0 && got["web"] == 0
 	})
-	sid := ag.initSession(t, nil)
+	// Their places come back once their backend sessions are closed (a
+	// child is given up to 2s to exit).
+	var sid string
+	eventually(t, 15*time.Second, "a place under the cap free again", func() bool {
+		r := ag.post(t, "", "initialize", "", nil)
+		if r.status == http.StatusServiceUnavailable {
+			return false
+		}
+		if sid = r.header.Get("Mcp-Session-Id"); r.status != http.StatusOK || sid == "" {
+			t.Fatalf("initialize: status %d, body %s", r.status, r.body)
+		}
+		return true
+	})
+	if n := ag.post(t, "", "notifications/initialized", sid, nil); n.status != http.StatusAccepted {
+		t.Fatalf("notifications/initialized: status %d, body %s", n.status, n.body)
+	}
 	if p := ag.ping(t, sid, nil); !isResult(p) {
 		t.Fatalf("ping on a fresh session: status %d, body %s", p.status, p.body)
 	}
-	time.Sleep(3 * time.Second) // past initializeTimeout: an initialized session stays
+	time.Sleep(capsInitTimeout + time.Second) // an initialized session stays
 	if p := ag.ping(t, sid, nil); !isResult(p) {
 		t.Fatalf("ping on the initialized session after the bound: status %d, body %s", p.status, p.body)
 	}
