@@ -121,7 +121,8 @@ func liveHeap() uint64 {
 func idleSessionBytes(t testing.TB, n int) (gateway, backends float64) {
 	t.Helper()
 	ba, bb := newCatalogBackend(t, "alpha", catalogTools), newCatalogBackend(t, "beta", catalogTools)
-	agg := newAggregator(t, Options{Backends: []Backend{ba, bb}})
+	// One principal opens every session: the caps must let it.
+	agg := newAggregator(t, Options{Backends: []Backend{ba, bb}, MaxSessions: n + 1, MaxSessionsPerPrincipal: n + 1})
 	front := front(t, agg, nil)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	t.Cleanup(hc.CloseIdleConnections)
