@@ -110,7 +110,7 @@ func (b *testBackend) backend(t *testing.T) Backend {
 
 // front serves agg behind the stages that matter to it: observe (with the
 // telemetry reporter), inspect, an authn stand-in and the trace stage.
-func front(t *testing.T, agg *Aggregator, tel *telemetry.Telemetry) string {
+func front(t testing.TB, agg *Aggregator, tel *telemetry.Telemetry) string {
 	t.Helper()
 	authn := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +133,7 @@ func front(t *testing.T, agg *Aggregator, tel *telemetry.Telemetry) string {
 	return srv.URL
 }
 
-func newAggregator(t *testing.T, opts Options) *Aggregator {
+func newAggregator(t testing.TB, opts Options) *Aggregator {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -6,61 +6,64 @@ import (
 )
 
 // applyLocked replaces what c's backend offers on the session's server with
-// the items of l: the names are checked against the other backends' first,
-// so a collision changes nothing. s.mu held.
+// the items of l, by way of the backend's shared catalog (catalog.go): the
+// names are checked against the other backends' first, so a collision
+// changes nothing. The session's server refers to the catalog's items; it
+// copies none of them. s.mu held.
 func (s *session) applyLocked(c *conn, l *lists) error {
-	n := s.agg.opts.Naming
 	name := c.b.Name
-	tools, prompts := s.tools.without(name), s.prompts.without(name)
+	cat, learn, err := c.b.shared(s.agg.opts.Naming, l)
+	if err != nil {
+		return err
+	}
+	for b, o := range s.offered {
+		if b == name {
+			continue
+		}
+		if err := cat.collides(o.cat); err != nil {
+			return err
+		}
+	}
 	resources, templates := s.resources.without(name), s.templates.without(name)
-	o := &offer{}
-	for _, t := range l.tools {
-		ex, err := tools.add(n, name, t.Name)
-		if err != nil {
-			return err
-		}
-		o.tools = append(o.tools, ex)
-	}
-	for _, p := range l.prompts {
-		ex, err := prompts.add(n, name, p.Name)
-		if err != nil {
-			return err
-		}
-		o.prompts = append(o.prompts, ex)
-	}
-	for _, r := range l.resources {
+	o := &offer{cat: cat}
+	for _, r := range cat.resources {
 		o.resources = append(o.resources, resources.add(name, r.URI))
 	}
-	for _, t := range l.templates {
+	for _, t := range cat.templates {
 		o.templates = append(o.templates, templates.add(name, t.URITemplate))
 	}
 
 	if old := s.offered[name]; old != nil {
-		s.withdrawLocked(name, old)
+		s.withdrawLocked(old)
 	}
-	s.tools, s.prompts, s.resources, s.templates = tools, prompts, resources, templates
+	s.resources, s.templates = resources, templates
 	s.offered[name] = o
-	s.agg.learn(name, l.tools, l.prompts, o)
-	for i, t := range l.tools {
-		t2 := *t
-		t2.Name = o.tools[i]
-		t2.InputSchema = objectSchema(t.InputSchema)
-		s.safeAdd(name, "tool "+t.Name, func() { s.server.AddTool(&t2, c.callTool(t.Name)) })
+	if learn {
+		s.agg.learn(cat)
 	}
-	for i, p := range l.prompts {
-		p2 := *p
-		p2.Name = o.prompts[i]
-		s.safeAdd(name, "prompt "+p.Name, func() { s.server.AddPrompt(&p2, c.getPrompt(p.Name)) })
+	for _, t := range cat.tools {
+		s.safeAdd(name, "tool "+cat.toolRoutes[t.Name], func() { s.server.AddTool(t, c.toolHandler) })
 	}
-	for i, r := range l.resources {
-		r2 := *r
-		r2.URI = o.resources[i]
-		s.safeAdd(name, "resource "+r.URI, func() { s.server.AddResource(&r2, c.readResource(r.URI)) })
+	for _, p := range cat.prompts {
+		s.safeAdd(name, "prompt "+cat.promptRtes[p.Name], func() { s.server.AddPrompt(p, c.promptHandler) })
 	}
-	for i, t := range l.templates {
-		t2 := *t
-		t2.URITemplate = o.templates[i]
-		s.safeAdd(name, "resource template "+t.URITemplate, func() { s.server.AddResourceTemplate(&t2, c.readResource("")) })
+	for i, r := range cat.resources {
+		r2 := r
+		if o.resources[i] != r.URI {
+			cp := *r
+			cp.URI = o.resources[i]
+			r2 = &cp
+		}
+		s.safeAdd(name, "resource "+r.URI, func() { s.server.AddResource(r2, c.readResource(r.URI)) })
+	}
+	for i, t := range cat.templates {
+		t2 := t
+		if o.templates[i] != t.URITemplate {
+			cp := *t
+			cp.URITemplate = o.templates[i]
+			t2 = &cp
+		}
+		s.safeAdd(name, "resource template "+t.URITemplate, func() { s.server.AddResourceTemplate(t2, c.readResource("")) })
 	}
 	return nil
 }
@@ -96,16 +99,6 @@ func objectSchema(schema any) any {
 }
 
 // without returns a copy of t without backend's routes.
-func (t *nameTable) without(backend string) *nameTable {
-	c := &nameTable{kind: t.kind, routes: make(map[string]Route, len(t.routes))}
-	for k, r := range t.routes {
-		if r.Backend != backend {
-			c.routes[k] = r
-		}
-	}
-	return c
-}
-
 func (t *uriTable) without(backend string) *uriTable {
 	c := &uriTable{routes: make(map[string]Route, len(t.routes))}
 	for k, r := range t.routes {

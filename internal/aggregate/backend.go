@@ -45,7 +45,8 @@ type backend struct {
 	log    *slog.Logger
 
 	mu        sync.Mutex
-	sessions  int // connected client sessions
+	catalogs  catalogs // what its sessions offer, shared by content (catalog.go)
+	sessions  int      // connected client sessions
 	lastErr   string
 	lastErrAt time.Time
 	lastOK    time.Time

@@ -24,6 +24,11 @@ type conn struct {
 	cs      *mcp.ClientSession
 	counted bool // counted in b.sessions; s.mu
 
+	// toolHandler and promptHandler are toolByName and promptByName, made
+	// once: every tool of the backend shares them.
+	toolHandler   mcp.ToolHandler
+	promptHandler mcp.PromptHandler
+
 	mu       sync.Mutex
 	inflight map[*callCtx]struct{}
 	live     bool // offered on the session: list changes re-list now
@@ -137,6 +142,38 @@ func forwardMeta(m mcp.Meta) mcp.Meta {
 	delete(m, "traceparent")
 	delete(m, "tracestate")
 	return m
+}
+
+// toolByName is the handler of every tool c's backend offers on the
+// session (one per connection, not one per tool): it finds the backend's
+// own name of the tool called in the session's catalog of the backend.
+func (c *conn) toolByName(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	own, ok := c.ownName("tools/call", req.Params.Name)
+	if !ok {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", req.Params.Name)}
+	}
+	return c.callTool(own)(ctx, req)
+}
+
+// promptByName is toolByName for prompts.
+func (c *conn) promptByName(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	own, ok := c.ownName("prompts/get", req.Params.Name)
+	if !ok {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown prompt %q", req.Params.Name)}
+	}
+	return c.getPrompt(own)(ctx, req)
+}
+
+// ownName is the backend's own name of a client-visible tool or prompt
+// name c's backend offers on the session.
+func (c *conn) ownName(method, name string) (string, bool) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	r, ok := c.s.routeLocked(method, name)
+	if !ok || r.Backend != c.b.Name {
+		return "", false
+	}
+	return r.Own, true
 }
 
 func (c *conn) callTool(own string) mcp.ToolHandler {

@@ -35,6 +35,16 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// SessionTimeout closes client sessions idle this long; 0: never.
 	SessionTimeout time.Duration
+	// MaxSessions bounds the client sessions open at once, and
+	// MaxSessionsPerPrincipal those of one principal (all anonymous
+	// callers together are one); beyond them a request that would open a
+	// session gets 503 with Retry-After. Defaults 100 and 20.
+	MaxSessions             int
+	MaxSessionsPerPrincipal int
+	// InitializeTimeout closes a client session that has not sent
+	// notifications/initialized this long after its initialize was
+	// answered; default 10s.
+	InitializeTimeout time.Duration
 	// MaxBodyBytes is the SDK handler's body cap; the gateway's limits
 	// stage has already enforced the configured one. Default 4 MiB.
 	MaxBodyBytes int64
@@ -63,6 +73,7 @@ type Aggregator struct {
 
 	stop     chan struct{} // ends reapIdle
 	stopOnce sync.Once
+	slots    sessionSlots // limits.go
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -87,6 +98,15 @@ func New(opts Options) (*Aggregator, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 100
+	}
+	if opts.MaxSessionsPerPrincipal <= 0 {
+		opts.MaxSessionsPerPrincipal = 20
+	}
+	if opts.InitializeTimeout <= 0 {
+		opts.InitializeTimeout = 10 * time.Second
+	}
 	a := &Aggregator{
 		opts:     opts,
 		byName:   map[string]*backend{},
@@ -95,6 +115,7 @@ func New(opts Options) (*Aggregator, error) {
 		sessions: map[*session]struct{}{},
 		byID:     map[string]*session{},
 		stop:     make(chan struct{}),
+		slots:    sessionSlots{max: opts.MaxSessions, perPrincipal: opts.MaxSessionsPerPrincipal, byWho: map[string]int{}},
 	}
 	// The SDK logs at Info what the gateway reports itself; keep its
 	// chatter at debug level.
@@ -123,15 +144,27 @@ func New(opts Options) (*Aggregator, error) {
 		// proxy on the same machine and make the two modes differ.
 		DisableLocalhostProtection: true,
 	})
-	if opts.SessionTimeout > 0 {
-		go a.reapIdle(a.stop)
-	}
+	go a.reapIdle(a.stop)
 	return a, nil
 }
 
 // holder carries, per HTTP request, the session getServer created, so that
-// the SDK's several calls of getServer for one request agree.
-type holder struct{ s *session }
+// the SDK's several calls of getServer for one request agree, and the slot
+// the request took for it.
+type holder struct {
+	s    *session
+	slot *slot
+}
+
+// done settles the request's slot: the session's if it made one, else
+// free again.
+func (h *holder) done() {
+	if h.s != nil {
+		h.s.settleSlot()
+		return
+	}
+	h.slot.free()
+}
 
 type holderKey struct{}
 
@@ -154,7 +187,14 @@ func (a *Aggregator) getServer(r *http.Request) *mcp.Server {
 	if rec = record.FromContext(r.Context()); rec == nil {
 		rec = &record.Record{}
 	}
+	if h.slot == nil {
+		// Not through ServeHTTP, which takes a slot for every request
+		// that may open a session: no session without one.
+		return nil
+	}
 	h.s = a.newSession(rec.Identity)
+	h.s.claim(h.slot)
+	h.slot = nil
 	return h.s.server
 }
 
@@ -171,6 +211,16 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer a.touch(r)()
 	in := inspect.FromContext(ctx)
+	h := &holder{}
+	if r.Header.Get(mcpwire.HeaderSessionID) == "" {
+		// The request may open a session (initialize, or a stateless
+		// exchange): it holds a slot meanwhile.
+		if h.slot = a.slots.take(rec.Identity); h.slot == nil {
+			refuseSession(w, rec, in)
+			return
+		}
+		defer h.done()
+	}
 	if in != nil && a.serveFast(w, r.WithContext(ctx), rec, in, r.Header.Get(mcpwire.HeaderSessionID)) {
 		return
 	}
@@ -183,7 +233,7 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	// Inside the watcher, so that the record sees the JSON-RPC error.
 	je := newJSONErrors(ww, rec, in)
-	a.handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, &holder{})))
+	a.handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
 	je.finish()
 	ww.finish()
 }
@@ -238,7 +288,8 @@ func (a *Aggregator) routeRecord(rec *record.Record, sid string) {
 }
 
 func (a *Aggregator) track(s *session) {
-	s.lastUsed.Store(time.Now().UnixNano())
+	s.opened = time.Now()
+	s.lastUsed.Store(s.opened.UnixNano())
 	a.mu.Lock()
 	a.sessions[s] = struct{}{}
 	if id := s.ss.ID(); id != "" {
@@ -262,10 +313,10 @@ func (a *Aggregator) sessionByID(id string) *session {
 	return a.byID[id]
 }
 
-// learn shows the telemetry catalog the names backend listed, under its own
-// names (CLIENT spans) and under the client-visible ones (SERVER spans), so
-// metrics may carry them.
-func (a *Aggregator) learn(backend string, tools []*mcp.Tool, prompts []*mcp.Prompt, o *offer) {
+// learn shows the telemetry catalog the names a backend's catalog lists,
+// under its own names (CLIENT spans) and under the client-visible ones
+// (SERVER spans), so metrics may carry them.
+func (a *Aggregator) learn(c *catalog) {
 	cat := a.tel.Catalog()
 	if cat == nil {
 		return
@@ -274,17 +325,17 @@ func (a *Aggregator) learn(backend string, tools []*mcp.Tool, prompts []*mcp.Pro
 		Name string `json:"name"`
 	}
 	var tl, pl []named
-	for i, t := range tools {
-		tl = append(tl, named{t.Name}, named{o.tools[i]})
+	for _, t := range c.tools {
+		tl = append(tl, named{c.toolRoutes[t.Name]}, named{t.Name})
 	}
-	for i, p := range prompts {
-		pl = append(pl, named{p.Name}, named{o.prompts[i]})
+	for _, p := range c.prompts {
+		pl = append(pl, named{c.promptRtes[p.Name]}, named{p.Name})
 	}
 	if b, err := json.Marshal(map[string]any{"tools": tl}); err == nil {
-		cat.Learn(backend, "tools/list", b)
+		cat.Learn(c.backend, "tools/list", b)
 	}
 	if b, err := json.Marshal(map[string]any{"prompts": pl}); err == nil {
-		cat.Learn(backend, "prompts/list", b)
+		cat.Learn(c.backend, "prompts/list", b)
 	}
 }
 

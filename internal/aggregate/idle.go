@@ -35,20 +35,30 @@ func (a *Aggregator) touch(r *http.Request) (done func()) {
 }
 
 // reapIdle closes, every tick, the sessions with no POST in flight and no
-// request for SessionTimeout, until stop closes.
+// request for SessionTimeout, and those that have not sent
+// notifications/initialized within InitializeTimeout of being opened (a
+// client that initializes and goes away would otherwise hold a slot and its
+// backend sessions, stdio children included, for SessionTimeout), until
+// stop closes.
 func (a *Aggregator) reapIdle(stop <-chan struct{}) {
-	every := min(max(a.opts.SessionTimeout/4, 10*time.Millisecond), time.Minute)
-	t := time.NewTicker(every)
+	every := a.opts.InitializeTimeout / 4
+	if a.opts.SessionTimeout > 0 {
+		every = min(every, a.opts.SessionTimeout/4)
+	}
+	t := time.NewTicker(min(max(every, 10*time.Millisecond), time.Minute))
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-t.C:
-			var idle []*session
+			var idle, uninit []*session
 			a.mu.Lock()
 			for s := range a.sessions {
-				if s.busy.Load() == 0 && now.Sub(time.Unix(0, s.lastUsed.Load())) > a.opts.SessionTimeout {
+				switch {
+				case !s.initialized.Load() && now.Sub(s.opened) > a.opts.InitializeTimeout:
+					uninit = append(uninit, s)
+				case a.opts.SessionTimeout > 0 && s.busy.Load() == 0 && now.Sub(time.Unix(0, s.lastUsed.Load())) > a.opts.SessionTimeout:
 					idle = append(idle, s)
 				}
 			}
@@ -56,6 +66,10 @@ func (a *Aggregator) reapIdle(stop <-chan struct{}) {
 			for _, s := range idle {
 				a.log.Debug("closing an idle client session", "session", s.ss.ID())
 				_ = s.ss.Close() // Wait returns: the session's cleanup runs
+			}
+			for _, s := range uninit {
+				a.log.Info("closing a client session that never sent notifications/initialized", "initialize_timeout", a.opts.InitializeTimeout)
+				_ = s.ss.Close()
 			}
 		}
 	}

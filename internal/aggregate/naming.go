@@ -93,27 +93,6 @@ func (e *CollisionError) Error() string {
 		e.Kind, e.Name, e.First, e.OwnFirst, e.Second, e.OwnSec)
 }
 
-// nameTable maps client-visible names of one kind to their routes.
-type nameTable struct {
-	kind   string
-	routes map[string]Route
-}
-
-func newNameTable(kind string) *nameTable {
-	return &nameTable{kind: kind, routes: map[string]Route{}}
-}
-
-// add maps the exposed name of backend's own to it, or fails when another
-// backend holds that name already.
-func (t *nameTable) add(n Naming, backend, own string) (string, error) {
-	name := n.Exposed(backend, own)
-	if r, ok := t.routes[name]; ok && r.Backend != backend {
-		return "", &CollisionError{Kind: t.kind, Name: name, First: r.Backend, Second: backend, OwnFirst: r.Own, OwnSec: own}
-	}
-	t.routes[name] = Route{Backend: backend, Own: own}
-	return name, nil
-}
-
 // WrapURI returns the URI a client sees for backend's uri when an earlier
 // backend already listed uri itself: "mcpgate://<backend>/<uri>".
 func WrapURI(backend, uri string) string { return uriScheme + backend + "/" + uri }

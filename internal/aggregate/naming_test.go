@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 func TestExposed(t *testing.T) {
@@ -102,12 +104,22 @@ func TestNameCollisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab := newNameTable("tool")
+			// As applyLocked does: each backend's catalog is checked
+			// against the other backends' on the session.
+			offered := map[string]*catalog{}
 			var err error
+		items:
 			for _, it := range tt.items {
-				if _, err = tab.add(tt.naming, it.backend, it.own); err != nil {
-					break
+				cat := newCatalog(tt.naming, it.backend, &lists{tools: []*mcp.Tool{{Name: it.own}}})
+				for b, other := range offered {
+					if b == it.backend {
+						continue
+					}
+					if err = cat.collides(other); err != nil {
+						break items
+					}
 				}
+				offered[it.backend] = cat
 			}
 			var ce *CollisionError
 			switch {
@@ -203,11 +215,9 @@ func TestUnwrapURI(t *testing.T) {
 // offers nothing now (it is down) is attributed to that backend.
 func TestRouting(t *testing.T) {
 	n := Naming{Separator: "_", Prefix: true}
-	tab := newNameTable("tool")
+	s := &session{offered: map[string]*offer{}}
 	for _, it := range []struct{ b, own string }{{"web", "echo"}, {"web_2", "echo"}, {"local", "get-sum"}} {
-		if _, err := tab.add(n, it.b, it.own); err != nil {
-			t.Fatal(err)
-		}
+		s.offered[it.b] = &offer{cat: newCatalog(n, it.b, &lists{tools: []*mcp.Tool{{Name: it.own}}})}
 	}
 	backends := []string{"web", "web_2", "local", "gob"}
 	tests := []struct {
@@ -223,7 +233,7 @@ func TestRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, ok := tab.routes[tt.call]
+			r, ok := s.routeLocked("tools/call", tt.call)
 			if tt.wantOwn != "" {
 				if !ok || r.Backend != tt.wantBackend || r.Own != tt.wantOwn {
 					t.Fatalf("route(%q) = %+v %v, want {%s %s}", tt.call, r, ok, tt.wantBackend, tt.wantOwn)

@@ -38,22 +38,35 @@ type session struct {
 	ss       *mcp.ServerSession // set by setup
 	caps     *mcp.ClientCapabilities
 
+	// slot is the session's place under the session caps (limits.go);
+	// began and abandoned settle whether it starts at all.
+	slot      *slot
+	life      sync.Mutex
+	began     bool
+	abandoned bool
+	// initialized is set by notifications/initialized (or for a
+	// stateless exchange, which has none); opened is when the session
+	// was tracked. idle.go closes sessions that stay uninitialized.
+	initialized atomic.Bool
+	opened      time.Time
+
 	mu        sync.Mutex
 	closed    bool
 	conns     map[string]*conn // connected backends
 	retry     map[string]*retryState
 	offered   map[string]*offer // what each backend's lists put on the server
-	tools     *nameTable
-	prompts   *nameTable
 	resources *uriTable
 	templates *uriTable
 }
 
-// offer is what one backend's lists put on the session's server, by
-// client-visible name or URI, so that a refresh or a disconnect can take
+// offer is what one backend's lists put on the session's server: its
+// shared catalog (tools and prompts under their client-visible names, and
+// the routes back), and the client-visible URIs of its resources and
+// templates in this session, so that a refresh or a disconnect can take
 // them off again.
 type offer struct {
-	tools, prompts, resources, templates []string
+	cat                  *catalog
+	resources, templates []string
 }
 
 type retryState struct {
@@ -69,8 +82,6 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		conns:     map[string]*conn{},
 		retry:     map[string]*retryState{},
 		offered:   map[string]*offer{},
-		tools:     newNameTable("tool"),
-		prompts:   newNameTable("prompt"),
 		resources: newURITable(),
 		templates: newURITable(),
 	}
@@ -97,6 +108,9 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		s.setup.Do(func() { s.start(ctx, req) })
+		if method == "notifications/initialized" {
+			s.initialized.Store(true)
+		}
 		if method != "initialize" {
 			s.retryDown(false)
 		}
@@ -128,7 +142,14 @@ func requestName(req mcp.Request) string {
 // start connects every backend, in parallel, each within the connect bound,
 // and offers what those that answered list.
 func (s *session) start(ctx context.Context, req mcp.Request) {
+	if !s.begin() {
+		return // its request is over and its slot given back
+	}
 	s.ss, _ = req.GetSession().(*mcp.ServerSession)
+	if _, ok := req.GetParams().(*mcp.InitializeParams); !ok {
+		// A stateless exchange: no notifications/initialized will come.
+		s.initialized.Store(true)
+	}
 	if ip, ok := req.GetParams().(*mcp.InitializeParams); ok && ip != nil && ip.Capabilities != nil {
 		s.caps = ip.Capabilities
 	} else if s.ss != nil && s.ss.InitializeParams() != nil && s.ss.InitializeParams().Capabilities != nil {
@@ -162,14 +183,17 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 		}
 		s.settle(b, err)
 	}
-	if s.ss != nil {
-		a.track(s)
-		go func() {
-			_ = s.ss.Wait()
-			s.close()
-			a.untrack(s)
-		}()
+	if s.ss == nil {
+		s.slot.free()
+		return
 	}
+	a.track(s)
+	go func() {
+		_ = s.ss.Wait()
+		s.close()
+		a.untrack(s)
+		s.slot.free()
+	}()
 }
 
 // connect (re)connects b for this session and offers its lists.
@@ -274,11 +298,7 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 	known := func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t := s.tools
-		if method == "prompts/get" {
-			t = s.prompts
-		}
-		_, ok := t.routes[name]
+		_, ok := s.routeLocked(method, name)
 		return ok
 	}
 	if known() {
@@ -307,6 +327,7 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 // tools depending on them.
 func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}}
+	c.toolHandler, c.promptHandler = c.toolByName, c.promptByName
 	opts := &mcp.ClientOptions{
 		Logger:                      s.agg.sdkLog,
 		Capabilities:                &mcp.ClientCapabilities{},
@@ -470,29 +491,33 @@ func (s *session) dropLocked(c *conn) {
 		c.b.disconnected()
 	}
 	if o := s.offered[name]; o != nil {
-		s.withdrawLocked(name, o)
+		s.withdrawLocked(o)
 		delete(s.offered, name)
 	}
 }
 
-func (s *session) withdrawLocked(backend string, o *offer) {
-	if len(o.tools) > 0 {
-		s.server.RemoveTools(o.tools...)
+// withdrawLocked takes o's items off the server; s.mu held. The catalog's
+// routes go with the offer.
+func (s *session) withdrawLocked(o *offer) {
+	if n := len(o.cat.tools); n > 0 {
+		names := make([]string, n)
+		for i, t := range o.cat.tools {
+			names[i] = t.Name
+		}
+		s.server.RemoveTools(names...)
 	}
-	if len(o.prompts) > 0 {
-		s.server.RemovePrompts(o.prompts...)
+	if n := len(o.cat.prompts); n > 0 {
+		names := make([]string, n)
+		for i, p := range o.cat.prompts {
+			names[i] = p.Name
+		}
+		s.server.RemovePrompts(names...)
 	}
 	if len(o.resources) > 0 {
 		s.server.RemoveResources(o.resources...)
 	}
 	if len(o.templates) > 0 {
 		s.server.RemoveResourceTemplates(o.templates...)
-	}
-	for _, n := range o.tools {
-		delete(s.tools.routes, n)
-	}
-	for _, n := range o.prompts {
-		delete(s.prompts.routes, n)
 	}
 	for _, u := range o.resources {
 		delete(s.resources.routes, u)
@@ -528,17 +553,28 @@ func (s *session) close() {
 func (s *session) route(method, name string) (Route, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var r Route
-	var ok bool
+	return s.routeLocked(method, name)
+}
+
+// routeLocked is route; s.mu held. Tool and prompt names are looked up in
+// the catalogs offered (the names of two catalogs never collide on one
+// session: applyLocked refuses that).
+func (s *session) routeLocked(method, name string) (Route, bool) {
 	switch method {
-	case "tools/call":
-		r, ok = s.tools.routes[name]
-	case "prompts/get":
-		r, ok = s.prompts.routes[name]
+	case "tools/call", "prompts/get":
+		for b, o := range s.offered {
+			routes := o.cat.toolRoutes
+			if method == "prompts/get" {
+				routes = o.cat.promptRtes
+			}
+			if own, ok := routes[name]; ok {
+				return Route{Backend: b, Own: own}, true
+			}
+		}
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		r, ok = s.resources.route(name, func(b string) bool { return s.agg.byName[b] != nil })
+		return s.resources.route(name, func(b string) bool { return s.agg.byName[b] != nil })
 	}
-	return r, ok
+	return Route{}, false
 }
 
 // connOf returns the connection to backend, or nil when it is down.

@@ -132,6 +132,12 @@ type Aggregate struct {
 	// Prefix, when false, offers names unprefixed; start-up (and a refresh)
 	// then fails when two backends offer the same name.
 	Prefix bool // prefix: default true
+
+	// Each client session opens a session with every backend (a child per
+	// stdio backend): they are capped in all and per principal.
+	MaxSessions             int           // maxSessions: default 100
+	MaxSessionsPerPrincipal int           // maxSessionsPerPrincipal: default 20
+	InitializeTimeout       time.Duration // initializeTimeout: until notifications/initialized; default 10s
 }
 
 // IsCommand reports whether b is a local stdio backend.

@@ -76,6 +76,9 @@ func applyDefaults(c *Config) {
 	if unset("aggregate.prefix") {
 		c.Aggregate.Prefix = true
 	}
+	num("aggregate.maxSessions", &c.Aggregate.MaxSessions, 100)
+	num("aggregate.maxSessionsPerPrincipal", &c.Aggregate.MaxSessionsPerPrincipal, 20)
+	dur("aggregate.initializeTimeout", &c.Aggregate.InitializeTimeout, 10*time.Second)
 	// auth.mode has no default in a file: Validate reports it missing.
 	applyAuthDefaults(c)
 	applyTelemetryDefaults(c)

@@ -613,6 +613,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.mapping(n, p, []field{
 				{"separator", d.str(&c.Aggregate.Separator)},
 				{"prefix", d.boolean(&c.Aggregate.Prefix)},
+				{"maxSessions", d.integer(&c.Aggregate.MaxSessions)},
+				{"maxSessionsPerPrincipal", d.integer(&c.Aggregate.MaxSessionsPerPrincipal)},
+				{"initializeTimeout", d.duration(&c.Aggregate.InitializeTimeout)},
 			})
 		}},
 		{"auth", d.auth(&c.Auth)},

@@ -299,6 +299,9 @@ func (v *validator) aggregate(c *Config) {
 	case strings.Trim(sep, "_-.:/") != "":
 		v.errorf("aggregate.separator", "invalid separator %s (use characters from _ - . : /)", v.m.quote("aggregate.separator", sep))
 	}
+	v.positive("aggregate.maxSessions", int64(c.Aggregate.MaxSessions), strconv.Itoa(c.Aggregate.MaxSessions))
+	v.positive("aggregate.maxSessionsPerPrincipal", int64(c.Aggregate.MaxSessionsPerPrincipal), strconv.Itoa(c.Aggregate.MaxSessionsPerPrincipal))
+	v.positiveDuration("aggregate.initializeTimeout", c.Aggregate.InitializeTimeout)
 	for i := range c.Backends {
 		b := &c.Backends[i]
 		p := joinIndex("backends", i)

@@ -43,13 +43,16 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 		bs = append(bs, ab)
 	}
 	return aggregate.New(aggregate.Options{
-		Backends:       bs,
-		Naming:         aggregate.Naming{Separator: cfg.Aggregate.Separator, Prefix: cfg.Aggregate.Prefix},
-		SessionTimeout: cfg.Sessions.IdleTimeout,
-		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
-		Version:        Version,
-		Telemetry:      tel,
-		Logger:         log,
+		Backends:                bs,
+		Naming:                  aggregate.Naming{Separator: cfg.Aggregate.Separator, Prefix: cfg.Aggregate.Prefix},
+		SessionTimeout:          cfg.Sessions.IdleTimeout,
+		MaxSessions:             cfg.Aggregate.MaxSessions,
+		MaxSessionsPerPrincipal: cfg.Aggregate.MaxSessionsPerPrincipal,
+		InitializeTimeout:       cfg.Aggregate.InitializeTimeout,
+		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
+		Version:                 Version,
+		Telemetry:               tel,
+		Logger:                  log,
 	})
 }
 

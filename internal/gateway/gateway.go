@@ -130,7 +130,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.auth, err = authn.New(aopts); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	g.binder = sessionbind.New(sessionbind.Options{IdleTimeout: cfg.Sessions.IdleTimeout})
+	g.binder = sessionbind.New(binderOptions(cfg))
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, Chain(b, g.stages()...))
@@ -181,6 +181,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	built = true
 	return g, nil
+}
+
+// binderOptions configures session binding. Only with no credential mode
+// at all may an unknown session id be passed on: as soon as callers can be
+// told apart, an id the binder does not know (forgotten, or from before a
+// restart) is refused to anonymous callers too.
+func binderOptions(cfg *config.Config) sessionbind.Options {
+	return sessionbind.Options{
+		IdleTimeout:   cfg.Sessions.IdleTimeout,
+		AnonymousOnly: !cfg.Auth.Has(config.AuthOIDC) && !cfg.Auth.Has(config.AuthAPIKey),
+	}
 }
 
 // stages is the one place that lists the request path, outermost first

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,22 +59,26 @@ func TestBinding(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
+		opts    Options
 		creator *identity.Identity
 		steps   []step
 	}{
-		{"creator continues its session", alice, []step{{alice, "POST", "new", 200}, {alice, "GET", "new", 200}}},
-		{"another principal gets 404", alice, []step{{bob, "POST", "new", 404}, {alice, "POST", "new", 200}}},
-		{"same subject from another issuer gets 404", alice, []step{{aliceKey, "POST", "new", 404}}},
-		{"anonymous caller of a principal's session gets 404", alice, []step{{anonymous, "POST", "new", 404}}},
-		{"principal cannot take over an anonymous session", anonymous, []step{{alice, "POST", "new", 404}, {anonymous, "POST", "new", 200}}},
-		{"authenticated caller with an unknown id gets 404", alice, []step{{alice, "POST", "unknown", 404}}},
-		{"anonymous caller with an unknown id passes through", anonymous, []step{{anonymous, "POST", "unknown", 200}}},
-		{"DELETE forgets the binding", alice, []step{{alice, "DELETE", "new", 204}, {alice, "POST", "new", 404}}},
-		{"another principal cannot DELETE", alice, []step{{bob, "DELETE", "new", 404}, {alice, "POST", "new", 200}}},
+		{"creator continues its session", Options{}, alice, []step{{alice, "POST", "new", 200}, {alice, "GET", "new", 200}}},
+		{"another principal gets 404", Options{}, alice, []step{{bob, "POST", "new", 404}, {alice, "POST", "new", 200}}},
+		{"same subject from another issuer gets 404", Options{}, alice, []step{{aliceKey, "POST", "new", 404}}},
+		{"anonymous caller of a principal's session gets 404", Options{}, alice, []step{{anonymous, "POST", "new", 404}}},
+		{"principal cannot take over an anonymous session", Options{}, anonymous, []step{{alice, "POST", "new", 404}, {anonymous, "POST", "new", 200}}},
+		{"authenticated caller with an unknown id gets 404", Options{}, alice, []step{{alice, "POST", "unknown", 404}}},
+		{"anonymous caller with an unknown id gets 404", Options{}, anonymous, []step{{anonymous, "POST", "unknown", 404}}},
+		{"anonymous caller of another anonymous caller's session passes", Options{}, anonymous, []step{{anonymous, "GET", "new", 200}}},
+		{"anonymous-only: an unknown id passes through", Options{AnonymousOnly: true}, anonymous, []step{{anonymous, "POST", "unknown", 200}}},
+		{"anonymous-only: a known id passes", Options{AnonymousOnly: true}, anonymous, []step{{anonymous, "POST", "new", 200}}},
+		{"DELETE forgets the binding", Options{}, alice, []step{{alice, "DELETE", "new", 204}, {alice, "POST", "new", 404}}},
+		{"another principal cannot DELETE", Options{}, alice, []step{{bob, "DELETE", "new", 404}, {alice, "POST", "new", 200}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := New(Options{}).Middleware()(backend())
+			h := New(tt.opts).Middleware()(backend())
 			code, sid := do(h, tt.creator, "POST", "")
 			if code != 200 || sid == "" {
 				t.Fatalf("initialize: %d %q", code, sid)
@@ -138,5 +143,188 @@ func TestBoundedByMaxSessions(t *testing.T) {
 	}
 	if code, _ := do(h, alice, "POST", sids[4]); code != 200 {
 		t.Fatalf("newest binding lost: %d", code)
+	}
+}
+
+// clock is a settable clock shared with requests on other goroutines.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Unix(1000, 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// streamingBackend is backend, except that a GET holds its stream open
+// until release is closed; opened receives once per GET whose headers are
+// out.
+func streamingBackend(opened chan<- struct{}, release <-chan struct{}) http.Handler {
+	inner := backend()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		opened <- struct{}{}
+		<-release
+	})
+}
+
+// TestOpenStreamKeepsBinding: a binding whose GET stream stays open past the
+// idle timeout is in use, not idle; the stream's end counts as use, so the
+// idle timeout runs from there; and once it has passed, the session is
+// refused to its creator and to anonymous callers alike.
+func TestOpenStreamKeepsBinding(t *testing.T) {
+	clk := newClock()
+	opened, release := make(chan struct{}), make(chan struct{})
+	b := New(Options{IdleTimeout: time.Minute, Now: clk.Now})
+	h := b.Middleware()(streamingBackend(opened, release))
+	_, sid := do(h, alice, "POST", "")
+
+	done := make(chan int)
+	go func() {
+		code, _ := do(h, alice, "GET", sid)
+		done <- code
+	}()
+	select {
+	case <-opened:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the GET stream did not open")
+	}
+	clk.advance(50 * time.Minute) // the stream stays open all along
+	if code, _ := do(h, anonymous, "POST", sid); code != 404 {
+		t.Fatalf("anonymous caller on a streaming session: %d, want 404", code)
+	}
+	if code, _ := do(h, alice, "POST", sid); code != 200 {
+		t.Fatalf("creator's POST while its stream is open, 50m in: %d, want 200", code)
+	}
+	clk.advance(10 * time.Minute)
+	close(release)
+	if code := <-done; code != 200 {
+		t.Fatalf("GET stream: %d", code)
+	}
+	clk.advance(59 * time.Second)
+	if code, _ := do(h, alice, "POST", sid); code != 200 {
+		t.Fatalf("59s after the stream ended: %d, want 200 (the stream's end is use)", code)
+	}
+	clk.advance(61 * time.Second)
+	for _, who := range []*identity.Identity{anonymous, alice} {
+		if code, _ := do(h, who, "POST", sid); code != 404 {
+			t.Fatalf("%v, after the idle timeout: %d, want 404", who, code)
+		}
+	}
+}
+
+// TestProbingDoesNotRefresh: another principal presenting an id neither
+// keeps its binding alive nor counts as its use.
+func TestProbingDoesNotRefresh(t *testing.T) {
+	clk := newClock()
+	h := New(Options{IdleTimeout: time.Minute, Now: clk.Now}).Middleware()(backend())
+	_, sid := do(h, alice, "POST", "")
+	for range 3 {
+		clk.advance(30 * time.Second)
+		if code, _ := do(h, bob, "POST", sid); code != 404 {
+			t.Fatalf("bob: %d, want 404", code)
+		}
+	}
+	if code, _ := do(h, alice, "POST", sid); code != 404 {
+		t.Fatalf("alice after 90s without use of her own: %d, want 404", code)
+	}
+}
+
+// TestEvictionTakesFromTheLargestHolder: at MaxSessions, the principal
+// holding the most bindings loses its least recently used one: a principal
+// (or the anonymous callers together) opening sessions without end pushes
+// out only its own. Among equal holders, the one binding pays.
+func TestEvictionTakesFromTheLargestHolder(t *testing.T) {
+	mallory := &identity.Identity{Issuer: "https://idp.example", Subject: "mallory"}
+	for _, flooder := range []*identity.Identity{mallory, anonymous} {
+		name := "anonymous"
+		if flooder != nil {
+			name = flooder.Subject
+		}
+		t.Run(name, func(t *testing.T) {
+			b := New(Options{MaxSessions: 4})
+			h := b.Middleware()(backend())
+			_, a := do(h, alice, "POST", "")
+			_, bo := do(h, bob, "POST", "")
+			var flood []string
+			for range 10 {
+				_, sid := do(h, flooder, "POST", "")
+				flood = append(flood, sid)
+			}
+			if b.Len() != 4 {
+				t.Fatalf("%d bindings, want 4", b.Len())
+			}
+			for who, sid := range map[*identity.Identity]string{alice: a, bob: bo} {
+				if code, _ := do(h, who, "POST", sid); code != 200 {
+					t.Errorf("%s's session after the flood: %d, want 200", who.Subject, code)
+				}
+			}
+			if code, _ := do(h, flooder, "POST", flood[0]); code != 404 {
+				t.Errorf("flooder's oldest session: %d, want 404 (evicted)", code)
+			}
+			if code, _ := do(h, flooder, "POST", flood[9]); code != 200 {
+				t.Errorf("flooder's newest session: %d, want 200", code)
+			}
+			// A principal that holds fewer than the largest holder does
+			// not pay for its new session.
+			carol := &identity.Identity{Issuer: "https://idp.example", Subject: "carol"}
+			_, c := do(h, carol, "POST", "")
+			for who, sid := range map[*identity.Identity]string{alice: a, bob: bo, carol: c} {
+				if code, _ := do(h, who, "POST", sid); code != 200 {
+					t.Errorf("%s's session after carol's: %d, want 200", who.Subject, code)
+				}
+			}
+			if code, _ := do(h, flooder, "POST", flood[8]); code != 404 {
+				t.Errorf("flooder's second newest session after carol's: %d, want 404 (evicted)", code)
+			}
+			if b.Len() != 4 {
+				t.Fatalf("%d bindings, want 4", b.Len())
+			}
+		})
+	}
+}
+
+// TestUnknownIDsAfterRestart: a new Binder (a restarted gateway) knows no
+// session. With any credential mode on, an old id fails closed for every
+// caller; with anonymous access alone the gateway stays transparent and
+// the backend judges the id.
+func TestUnknownIDsAfterRestart(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		who  *identity.Identity
+		want int
+	}{
+		{"credentials on: the principal", Options{}, alice, 404},
+		{"credentials on: another principal", Options{}, bob, 404},
+		{"credentials on: an anonymous caller", Options{}, anonymous, 404},
+		{"anonymous only: passed on", Options{AnonymousOnly: true}, anonymous, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := New(tt.opts).Middleware()(backend())
+			_, sid := do(old, alice, "POST", "")
+			restarted := New(tt.opts).Middleware()(backend())
+			for _, m := range []string{"POST", "GET", "DELETE"} {
+				if code, _ := do(restarted, tt.who, m, sid); code != tt.want && !(m == "DELETE" && tt.want == 200 && code == 204) {
+					t.Errorf("%s with the old id: %d, want %d", m, code, tt.want)
+				}
+			}
+		})
 	}
 }

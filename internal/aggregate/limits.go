@@ -1,0 +1,129 @@
+package aggregate
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/mcpgate/mcpgate/internal/identity"
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+)
+
+// Every client session opens a session with every backend — a child
+// process for each stdio backend — so client sessions are capped: in all
+// (Options.MaxSessions) and per principal (Options.MaxSessionsPerPrincipal;
+// every anonymous caller together is one principal). A request that would
+// open one more is answered 503 with Retry-After, as the relay answers
+// beyond its maxSessions. A session holds its slot from the request that
+// opens it until it ends; one that never says notifications/initialized
+// is closed after Options.InitializeTimeout (idle.go).
+
+// retryAfterSessions is the Retry-After of a refused session, in seconds
+// (the relay's).
+const retryAfterSessions = "5"
+
+// sessionSlots counts the client sessions open or opening.
+type sessionSlots struct {
+	max, perPrincipal int // 0: no cap
+
+	mu    sync.Mutex
+	open  int
+	byWho map[string]int
+}
+
+// slot is one session's place in sessionSlots, freed once.
+type slot struct {
+	slots *sessionSlots
+	who   string
+	once  sync.Once
+}
+
+func principalKey(id *identity.Identity) string {
+	if id == nil {
+		return ""
+	}
+	return id.Issuer + "\n" + id.Subject
+}
+
+// take reserves a slot for a session of id, or returns nil at a cap.
+func (ss *sessionSlots) take(id *identity.Identity) *slot {
+	who := principalKey(id)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.max > 0 && ss.open >= ss.max {
+		return nil
+	}
+	if ss.perPrincipal > 0 && ss.byWho[who] >= ss.perPrincipal {
+		return nil
+	}
+	ss.open++
+	ss.byWho[who]++
+	return &slot{slots: ss, who: who}
+}
+
+// free gives the slot back; later calls do nothing. A nil slot (a session
+// that took none: Probe's) is fine.
+func (sl *slot) free() {
+	if sl == nil {
+		return
+	}
+	sl.once.Do(func() {
+		ss := sl.slots
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		ss.open--
+		if ss.byWho[sl.who]--; ss.byWho[sl.who] <= 0 {
+			delete(ss.byWho, sl.who)
+		}
+	})
+}
+
+// OpenSessions reports the client sessions open or opening, for tests and
+// the operator.
+func (a *Aggregator) OpenSessions() int {
+	a.slots.mu.Lock()
+	defer a.slots.mu.Unlock()
+	return a.slots.open
+}
+
+// refuseSession answers a request that would open a session beyond a cap.
+func refuseSession(w http.ResponseWriter, rec *record.Record, in *inspect.Request) {
+	rec.Fail(record.ReasonSessionLimit, "session limit reached")
+	w.Header().Set("Retry-After", retryAfterSessions)
+	var id []byte
+	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 && in.Body.Messages[0].ID.Present() {
+		id = in.Body.Messages[0].ID.Bytes(in.Raw)
+	}
+	mcpwire.WriteError(w, http.StatusServiceUnavailable, id, mcpwire.CodeGateway, "too many sessions; retry later")
+}
+
+// claim hands a session the slot its opening request took; settleSlot, when
+// that request is over, frees the slot of a session that never started
+// (the SDK refused the request, or closed the session before its first
+// message was handled) and makes sure it never starts later.
+func (s *session) claim(sl *slot) { s.slot = sl }
+
+func (s *session) settleSlot() {
+	s.life.Lock()
+	started := s.began
+	if !started {
+		s.abandoned = true
+	}
+	s.life.Unlock()
+	if !started {
+		s.slot.free()
+	}
+}
+
+// begin reports whether the session may start (connect its backends): not
+// once settleSlot gave its slot up.
+func (s *session) begin() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.abandoned {
+		return false
+	}
+	s.began = true
+	return true
+}
