@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -166,7 +165,9 @@ func TestBackendUnreachable(t *testing.T) {
 			return nil // startGateway below
 		}},
 		{"--upstream flag", func(t *testing.T) []string {
-			return []string{"serve", "--listen", "127.0.0.1:0", "--upstream", dead}
+			// --admin on a free port: the default 127.0.0.1:9464 may be
+			// held by another process.
+			return []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", dead}
 		}},
 	}
 	for _, c := range cases {
@@ -175,7 +176,7 @@ func TestBackendUnreachable(t *testing.T) {
 			if args := c.args(t); args == nil {
 				g = startGateway(t, httpBackend(dead), gatewayOpts{})
 			} else {
-				g = startNoFileGateway(t, args...)
+				g = startGatewayArgs(t, args...)
 			}
 			body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-raw","version":"1"}}}`
 			for i := range 2 {
@@ -201,31 +202,4 @@ func TestBackendUnreachable(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startNoFileGateway starts a gateway in a no-file form. Those forms always
-// open the admin listener on its default 127.0.0.1:9464 and have no flag to
-// move it, so two such gateways (or another program on 9464) collide; this
-// retries, bounded, while the collision lasts.
-func startNoFileGateway(t *testing.T, args ...string) *gateway {
-	t.Helper()
-	var err error
-	for attempt := range 20 {
-		var g *gateway
-		if g, err = tryStartGateway(t, args...); err == nil {
-			return g
-		}
-		var ex *errExited
-		if !errors.As(err, &ex) || !strings.Contains(ex.log, "address already in use") {
-			break
-		}
-		time.Sleep(time.Duration(100*(attempt+1)) * time.Millisecond)
-	}
-	var ex *errExited
-	if errors.As(err, &ex) && strings.Contains(ex.log, "address already in use") {
-		t.Fatalf("the no-file form could not start for ~20s: its admin listener (fixed at 127.0.0.1:9464, no flag to change it) "+
-			"is in use by another process; free that port and re-run.\n%v", err)
-	}
-	t.Fatal(err)
-	return nil
 }
