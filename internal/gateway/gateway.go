@@ -183,7 +183,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) stages() []Stage {
 	cfg := g.cfg
 	return []Stage{
-		{"observe", observe.New(nil, g.reporters()...)},
+		{"observe", observe.NewWithOptions(observe.Options{TrustedProxies: cfg.TrustedProxies}, g.reporters()...)},
 		{"recover", guard.Recover(g.log)},
 		{"limits", guard.Limits(cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBodyBytes, cfg.Timeouts.ReadBody)},
 		{"origin", guard.Origin(guard.OriginPolicy{
