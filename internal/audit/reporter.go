@@ -162,7 +162,9 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 			setOp(&e.MCP, &rec.Ops[0])
 			r.captureInto(&e, capt, rec, 0)
 		}
-		r.log(ctx, rec, op, &e)
+		sc := r.spanCtx(ctx, rec, op)
+		e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
+		r.l.logRejected(&e)
 		return
 	}
 	if len(rec.Ops) == 0 {

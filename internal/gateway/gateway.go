@@ -99,7 +99,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	if pr.audit != nil {
 		a := pr.audit
-		if err := g.tel.ObserveAudit(telemetry.AuditCounters{Dropped: a.Dropped, Lost: a.Lost, Errors: a.Errors}); err != nil {
+		if err := g.tel.ObserveAudit(telemetry.AuditCounters{Dropped: a.Dropped, Lost: a.Lost, Errors: a.Errors, Folded: a.Folded}); err != nil {
 			return nil, fmt.Errorf("audit metrics: %w", err)
 		}
 	}
