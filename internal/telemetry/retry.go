@@ -108,7 +108,9 @@ func (e *retryExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnly
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		e.release(len(spans), true)
+		// Never queued, so not pending: only the processor's slots.
+		e.p.inflight.Add(-int64(len(spans)))
+		e.p.dropped.Add(context.Background(), int64(len(spans)), metric.WithAttributeSet(e.failed))
 		return errors.New("telemetry: span exporter shut down")
 	}
 	e.queue = append(e.queue, slices.Clone(spans))

@@ -19,6 +19,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -305,5 +306,31 @@ func TestTransient(t *testing.T) {
 				t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRetryAfterShutdown: spans handed over after Shutdown are refused and
+// counted, and leave the accounting straight (nothing pending).
+func TestRetryAfterShutdown(t *testing.T) {
+	exp := &flakyExporter{}
+	p := newRetryPipeline(t, exp, 100)
+	if err := p.re.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := []sdktrace.ReadOnlySpan{tracetest.SpanStub{Name: "late"}.Snapshot(), tracetest.SpanStub{Name: "later"}.Snapshot()}
+	p.re.p.inflight.Add(2) // as OnEnd would have
+	if err := p.re.ExportSpans(context.Background(), spans); err == nil {
+		t.Error("ExportSpans after Shutdown returned nil")
+	}
+	if d := p.dropped(t); d[dropExportError] != 2 {
+		t.Errorf("dropped %v, want 2 export_failed", d)
+	}
+	if n := p.re.p.inflight.Load(); n != 0 {
+		t.Errorf("%d slots held, want 0", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := p.re.flush(ctx); err != nil {
+		t.Errorf("flush after the refused spans: %v (pending went wrong)", err)
 	}
 }
