@@ -41,6 +41,11 @@ const (
 	// overflowLogEvery limits the queue-full line outside an outage (an
 	// exporter that does not keep up with a healthy collector).
 	overflowLogEvery = time.Minute
+	// shutdownOutageGrace is how long Shutdown goes on retrying while the
+	// collector is down: long enough for a collector restart, short
+	// enough that a dead collector does not hold every gateway exit to
+	// the whole shutdown bound.
+	shutdownOutageGrace = 3 * time.Second
 )
 
 // retryExporter sits between the batch processor and the real exporter.
@@ -83,10 +88,11 @@ type retryExporter struct {
 	done   chan struct{}
 }
 
-// retryTiming is the backoff's range and each attempt's timeout.
-type retryTiming struct{ initial, max, attempt time.Duration }
+// retryTiming is the backoff's range, each attempt's timeout, and how long
+// Shutdown retries through an outage.
+type retryTiming struct{ initial, max, attempt, shutdownGrace time.Duration }
 
-var defaultRetryTiming = retryTiming{retryInitial, retryMax, retryAttemptTimeout}
+var defaultRetryTiming = retryTiming{retryInitial, retryMax, retryAttemptTimeout, shutdownOutageGrace}
 
 func newRetryExporter(next sdktrace.SpanExporter, p *countingProcessor, failed attribute.Set, log *slog.Logger, timing retryTiming) *retryExporter {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -123,28 +129,52 @@ func (e *retryExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnly
 	return nil
 }
 
-// Shutdown sends what is queued, retrying until ctx ends; what is still
-// queued then is dropped and counted. Then it shuts the exporter down.
+// Shutdown sends what is queued, retrying until ctx ends, or for
+// shutdownOutageGrace once the collector is failing; what is still queued
+// then is dropped and counted. Then it shuts the exporter down.
 func (e *retryExporter) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closed = true
+	closedAt := e.now()
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
-	select {
-	case <-e.done:
-	case <-ctx.Done():
-		// Give up: the attempt in flight and the rest are dropped by
-		// the goroutine, without waiting for it — the caller's deadline
-		// is the process's exit.
-		e.cancel()
-		_ = e.next.Shutdown(ctx)
-		return fmt.Errorf("telemetry: spans still queued at the shutdown deadline: %w", ctx.Err())
+	check := time.NewTicker(e.timing.initial)
+	defer check.Stop()
+	for {
+		select {
+		case <-e.done:
+			e.cancel()
+			return e.next.Shutdown(ctx)
+		case <-ctx.Done():
+			return e.giveUp(ctx, ctx.Err())
+		case <-check.C:
+			e.mu.Lock()
+			began := e.outage
+			e.mu.Unlock()
+			if !began.IsZero() && e.now().Sub(later(began, closedAt)) >= e.timing.shutdownGrace {
+				return e.giveUp(ctx, errors.New("the collector is failing"))
+			}
+		}
 	}
+}
+
+// giveUp ends Shutdown with spans still queued: the attempt in flight and
+// the rest are dropped (and counted) by the goroutine, without waiting for
+// it — the caller's deadline is the process's exit.
+func (e *retryExporter) giveUp(ctx context.Context, why error) error {
 	e.cancel()
-	return e.next.Shutdown(ctx)
+	_ = e.next.Shutdown(ctx)
+	return fmt.Errorf("telemetry: spans still queued at shutdown: %w", why)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // flush waits until every span queued so far has been delivered or
@@ -314,7 +344,7 @@ func (e *retryExporter) overflowed() {
 		}
 	case now.Sub(e.lastLog) >= overflowLogEvery:
 		e.lastLog = now
-		msg = "span queue full: spans are dropped (the exporter does not keep up; raise telemetry.traces.queueSize)"
+		msg = "span queue full: spans are dropped (the collector is slow or the exporter does not keep up; raise telemetry.traces.queueSize)"
 	}
 	e.mu.Unlock()
 	if msg != "" {

@@ -80,7 +80,7 @@ type retryPipeline struct {
 	log    *syncBuffer
 }
 
-func newRetryPipeline(t *testing.T, exp sdktrace.SpanExporter, limit int) *retryPipeline {
+func newRetryPipeline(t *testing.T, exp sdktrace.SpanExporter, limit int, grace ...time.Duration) *retryPipeline {
 	t.Helper()
 	setErrorHandler(slog.New(slog.DiscardHandler)) // dropped batches are expected in some cases
 	reader := sdkmetric.NewManualReader()
@@ -89,8 +89,12 @@ func newRetryPipeline(t *testing.T, exp sdktrace.SpanExporter, limit int) *retry
 	cp := &countingProcessor{limit: int64(limit), dropped: dropped,
 		spans: attribute.NewSet(keySignal.String(signalSpans), keyErrorType.String(dropQueueFull))}
 	buf := &syncBuffer{}
+	timing := retryTiming{initial: time.Millisecond, max: 5 * time.Millisecond, attempt: time.Second, shutdownGrace: time.Minute}
+	if len(grace) > 0 {
+		timing.shutdownGrace = grace[0]
+	}
 	re := newRetryExporter(exp, cp, attribute.NewSet(keySignal.String(signalSpans), keyErrorType.String(dropExportError)),
-		slog.New(slog.NewTextHandler(buf, nil)), retryTiming{initial: time.Millisecond, max: 5 * time.Millisecond, attempt: time.Second})
+		slog.New(slog.NewTextHandler(buf, nil)), timing)
 	cp.retry = re
 	cp.SpanProcessor = sdktrace.NewBatchSpanProcessor(re, sdktrace.WithMaxQueueSize(limit+1),
 		sdktrace.WithMaxExportBatchSize(3), sdktrace.WithBatchTimeout(time.Millisecond))
@@ -332,5 +336,23 @@ func TestRetryAfterShutdown(t *testing.T) {
 	defer cancel()
 	if err := p.re.flush(ctx); err != nil {
 		t.Errorf("flush after the refused spans: %v (pending went wrong)", err)
+	}
+}
+
+// TestRetryShutdownOutageGrace: with the collector down, Shutdown retries
+// for the grace and no longer, however long its deadline: a dead
+// collector must not hold every exit to the whole shutdown bound.
+func TestRetryShutdownOutageGrace(t *testing.T) {
+	exp := &flakyExporter{err: refused}
+	p := newRetryPipeline(t, exp, 100, 150*time.Millisecond)
+	p.spans("s", 4)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := p.tp.Shutdown(ctx); err == nil {
+		t.Error("Shutdown returned nil with spans undelivered")
+	}
+	if took := time.Since(start); took < 150*time.Millisecond || took > 2*time.Second {
+		t.Errorf("Shutdown took %v, want about the 150ms grace", took)
 	}
 }
