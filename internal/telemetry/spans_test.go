@@ -277,8 +277,8 @@ func TestServerSpans(t *testing.T) {
 			}
 			diffAttrs(t, "attributes", attrs(s.Attributes()), tc.want)
 			for _, kv := range s.Attributes() {
-				if strings.Contains(kv.Value.Emit(), sid) {
-					t.Errorf("attribute %s = %q carries the session id", kv.Key, kv.Value.Emit())
+				if strings.Contains(kv.Value.String(), sid) {
+					t.Errorf("attribute %s = %q carries the session id", kv.Key, kv.Value.String())
 				}
 			}
 			if s.Status().Code != tc.wantCode || s.Status().Description != tc.wantDesc {
