@@ -358,10 +358,15 @@ func (j *jaeger) queryRaw(service string) ([]byte, error) {
 // after since, at most limit of them: a narrow window keeps the answer's
 // trace limit from hiding recent spans behind older ones.
 func (j *jaeger) querySince(service string, since time.Time, limit int) ([]byte, error) {
+	return j.queryWindow(service, since, time.Now().Add(time.Minute), limit)
+}
+
+// queryWindow is querySince for the traces that started in [from, to].
+func (j *jaeger) queryWindow(service string, from, to time.Time, limit int) ([]byte, error) {
 	q := url.Values{
 		"query.service_name":   {service},
-		"query.start_time_min": {since.UTC().Format(time.RFC3339Nano)},
-		"query.start_time_max": {time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)},
+		"query.start_time_min": {from.UTC().Format(time.RFC3339Nano)},
+		"query.start_time_max": {to.UTC().Format(time.RFC3339Nano)},
 		"query.num_traces":     {strconv.Itoa(limit)},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

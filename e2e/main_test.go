@@ -399,10 +399,8 @@ func (g *gateway) waitSessions(t *testing.T, want int) {
 // line on stderr), waiting for it up to 10s.
 func (g *gateway) childPID(t *testing.T, sid string) int {
 	t.Helper()
-	short := sid
-	if len(short) > 8 {
-		short = short[:8]
-	}
+	// Log lines name a session by its ref, never by its id (a capability).
+	ref := audRef(sid)
 	var pid int
 	_, ok := g.Log.waitFor(10*time.Second, func(l string) bool {
 		if !strings.Contains(l, `"msg":"stdio server stderr"`) {
@@ -412,14 +410,14 @@ func (g *gateway) childPID(t *testing.T, sid string) int {
 			Session string `json:"session"`
 			PID     int    `json:"pid"`
 		}
-		if json.Unmarshal([]byte(l), &e) != nil || e.PID == 0 || (e.Session != sid && e.Session != short) {
+		if json.Unmarshal([]byte(l), &e) != nil || e.PID == 0 || e.Session != ref {
 			return false
 		}
 		pid = e.PID
 		return true
 	})
 	if !ok {
-		t.Fatalf("no \"stdio server stderr\" line names session %s and its pid", sid)
+		t.Fatalf("no \"stdio server stderr\" line names session %s (ref %s) and its pid", sid, ref)
 	}
 	return pid
 }

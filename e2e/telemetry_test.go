@@ -76,6 +76,17 @@ func TestTracesInJaeger(t *testing.T) {
 			if call == nil {
 				t.Fatalf("no trace continues the _meta traceparent; traces: %+v", traces)
 			}
+			// The session id is a capability: no span, SERVER or CLIENT,
+			// carries it (docs/telemetry.md), only its ref.
+			for _, tr := range traces {
+				for _, s := range tr.Spans {
+					for k, v := range s.Attributes {
+						if strings.Contains(v, sid) {
+							t.Errorf("%s span %q: %s = %q carries the session id", s.Kind, s.Name, k, v)
+						}
+					}
+				}
+			}
 			var server, client *Span
 			for i, s := range call.Spans {
 				switch {
@@ -98,7 +109,7 @@ func TestTracesInJaeger(t *testing.T) {
 			}
 			for k, want := range map[string]string{
 				"mcp.method.name": "tools/call", "gen_ai.tool.name": "echo", "gen_ai.operation.name": "execute_tool",
-				"jsonrpc.request.id": "2", "mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+				"jsonrpc.request.id": "2", "mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": audRef(sid),
 				"network.transport": "tcp", "network.protocol.name": "http", "mcpgate.backend": "everything",
 			} {
 				if got := server.Attributes[k]; got != want {

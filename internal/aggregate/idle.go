@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
 )
 
 // Idle sessions are closed here rather than by the SDK's SessionTimeout:
@@ -64,7 +65,7 @@ func (a *Aggregator) reapIdle(stop <-chan struct{}) {
 			}
 			a.mu.Unlock()
 			for _, s := range idle {
-				a.log.Debug("closing an idle client session", "session", s.ss.ID())
+				a.log.Debug("closing an idle client session", "session", record.SessionRef(s.ss.ID()))
 				_ = s.ss.Close() // Wait returns: the session's cleanup runs
 			}
 			for _, s := range uninit {

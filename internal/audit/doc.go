@@ -20,6 +20,11 @@
 // (SIGHUP) closes and reopens the file for rotation without losing queued
 // events; Close drains and flushes on shutdown.
 //
+// Rejected requests cost an attacker nothing, so their events are bounded:
+// per reason and second the first few are written in full and the rest
+// folded into one rejected_summary with a count (fold.go). Events of
+// admitted requests are never folded.
+//
 // Events never hold a credential: the record holds no header, error texts
 // are masked by the telemetry redactor (JWTs, Bearer/Basic credentials, API
 // keys, private keys), captured bodies go through its JSON redactor, and a

@@ -26,6 +26,8 @@ const (
 	KindStream       Kind = "stream"        // a GET stream (server→client messages)
 	KindSessionEnd   Kind = "session_end"   // DELETE of a session
 	KindRejected     Kind = "rejected"      // the gateway refused the request before any backend saw it
+	// KindRejectedSummary (fold.go) stands for rejected events folded
+	// under a flood.
 )
 
 // Outcome is how an event ended; docs/audit.md has the full table.
@@ -77,6 +79,11 @@ type Event struct {
 	// JSON values, or a JSON string explaining why there is none.
 	Request  json.RawMessage `json:"request,omitempty"`
 	Response json.RawMessage `json:"response,omitempty"`
+	// Folded and Since are a rejected_summary's: how many rejected
+	// events of its reason were folded into it, in the window from Since
+	// to Time. Zero (and left out) in every other event.
+	Folded int64     `json:"folded,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
 }
 
 // Principal names the authenticated principal: Subject and Issuer in raw
@@ -210,6 +217,15 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if len(e.Response) > 0 {
 		b = append(b, `,"response":`...)
 		b = appendRaw(b, e.Response)
+	}
+	if e.Folded != 0 {
+		b = append(b, `,"folded":`...)
+		b = strconv.AppendInt(b, e.Folded, 10)
+	}
+	if !e.Since.IsZero() {
+		b = append(b, `,"since":"`...)
+		b = e.Since.UTC().AppendFormat(b, timeLayout)
+		b = append(b, '"')
 	}
 	return append(b, "}\n"...)
 }

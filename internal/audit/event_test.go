@@ -43,6 +43,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{"numeric id, hashed principal", &Event{Time: time.Unix(1, 0), Event: KindPromptGet, Outcome: OutcomeSuccess,
 			Principal: &Principal{Hash: "00ff", KeyID: "k1", Method: "apiKey"}, MCP: MCP{Method: "prompts/get", ID: "7", Prompt: "p"},
 			HTTP: HTTP{Method: "POST", Status: 200}}},
+		{"rejected summary", &Event{Time: time.Unix(2, 123456789), Event: KindRejectedSummary, Outcome: OutcomeDenied,
+			HTTP: HTTP{Method: "POST", Status: 401}, Error: &Error{Type: "unauthenticated"}, Folded: 995,
+			Since: time.Unix(1, 123456789).UTC()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

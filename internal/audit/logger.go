@@ -52,6 +52,13 @@ type Options struct {
 	// Logger receives the logger's own problems (rate-limited); nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// RejectedPerSecond is how many rejected events of one reason are
+	// written per second; past it they are folded into one
+	// rejected_summary event per reason and second (fold.go). 0 means
+	// DefaultRejectedPerSecond; negative means every one is written.
+	RejectedPerSecond int
+	// Now is the clock of the folding windows; nil means time.Now.
+	Now func() time.Time
 }
 
 // Logger writes events to one sink through a bounded queue. Its methods are
@@ -77,6 +84,7 @@ type Logger struct {
 	lastErr atomic.Pointer[error]
 
 	limiter rateLimiter
+	fold    *folder
 }
 
 // ErrQueueFull is what Healthy reports while the queue is full.
@@ -102,6 +110,9 @@ func New(opts Options) (*Logger, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 10000
 	}
+	if opts.RejectedPerSecond == 0 {
+		opts.RejectedPerSecond = DefaultRejectedPerSecond
+	}
 	l := &Logger{
 		opts:   opts,
 		log:    opts.Logger,
@@ -109,6 +120,7 @@ func New(opts Options) (*Logger, error) {
 		reopen: make(chan chan error),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		fold:   newFolder(max(opts.RejectedPerSecond, 0), opts.Now),
 	}
 	if l.log == nil {
 		l.log = slog.Default()
@@ -128,6 +140,23 @@ func (l *Logger) Log(e *Event) {
 	buf.b = e.AppendJSON(buf.b[:0])
 	l.enqueue(buf)
 }
+
+// logRejected logs e, an event of a request the gateway rejected before
+// admitting it, unless it is folded (fold.go); a summary of folded events
+// due is logged first.
+func (l *Logger) logRejected(e *Event) {
+	write, summary := l.fold.admit(e)
+	if summary != nil {
+		l.Log(summary)
+	}
+	if write {
+		l.Log(e)
+	}
+}
+
+// Folded is the number of rejected events folded into rejected_summary
+// events instead of being written in full.
+func (l *Logger) Folded() int64 { return l.fold.total.Load() }
 
 func (l *Logger) enqueue(buf *buffer) {
 	l.mu.RLock()
@@ -228,11 +257,25 @@ func (l *Logger) run(s sink) {
 	defer close(l.done)
 	w := &writer{l: l, s: s}
 	w.bw = bufio.NewWriterSize(sinkWriter{w}, 64<<10)
-	var tick <-chan time.Time
+	var tick, foldTick <-chan time.Time
 	if l.opts.Fsync == FsyncInterval {
 		t := time.NewTicker(l.opts.FsyncInterval)
 		defer t.Stop()
 		tick = t.C
+	}
+	if l.fold.perWindow > 0 {
+		// Writes the summaries of windows that ended without another
+		// rejection of their reason to write them.
+		t := time.NewTicker(l.fold.window)
+		defer t.Stop()
+		foldTick = t.C
+	}
+	summaries := func(all bool) {
+		for _, e := range l.fold.expired(all) {
+			buf := getBuffer()
+			buf.b = e.AppendJSON(buf.b[:0])
+			w.write(buf)
+		}
 	}
 	// drain writes every event already queued, without waiting for more.
 	drain := func() {
@@ -259,12 +302,17 @@ func (l *Logger) run(s sink) {
 			if w.dirty {
 				w.sync()
 			}
+		case <-foldTick:
+			summaries(false)
+			w.flush()
 		case reply := <-l.reopen:
 			reply <- w.reopen()
 		case <-l.stop:
 			// Log no longer enqueues (closed is set under mu), so this
-			// drain is final.
+			// drain is final; then the folded events' summaries, so that
+			// no count is lost at shutdown.
 			drain()
+			summaries(true)
 			w.flush()
 			if l.opts.Fsync != FsyncNever {
 				w.sync()

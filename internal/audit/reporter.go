@@ -2,8 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -164,7 +162,9 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 			setOp(&e.MCP, &rec.Ops[0])
 			r.captureInto(&e, capt, rec, 0)
 		}
-		r.log(ctx, rec, op, &e)
+		sc := r.spanCtx(ctx, rec, op)
+		e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
+		r.l.logRejected(&e)
 		return
 	}
 	if len(rec.Ops) == 0 {
@@ -221,11 +221,9 @@ func answered(rec *record.Record) bool {
 }
 
 // SessionRef is the audit log's name for a session id: the first 16 hex
-// digits of its SHA-256. Investigators holding a session id (from a
+// digits of its SHA-256, the same ref spans and log lines carry
+// (record.SessionRef). Investigators holding a session id (from a
 // client's logs, say) compute it the same way:
 //
 //	printf %s "$SESSION_ID" | sha256sum | cut -c1-16
-func SessionRef(sessionID string) string {
-	sum := sha256.Sum256([]byte(sessionID))
-	return hex.EncodeToString(sum[:8])
-}
+func SessionRef(sessionID string) string { return record.SessionRef(sessionID) }

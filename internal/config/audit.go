@@ -28,6 +28,10 @@ type Audit struct {
 	Fsync         AuditFsync    // fsync: never | always | interval
 	FsyncInterval time.Duration // fsyncInterval: with fsync: interval
 	QueueSize     int           // queueSize: events buffered before drops
+	// RejectedPerSecond caps the rejected events written in full per
+	// reason and second; the rest are folded into summaries. 0: none
+	// are folded.
+	RejectedPerSecond int // rejectedPerSecond
 }
 
 // AuditPrincipal says how an event names the authenticated principal.
@@ -97,6 +101,7 @@ func (d *decoder) audit(a *Audit) func(*yaml.Node, string) {
 			}},
 			{"fsyncInterval", d.duration(&a.FsyncInterval)},
 			{"queueSize", d.integer(&a.QueueSize)},
+			{"rejectedPerSecond", d.integer(&a.RejectedPerSecond)},
 		})
 	}
 }
@@ -133,7 +138,14 @@ func applyAuditDefaults(c *Config) {
 	if !c.isSet("audit.capture.maxBytes") {
 		a.Capture.MaxBytes = DefaultAuditCaptureMaxBytes
 	}
+	if !c.isSet("audit.rejectedPerSecond") {
+		a.RejectedPerSecond = DefaultAuditRejectedPerSecond
+	}
 }
+
+// DefaultAuditRejectedPerSecond is audit.rejectedPerSecond's default
+// (audit.DefaultRejectedPerSecond).
+const DefaultAuditRejectedPerSecond = 20
 
 // audit validates the audit section. Its keys are checked whether or not
 // the log is enabled, so that turning it on never reveals an old mistake;
@@ -176,6 +188,12 @@ func (v *validator) audit(c *Config) {
 		v.errorf("audit.queueSize", "must be greater than 0, got %d", a.QueueSize)
 	case a.QueueSize > maxAuditQueueSize:
 		v.errorf("audit.queueSize", "must be at most %d, got %d", maxAuditQueueSize, a.QueueSize)
+	}
+	switch {
+	case a.RejectedPerSecond < 0:
+		v.errorf("audit.rejectedPerSecond", "must not be negative, got %d (0 writes every rejected event)", a.RejectedPerSecond)
+	case a.RejectedPerSecond > maxAuditQueueSize:
+		v.errorf("audit.rejectedPerSecond", "must be at most %d, got %d", maxAuditQueueSize, a.RejectedPerSecond)
 	}
 	switch m := a.Capture.MaxBytes; {
 	case m <= 0:

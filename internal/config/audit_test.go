@@ -22,15 +22,15 @@ func TestAuditForms(t *testing.T) {
 	}{
 		{"absent: off, with defaults", "", Audit{
 			Principal: AuditPrincipalRaw, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
-			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096},
+			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096}, RejectedPerSecond: 20,
 		}, nil},
 		{"file sink relative to the config file", "audit: {enabled: true, sink: logs/audit.jsonl}\n", Audit{
 			Enabled: true, Sink: "/etc/mcpgate/logs/audit.jsonl", Principal: AuditPrincipalRaw,
-			Fsync: AuditFsyncInterval, FsyncInterval: time.Second, QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096},
+			Fsync: AuditFsyncInterval, FsyncInterval: time.Second, QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096}, RejectedPerSecond: 20,
 		}, nil},
 		{"stdout is not a path", "audit: {enabled: true, sink: stdout}\n", Audit{
 			Enabled: true, Sink: "stdout", Principal: AuditPrincipalRaw,
-			Fsync: AuditFsyncInterval, FsyncInterval: time.Second, QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096},
+			Fsync: AuditFsyncInterval, FsyncInterval: time.Second, QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096}, RejectedPerSecond: 20,
 		}, nil},
 		{"every key", `audit:
   enabled: true
@@ -40,6 +40,7 @@ func TestAuditForms(t *testing.T) {
   capture: {requests: true, responses: true, maxBytes: 16KiB}
   fsync: always
   queueSize: 500
+  rejectedPerSecond: 0
 pseudonymization: {keys: [{id: k1, env: KEY}]}
 `, Audit{
 			Enabled: true, Sink: "/var/log/mcpgate/audit.jsonl", Principal: AuditPrincipalHashed, FailClosed: true,
@@ -47,15 +48,15 @@ pseudonymization: {keys: [{id: k1, env: KEY}]}
 		}, []string{"audit.capture is on"}},
 		{"fsync never warns", "audit: {enabled: true, sink: /var/log/a.jsonl, fsync: never}\n", Audit{
 			Enabled: true, Sink: "/var/log/a.jsonl", Principal: AuditPrincipalRaw, Fsync: AuditFsyncNever,
-			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096},
+			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096}, RejectedPerSecond: 20,
 		}, []string{"audit.fsync: never"}},
 		{"sink without enabled warns", "audit: {sink: /var/log/a.jsonl}\n", Audit{
 			Sink: "/var/log/a.jsonl", Principal: AuditPrincipalRaw, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
-			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096},
+			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096}, RejectedPerSecond: 20,
 		}, []string{"audit.enabled is false"}},
 		{"hashed while disabled needs no keys", "audit: {principal: hashed}\n", Audit{
 			Principal: AuditPrincipalHashed, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
-			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096},
+			QueueSize: 10000, Capture: AuditCapture{MaxBytes: 4096}, RejectedPerSecond: 20,
 		}, nil},
 	}
 	for _, tt := range tests {
@@ -98,12 +99,14 @@ func TestAuditErrors(t *testing.T) {
 			`mcpgate.yaml:7: audit.fsyncInterval: must be greater than 0, got 0s`},
 		{"zero queue", "audit:\n  queueSize: 0\n",
 			`mcpgate.yaml:7: audit.queueSize: must be greater than 0, got 0`},
+		{"negative rejectedPerSecond", "audit:\n  rejectedPerSecond: -1\n",
+			`mcpgate.yaml:7: audit.rejectedPerSecond: must not be negative, got -1 (0 writes every rejected event)`},
 		{"huge capture", "audit:\n  capture:\n    maxBytes: 2MiB\n",
 			`mcpgate.yaml:8: audit.capture.maxBytes: must be at most 1MiB, got 2MiB (each captured body is held in memory until the request ends)`},
 		{"sink is a directory", "audit:\n  sink: /var/log/\n",
 			`mcpgate.yaml:7: audit.sink: "/var/log/" names a directory; name the file (e.g. /var/log/audit.jsonl)`},
 		{"unknown key", "audit:\n  file: /var/log/a.jsonl\n",
-			`mcpgate.yaml:7: audit: unknown key "file" (known keys here: enabled, sink, principal, failClosed, capture, fsync, fsyncInterval, queueSize)`},
+			`mcpgate.yaml:7: audit: unknown key "file" (known keys here: enabled, sink, principal, failClosed, capture, fsync, fsyncInterval, queueSize, rejectedPerSecond)`},
 		{"wrong type", "audit:\n  enabled: yes please\n",
 			`mcpgate.yaml:7: audit.enabled: expected a boolean (true or false), got string "yes please"`},
 	}

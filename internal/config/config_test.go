@@ -248,7 +248,8 @@ func TestGoldenFull(t *testing.T) {
 			AttributeValueLengthLimit: 2048, UserAttribution: "off",
 		},
 		Audit: Audit{Principal: AuditPrincipalRaw, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
-			QueueSize: DefaultAuditQueueSize, Capture: AuditCapture{MaxBytes: DefaultAuditCaptureMaxBytes}},
+			QueueSize: DefaultAuditQueueSize, Capture: AuditCapture{MaxBytes: DefaultAuditCaptureMaxBytes},
+			RejectedPerSecond: DefaultAuditRejectedPerSecond},
 	}
 	got := *c
 	got.meta = nil

@@ -106,7 +106,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	if pr.audit != nil {
 		a := pr.audit
-		if err := g.tel.ObserveAudit(telemetry.AuditCounters{Dropped: a.Dropped, Lost: a.Lost, Errors: a.Errors}); err != nil {
+		if err := g.tel.ObserveAudit(telemetry.AuditCounters{Dropped: a.Dropped, Lost: a.Lost, Errors: a.Errors, Folded: a.Folded}); err != nil {
 			return nil, fmt.Errorf("audit metrics: %w", err)
 		}
 	}
@@ -202,7 +202,7 @@ func binderOptions(cfg *config.Config) sessionbind.Options {
 func (g *Gateway) stages() []Stage {
 	cfg := g.cfg
 	return []Stage{
-		{"observe", observe.New(nil, g.reporters()...)},
+		{"observe", observe.NewWithOptions(observe.Options{TrustedProxies: cfg.TrustedProxies}, g.reporters()...)},
 		{"recover", guard.Recover(g.log)},
 		{"limits", guard.Limits(cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBodyBytes, cfg.Timeouts.ReadBody)},
 		{"origin", guard.Origin(guard.OriginPolicy{
@@ -495,40 +495,65 @@ func (g *Gateway) Run(ctx context.Context, ready func(public, admin net.Addr)) e
 	return g.shutdown()
 }
 
+// shutdown drains and stops within one bound, timeouts.shutdown from the
+// moment it begins to its return: the drain, the backend's children and
+// the flushes of the audit log and the spans share one deadline (a context
+// each step derives from), so that no step can add time of its own. The
+// drain ends shutdownReserve before the deadline, leaving the rest to the
+// steps after it even when requests use up their share.
 func (g *Gateway) shutdown() error {
 	g.draining.Store(true)
 	g.drainOnce.Do(func() { close(g.drained) })
 	bound := g.cfg.Timeouts.Shutdown
-	g.log.Info("draining", "bound", bound)
+	reserve := shutdownReserve(bound)
+	g.log.Info("draining", "bound", bound, "drain", bound-reserve)
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	err := g.public.Shutdown(ctx)
-	if err != nil {
-		g.log.Warn("requests still in flight at the shutdown bound; closing them", "error", err)
+	deadline, _ := ctx.Deadline()
+	drainCtx, cancelDrain := context.WithDeadline(ctx, deadline.Add(-reserve))
+	defer cancelDrain()
+	if err := g.public.Shutdown(drainCtx); err != nil {
+		g.log.Warn("requests still in flight at the drain bound; closing them", "error", err)
 		g.public.Close()
 	}
 	if g.admin != nil {
-		_ = g.admin.Shutdown(ctx)
-	}
-	// Each of the last steps gets its own bound, so a backend slow to stop
-	// cannot leave audit events or spans unwritten.
-	step := func(what string, stop func(context.Context) error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := stop(ctx); err != nil {
-			g.log.Warn(what, "error", err)
+		if err := g.admin.Shutdown(drainCtx); err != nil {
+			g.admin.Close()
 		}
 	}
-	step("backend did not stop cleanly", g.backend.Close)
-	g.auth.Close()
-	if a := g.principals.audit; a != nil {
-		// Every request has ended, so every event is queued: write them.
-		step("audit log not flushed completely", a.Close)
+	// The children stop first, until half the reserve is left: a session
+	// that ends records its duration, which the telemetry flush exports.
+	stopCtx, cancelStop := context.WithDeadline(ctx, deadline.Add(-reserve/2))
+	defer cancelStop()
+	if err := g.backend.Close(stopCtx); err != nil {
+		g.log.Warn("backend did not stop cleanly", "error", err)
 	}
-	// Last: every request has ended, so every span has; flush them.
-	step("telemetry not flushed completely", g.otel.Shutdown)
+	g.auth.Close()
+	// Every request has ended, so every audit event is queued and every
+	// span has ended: flush both at once, until the deadline.
+	var wg sync.WaitGroup
+	if a := g.principals.audit; a != nil {
+		wg.Go(func() {
+			if err := a.Close(ctx); err != nil {
+				g.log.Warn("audit log not flushed completely", "error", err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := g.otel.Shutdown(ctx); err != nil {
+			g.log.Warn("telemetry not flushed completely", "error", err)
+		}
+	})
+	wg.Wait()
 	g.log.Info("stopped")
 	return nil
+}
+
+// shutdownReserve is the part of the shutdown bound kept for stopping the
+// children and flushing the audit log and spans after the drain: a
+// quarter, at most 5 s.
+func shutdownReserve(bound time.Duration) time.Duration {
+	return min(bound/4, 5*time.Second)
 }
 
 // ReopenAudit closes and reopens the audit log's file (SIGHUP), so that a

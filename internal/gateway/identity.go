@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,8 @@ func (p *principals) openAudit(cfg *config.Config, log *slog.Logger) error {
 		FsyncInterval: a.FsyncInterval,
 		QueueSize:     a.QueueSize,
 		Logger:        log,
+		// audit.rejectedPerSecond 0 writes every rejected event.
+		RejectedPerSecond: cmp.Or(a.RejectedPerSecond, -1),
 	})
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -25,11 +26,28 @@ type ReporterFunc func(ctx context.Context, rec *record.Record)
 // Report calls f.
 func (f ReporterFunc) Report(ctx context.Context, rec *record.Record) { f(ctx, rec) }
 
+// Options configure the observe stage. Zero fields take the defaults noted.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TrustedProxies are the peers whose X-Forwarded-For names the
+	// request's client (Record.ClientAddr); empty means the client is
+	// always the TCP peer.
+	TrustedProxies []netip.Prefix
+}
+
 // New returns the observe stage. now is the clock (time.Now when nil).
 func New(now func() time.Time, reporters ...Reporter) func(http.Handler) http.Handler {
+	return NewWithOptions(Options{Now: now}, reporters...)
+}
+
+// NewWithOptions returns the observe stage configured by opts.
+func NewWithOptions(opts Options, reporters ...Reporter) func(http.Handler) http.Handler {
+	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
+	trusted := opts.TrustedProxies
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := &record.Record{
@@ -39,7 +57,7 @@ func New(now func() time.Time, reporters ...Reporter) func(http.Handler) http.Ha
 				TraceParent: r.Header.Get("Traceparent"),
 				TraceState:  r.Header.Get("Tracestate"),
 			}
-			rec.ClientAddr, rec.ClientPort = peer(r.RemoteAddr)
+			rec.ClientAddr, rec.ClientPort = clientAddr(r.RemoteAddr, r.Header, trusted)
 			// An authn stage placed outside observe has already run: take
 			// its identity, so attribution does not depend on stage order.
 			rec.Identity = identity.FromContext(r.Context())

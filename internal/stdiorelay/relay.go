@@ -354,9 +354,10 @@ func newSessionID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// sessionRef is a short, non-secret reference to a session for logs: the
-// session id itself is a capability and stays out of them.
-func sessionRef(id string) string { return id[:8] }
+// sessionRef names a session in log lines: never the id, a capability
+// (record.SessionRef). A prefix of the id would be a part of the
+// capability, and would not match the audit log's ref.
+func sessionRef(id string) string { return record.SessionRef(id) }
 
 func (r *Relay) lookup(id string) *session {
 	r.mu.Lock()

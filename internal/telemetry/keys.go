@@ -11,7 +11,8 @@ import "go.opentelemetry.io/otel/attribute"
 const (
 	keyMCPMethod          = attribute.Key("mcp.method.name")
 	keyMCPProtocolVersion = attribute.Key("mcp.protocol.version")
-	keyMCPSessionID       = attribute.Key("mcp.session.id")
+	// keySessionRef replaces mcp.session.id (record.SessionRef says why).
+	keySessionRef         = attribute.Key("mcpgate.session.ref")
 	keyMCPResourceURI     = attribute.Key("mcp.resource.uri")
 	keyJSONRPCRequestID   = attribute.Key("jsonrpc.request.id")
 	keyRPCStatusCode      = attribute.Key("rpc.response.status_code")

@@ -25,6 +25,7 @@ const (
 	MetricTelemetryDropped        = "mcpgate.telemetry.dropped"
 	MetricAuditDropped            = "mcpgate.audit.dropped"
 	MetricAuditErrors             = "mcpgate.audit.errors"
+	MetricAuditFolded             = "mcpgate.audit.rejected.folded"
 )
 
 // DurationBuckets are the MCP conventions' histogram boundaries, in seconds.
@@ -47,6 +48,7 @@ var allowedKeys = map[string][]attribute.Key{
 	MetricTelemetryDropped:      {keySignal, keyErrorType},
 	MetricAuditDropped:          {keyErrorType},
 	MetricAuditErrors:           {},
+	MetricAuditFolded:           {},
 }
 
 type instruments struct {

@@ -75,7 +75,7 @@ type TracesOptions struct {
 	// (the configuration's default is 1).
 	SamplerRatio float64
 	// QueueSize bounds the spans waiting for export; past it they are
-	// dropped and counted. 0 means OTEL_BSP_MAX_QUEUE_SIZE, else 2048.
+	// dropped and counted. 0 means OTEL_BSP_MAX_QUEUE_SIZE, else 32768.
 	QueueSize int
 	// BatchTimeout is the longest a span waits before it is exported; 0
 	// means OTEL_BSP_SCHEDULE_DELAY, else 5s.

@@ -64,10 +64,14 @@ type AuditCounters struct {
 	Dropped func() int64 // events dropped because the queue was full
 	Lost    func() int64 // events lost to a failed write
 	Errors  func() int64 // sink failures: open, write, flush, fsync, close
+	// Folded counts rejected events folded into summaries under a flood;
+	// nil when the log does not fold.
+	Folded func() int64
 }
 
 // ObserveAudit reports the audit log's losses: mcpgate.audit.dropped by
-// error.type (queue_full, write_failed) and mcpgate.audit.errors.
+// error.type (queue_full, write_failed) and mcpgate.audit.errors; and
+// mcpgate.audit.rejected.folded, what it summarized rather than wrote.
 func (t *Telemetry) ObserveAudit(c AuditCounters) error {
 	if t == nil || t.meter == nil {
 		return nil
@@ -88,6 +92,15 @@ func (t *Telemetry) ObserveAudit(c AuditCounters) error {
 		metric.WithDescription("Audit sink failures: open, write, flush, fsync or close errors."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(c.Errors())
+			return nil
+		}))
+	if err != nil || c.Folded == nil {
+		return err
+	}
+	_, err = t.meter.Int64ObservableCounter(MetricAuditFolded, metric.WithUnit("{event}"),
+		metric.WithDescription("Rejected requests whose audit events were folded into rejected_summary events under a flood, instead of written in full."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(c.Folded())
 			return nil
 		}))
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -100,13 +101,18 @@ func (p *Providers) Meter() metric.Meter { return p.mp.Meter(ScopeName) }
 func (p *Providers) PrometheusHandler() http.Handler { return p.prom }
 
 // Shutdown flushes what is queued and stops the exporters, within ctx.
+// Traces and metrics flush at once: a collector that is down keeps the
+// span flush retrying until ctx ends, which must not leave the metrics'
+// final export no time.
 func (p *Providers) Shutdown(ctx context.Context) error {
-	var errs []error
+	var tErr, mErr error
+	var wg sync.WaitGroup
 	if p.sdkTP != nil {
-		errs = append(errs, p.sdkTP.Shutdown(ctx))
+		wg.Go(func() { tErr = p.sdkTP.Shutdown(ctx) })
 	}
 	if p.sdkMP != nil {
-		errs = append(errs, p.sdkMP.Shutdown(ctx))
+		wg.Go(func() { mErr = p.sdkMP.Shutdown(ctx) })
 	}
-	return errors.Join(errs...)
+	wg.Wait()
+	return errors.Join(tErr, mErr)
 }

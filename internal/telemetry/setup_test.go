@@ -13,11 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
 	"github.com/mcpgate/mcpgate/internal/record"
 )
 
@@ -283,67 +278,6 @@ func TestSetupErrors(t *testing.T) {
 				t.Error("no error")
 			}
 		})
-	}
-}
-
-// blockingExporter holds every export until release is closed, failing it
-// when fail is set.
-type blockingExporter struct {
-	release chan struct{}
-	fail    bool
-}
-
-func (e *blockingExporter) ExportSpans(ctx context.Context, _ []sdktrace.ReadOnlySpan) error {
-	<-e.release
-	if e.fail {
-		return io.ErrUnexpectedEOF
-	}
-	return nil
-}
-func (e *blockingExporter) Shutdown(context.Context) error { return nil }
-
-// TestDropsCounted: with the exporter stuck, spans past the queue bound are
-// dropped without blocking and counted; a failed export counts its spans.
-func TestDropsCounted(t *testing.T) {
-	setErrorHandler(slog.New(slog.DiscardHandler)) // the failed exports below are expected
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(views()...))
-	dropped, _ := droppedCounter(mp)
-	exp := &blockingExporter{release: make(chan struct{}), fail: true}
-	cp := &countingProcessor{limit: 4, dropped: dropped,
-		spans: attribute.NewSet(keySignal.String(signalSpans), keyErrorType.String(dropQueueFull))}
-	ce := &countingExporter{SpanExporter: exp, p: cp,
-		failed: attribute.NewSet(keySignal.String(signalSpans), keyErrorType.String(dropExportError))}
-	cp.SpanProcessor = sdktrace.NewBatchSpanProcessor(ce, sdktrace.WithMaxQueueSize(5), sdktrace.WithMaxExportBatchSize(2))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(cp))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 10 {
-			_, sp := tp.Tracer("t").Start(context.Background(), "s")
-			sp.End()
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("ending spans blocked on a stuck exporter")
-	}
-	close(exp.release)
-	_ = tp.Shutdown(context.Background())
-	var rm metricdata.ResourceMetrics
-	_ = reader.Collect(context.Background(), &rm)
-	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				v, _ := dp.Attributes.Value(keyErrorType)
-				got[v.AsString()] += dp.Value
-			}
-		}
-	}
-	if got[dropQueueFull] != 6 || got[dropExportError] != 4 {
-		t.Errorf("dropped %v, want 6 queue_full and 4 export_failed", got)
 	}
 }
 

@@ -86,9 +86,13 @@ func (t *Telemetry) appendCommon(kv []attribute.KeyValue, rec *record.Record, ad
 		kv = append(kv, keyMCPProtocolVersion.String(rec.ProtocolVersion))
 	}
 	// The session id is the caller's claim until authn admits the request,
-	// and revisions from 2026-07-28 on have no sessions.
+	// and revisions from 2026-07-28 on have no sessions. The span never
+	// carries the id itself (semconv's mcp.session.id is only
+	// recommended): it is a capability, and spans leave the gateway for
+	// collectors and backends its holders do not control. Its ref joins
+	// the span to the audit log's events of the session.
 	if rec.SessionID != "" && admitted && !mcpwire.Stateless(rec.ProtocolVersion) {
-		kv = append(kv, keyMCPSessionID.String(rec.SessionID))
+		kv = append(kv, keySessionRef.String(record.SessionRef(rec.SessionID)))
 	}
 	kv = append(kv, keyNetworkTransport.String(transportTCP), keyNetworkProtocolName.String(protocolHTTP))
 	if rec.Proto != "" {

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,9 @@ import (
 // derived from the code.
 func TestServerSpans(t *testing.T) {
 	const sid = "9f1c0d2e"
+	// printf %s 9f1c0d2e | sha256sum | cut -c1-16: spans carry the ref,
+	// never the id (a capability).
+	const sidRef = "4ae7178dfe7ab34e"
 	tests := []struct {
 		name     string
 		req      func() *http.Request
@@ -40,7 +44,7 @@ func TestServerSpans(t *testing.T) {
 		want: map[string]string{
 			"mcp.method.name": "tools/call", "jsonrpc.request.id": "7",
 			"gen_ai.tool.name": "echo", "gen_ai.operation.name": "execute_tool",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "200",
@@ -55,7 +59,7 @@ func TestServerSpans(t *testing.T) {
 		want: map[string]string{
 			"mcp.method.name": "tools/call", "jsonrpc.request.id": "a-1",
 			"gen_ai.tool.name": "echo", "gen_ai.operation.name": "execute_tool",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "200",
@@ -73,7 +77,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "prompts/get greet",
 		want: map[string]string{
 			"mcp.method.name": "prompts/get", "jsonrpc.request.id": "8", "gen_ai.prompt.name": "greet",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "200",
@@ -106,7 +110,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "resources/read",
 		want: map[string]string{
 			"mcp.method.name": "resources/read", "jsonrpc.request.id": "9", "mcp.resource.uri": "file:///a.txt",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"mcpgate.backend": "everything", "http.response.status_code": "200",
 		},
@@ -119,7 +123,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "notifications/initialized",
 		want: map[string]string{
 			"mcp.method.name":      "notifications/initialized",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "202",
@@ -133,7 +137,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "response",
 		want: map[string]string{
 			"mcpgate.jsonrpc.kind": "result", "jsonrpc.request.id": "3",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "202",
@@ -147,7 +151,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "_OTHER",
 		want: map[string]string{
 			"mcp.method.name": "acme/frob", "jsonrpc.request.id": "1",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "200",
@@ -182,7 +186,7 @@ func TestServerSpans(t *testing.T) {
 		want: map[string]string{
 			"mcp.method.name": "tools/call", "jsonrpc.request.id": "4",
 			"gen_ai.tool.name": "echo", "gen_ai.operation.name": "execute_tool",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "502",
@@ -201,7 +205,7 @@ func TestServerSpans(t *testing.T) {
 		want: map[string]string{
 			"mcp.method.name": "tools/call", "jsonrpc.request.id": "5",
 			"gen_ai.tool.name": "echo", "gen_ai.operation.name": "execute_tool",
-			"mcp.protocol.version": "2025-06-18", // no mcp.session.id: an unauthenticated claim
+			"mcp.protocol.version": "2025-06-18", // no session ref: an unauthenticated claim
 			"network.transport":    "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"http.response.status_code": "401", "error.type": "unauthenticated",
@@ -234,7 +238,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "GET",
 		want: map[string]string{
 			"http.request.method": "GET", "mcpgate.http.kind": "stream",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "200",
@@ -250,7 +254,7 @@ func TestServerSpans(t *testing.T) {
 		wantName: "DELETE",
 		want: map[string]string{
 			"http.request.method": "DELETE", "mcpgate.http.kind": "delete",
-			"mcp.protocol.version": "2025-06-18", "mcp.session.id": sid,
+			"mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sidRef,
 			"network.transport": "tcp", "network.protocol.name": "http", "network.protocol.version": "1.1",
 			"client.address": "192.0.2.10", "client.port": "40000",
 			"mcpgate.backend": "everything", "http.response.status_code": "204",
@@ -272,6 +276,11 @@ func TestServerSpans(t *testing.T) {
 				t.Errorf("kind %v", s.SpanKind())
 			}
 			diffAttrs(t, "attributes", attrs(s.Attributes()), tc.want)
+			for _, kv := range s.Attributes() {
+				if strings.Contains(kv.Value.String(), sid) {
+					t.Errorf("attribute %s = %q carries the session id", kv.Key, kv.Value.String())
+				}
+			}
 			if s.Status().Code != tc.wantCode || s.Status().Description != tc.wantDesc {
 				t.Errorf("status %v %q, want %v %q", s.Status().Code, s.Status().Description, tc.wantCode, tc.wantDesc)
 			}
