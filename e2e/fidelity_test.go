@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -186,11 +187,20 @@ func TestStatelessErrorPaths(t *testing.T) {
 			return backendSpec{kind: "aggregate", yaml: fmt.Sprintf("\n  - name: a\n    url: %q\n  - name: b\n    url: %q\n", a, b)}
 		}, false},
 	}
-	newestFirst := []string{"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			g := startGateway(t, mode.spec(t), gatewayOpts{})
+			// SEP-2575: a -32022 offers only revisions the server/discover
+			// of the server the client sees lists — relayed, the
+			// backend's (learned from this very discover), aggregating,
+			// the gateway's own. Without a discover result (a session-era
+			// backend), every revision the gateway knows.
+			supported := discoverThrough(t, g.URL)
+			if supported == nil {
+				supported = []string{"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+			}
+			t.Logf("-32022 must offer %v", supported)
 			for _, c := range statelessErrorCases() {
 				if c.unknownSession && mode.backendOwnsSessions {
 					// Not the gateway's error: the relay passes the backend's
@@ -226,8 +236,8 @@ func TestStatelessErrorPaths(t *testing.T) {
 					if e.Error.Code != c.code || string(e.ID) != c.id {
 						t.Errorf("code %d id %s, want code %d id %s: %s", e.Error.Code, e.ID, c.code, c.id, tail(resp.body, 300))
 					}
-					if c.requested != "" && (e.Error.Data.Requested != c.requested || !slices.Equal(e.Error.Data.Supported, newestFirst)) {
-						t.Errorf("data %+v, want supported %v and requested %q", e.Error.Data, newestFirst, c.requested)
+					if c.requested != "" && (e.Error.Data.Requested != c.requested || !slices.Equal(e.Error.Data.Supported, supported)) {
+						t.Errorf("data %+v, want supported %v and requested %q", e.Error.Data, supported, c.requested)
 					}
 					l := g.waitRequestAfter(t, c.name, before, func(e logEntry) bool { return e.status() == resp.status })
 					if l != nil && l.str("reason") != c.reason {
@@ -237,4 +247,35 @@ func TestStatelessErrorPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+// discoverThrough sends a 2026-07-28 server/discover to url and returns the
+// supportedVersions of its result, or nil when it is not answered with one.
+func discoverThrough(t *testing.T, url string) []string {
+	t.Helper()
+	const body = `{"jsonrpc":"2.0","id":201,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
+		`"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"e2e-discover","version":"1"}}}}`
+	resp := rawDo(t, http.MethodPost, url, []byte(body), map[string]string{"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"})
+	msg := resp.body
+	if strings.HasPrefix(resp.header.Get("Content-Type"), "text/event-stream") {
+		msg = ""
+		for line := range strings.Lines(resp.body) {
+			if data, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "data: "); ok && strings.Contains(data, `"id":201`) {
+				msg = data
+			}
+		}
+	}
+	var r struct {
+		Result *struct {
+			SupportedVersions []string `json:"supportedVersions"`
+		} `json:"result"`
+	}
+	if resp.status != http.StatusOK || json.Unmarshal([]byte(msg), &r) != nil || r.Result == nil {
+		t.Logf("server/discover not answered with a result: %d %s", resp.status, tail(resp.body, 300))
+		return nil
+	}
+	if len(r.Result.SupportedVersions) == 0 {
+		t.Fatalf("server/discover result lists no supportedVersions: %s", tail(resp.body, 300))
+	}
+	return r.Result.SupportedVersions
 }

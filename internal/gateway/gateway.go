@@ -24,6 +24,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/httprelay"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/observe"
 	"github.com/mcpgate/mcpgate/internal/record"
 	"github.com/mcpgate/mcpgate/internal/redact"
@@ -50,6 +51,9 @@ type Gateway struct {
 	binder     *sessionbind.Binder
 	otel       *telemetry.Providers
 	tel        *telemetry.Telemetry // nil when traces and metrics are both off
+	// supported lists the revisions the -32022 error for an unknown one
+	// offers (inspect.Options.Supported).
+	supported func() []string
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -112,11 +116,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	var b backend
 	if len(cfg.Backends) == 1 {
-		b, err = newBackend(&cfg.Backends[0], cfg, log, g.tel)
+		// Relayed, the server a client sees is the backend: the
+		// gateway's own -32022 errors offer what it advertises.
+		versions := new(mcpwire.Advertised)
+		g.supported = versions.Supported
+		b, err = newBackend(&cfg.Backends[0], cfg, log, g.tel, versions)
 	} else {
 		var ag *aggregate.Aggregator
 		if ag, err = newAggregator(cfg, log, g.tel); err == nil {
 			b = ag
+			// The gateway is the server: what its server/discover lists.
+			g.supported = ag.SupportedVersions
 			err = probeNames(ag, cfg, log)
 		}
 	}
@@ -217,6 +227,7 @@ func (g *Gateway) stages() []Stage {
 			Limits:       jsonrpc.Limits{MaxDepth: cfg.Limits.MaxDepth, MaxBatch: cfg.Limits.MaxBatch},
 			ReadTimeout:  cfg.Timeouts.ReadBody,
 			APIKeyHeader: cfg.Auth.APIKeyHeader,
+			Supported:    g.supported,
 		})},
 		{"authn", g.auth.Middleware()},
 		// trace right after authn: only an admitted request's trace context
@@ -285,7 +296,7 @@ func (g *Gateway) endStreamsOnDrain(next http.Handler) http.Handler {
 	})
 }
 
-func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (backend, error) {
+func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry, versions *mcpwire.Advertised) (backend, error) {
 	if b.IsCommand() {
 		env := make([]string, 0, len(b.Env))
 		for k, v := range b.Env {
@@ -301,6 +312,7 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 			InitialBackoff:          b.Restart.InitialBackoff,
 			MaxBackoff:              b.Restart.MaxBackoff,
 			Telemetry:               tel,
+			Versions:                versions,
 			Logger:                  log,
 		})
 	}
@@ -319,6 +331,7 @@ func newBackend(b *config.Backend, cfg *config.Config, log *slog.Logger, tel *te
 		TrustedProxies:   cfg.TrustedProxies,
 		ForwardHeaders:   b.ForwardHeaders,
 		Telemetry:        tel,
+		Versions:         versions,
 		Logger:           log,
 	})
 	if err != nil {

@@ -58,6 +58,11 @@ type Options struct {
 	// the client's own trace context passes through untouched.
 	Telemetry *telemetry.Telemetry
 
+	// Versions learns the revisions the backend advertises from the
+	// server/discover results relayed, for the gateway's own -32022
+	// errors (inspect.Options.Supported). Nil: not learned.
+	Versions *mcpwire.Advertised
+
 	Logger *slog.Logger
 }
 
@@ -335,9 +340,9 @@ func (r *Relay) modifyResponse(resp *http.Response) error {
 	switch {
 	case strings.HasPrefix(ct, "text/event-stream"):
 		rec.SSE = true
-		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat)
+		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
 	case strings.HasPrefix(ct, "application/json") && in != nil:
-		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat)
+		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
 	default:
 		if r.opts.IdleTimeout > 0 {
 			resp.Body = newIdleBody(resp.Body, r.opts.IdleTimeout)

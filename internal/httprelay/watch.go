@@ -16,9 +16,10 @@ import (
 )
 
 // noteResponses records the outcome of every response in msgs that answers
-// one of the request's operations, and shows cat the results of tools/list
-// and prompts/list (the names a metric may carry).
-func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte, backend string, cat *telemetry.Catalog) {
+// one of the request's operations, shows cat the results of tools/list
+// and prompts/list (the names a metric may carry), and versions those of
+// server/discover (the revisions a -32022 of the gateway's may offer).
+func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte, backend string, cat *telemetry.Catalog, versions *mcpwire.Advertised) {
 	for i := range b.Messages {
 		m := &b.Messages[i]
 		var op *record.Op
@@ -41,8 +42,13 @@ func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte, backend stri
 			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, m.ErrorCode, m.ErrorMessage
 		}
 		op.ToolError = m.IsError
-		if m.Kind == jsonrpc.KindResult && (op.Method == "tools/list" || op.Method == "prompts/list") {
-			cat.Learn(backend, op.Method, m.Result.Bytes(raw))
+		if m.Kind == jsonrpc.KindResult {
+			switch op.Method {
+			case "tools/list", "prompts/list":
+				cat.Learn(backend, op.Method, m.Result.Bytes(raw))
+			case "server/discover":
+				versions.LearnDiscover(m.Result.Bytes(raw))
+			}
 		}
 	}
 }
@@ -82,6 +88,7 @@ type sseWatcher struct {
 	rec     *record.Record
 	backend string
 	cat     *telemetry.Catalog
+	ver     *mcpwire.Advertised
 	msg     jsonrpc.Body
 	pending []byte
 	done    error // returned once pending is drained
@@ -93,12 +100,12 @@ type sseWatcher struct {
 	open bool
 }
 
-func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string, cat *telemetry.Catalog) io.ReadCloser {
+func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string, cat *telemetry.Catalog, ver *mcpwire.Advertised) io.ReadCloser {
 	src := body
 	if idle > 0 {
 		src = newIdleBody(body, idle)
 	}
-	return &sseWatcher{ctx: ctx, body: src, events: sse.NewReader(src, maxEvent), rec: rec, backend: backend, cat: cat}
+	return &sseWatcher{ctx: ctx, body: src, events: sse.NewReader(src, maxEvent), rec: rec, backend: backend, cat: cat, ver: ver}
 }
 
 func (w *sseWatcher) Read(p []byte) (int, error) {
@@ -121,7 +128,7 @@ func (w *sseWatcher) Read(p []byte) (int, error) {
 			}
 			if ev.Dispatched() && !ev.Truncated && len(ev.Data) > 0 {
 				if w.msg.Parse(ev.Data, jsonrpc.Limits{}) == nil {
-					noteResponses(w.rec, &w.msg, ev.Data, w.backend, w.cat)
+					noteResponses(w.rec, &w.msg, ev.Data, w.backend, w.cat, w.ver)
 				}
 			}
 		}
@@ -189,13 +196,14 @@ type jsonWatcher struct {
 	over    bool
 	backend string
 	cat     *telemetry.Catalog
+	ver     *mcpwire.Advertised
 }
 
-func newJSONWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration, backend string, cat *telemetry.Catalog) io.ReadCloser {
+func newJSONWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration, backend string, cat *telemetry.Catalog, ver *mcpwire.Advertised) io.ReadCloser {
 	if idle > 0 {
 		body = newIdleBody(body, idle)
 	}
-	return &jsonWatcher{ctx: ctx, body: body, rec: rec, max: max, backend: backend, cat: cat}
+	return &jsonWatcher{ctx: ctx, body: body, rec: rec, max: max, backend: backend, cat: cat, ver: ver}
 }
 
 func (w *jsonWatcher) Read(p []byte) (int, error) {
@@ -210,7 +218,7 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	if err == io.EOF && !w.over && len(w.buf) > 0 {
 		var b jsonrpc.Body
 		if b.Parse(w.buf, jsonrpc.Limits{}) == nil {
-			noteResponses(w.rec, &b, w.buf, w.backend, w.cat)
+			noteResponses(w.rec, &b, w.buf, w.backend, w.cat, w.ver)
 		}
 		w.buf = nil
 	}

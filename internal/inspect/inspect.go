@@ -25,6 +25,20 @@ type Options struct {
 	// APIKeyHeader is the configured API-key header, managed like
 	// Authorization: its other spellings are refused (checkHeaders).
 	APIKeyHeader string
+	// Supported returns the revisions the -32022 error for an unknown
+	// revision offers, newest first: those the server the client sees
+	// serves (a relayed backend's mcpwire.Advertised, the aggregator's
+	// own). Nil: every revision the gateway knows.
+	Supported func() []string
+}
+
+// supported is what the -32022 error offers (Options.Supported).
+func (o *Options) supported() []string {
+	if o.Supported == nil {
+		var none *mcpwire.Advertised // has learned nothing: every known revision
+		return none.Supported()
+	}
+	return o.Supported()
 }
 
 // Request is the parsed POST body, shared with the inner stages.
@@ -79,7 +93,7 @@ func New(opts Options) func(http.Handler) http.Handler {
 			version := r.Header.Get(mcpwire.HeaderProtocolVersion)
 			if version != "" && !mcpwire.KnownVersion(version) {
 				if r.Method != http.MethodPost {
-					rejectVersion(w, rec, nil, version)
+					rejectVersion(w, rec, nil, version, opts.supported())
 					return
 				}
 				// A POST is answered once its body is parsed, with the
@@ -179,14 +193,14 @@ func inspectPost(w http.ResponseWriter, r *http.Request, rec *record.Record, ver
 	}
 	fillRecord(rec, req)
 	if version != "" && !mcpwire.KnownVersion(version) {
-		rejectVersion(w, rec, singleID(req), version)
+		rejectVersion(w, rec, singleID(req), version, opts.supported())
 		return nil, false
 	}
 	if req.Version == "" {
 		req.Version = versionHint(&req.Body)
 		rec.ProtocolVersion = req.Version
 	}
-	return req, checkTransportRules(w, r, rec, req)
+	return req, checkTransportRules(w, r, rec, req, opts)
 }
 
 // readBody reads the whole (already size-capped) body under the read

@@ -17,7 +17,7 @@ import (
 // Mcp-Name and MCP-Protocol-Version headers with the body. A gateway that
 // let them disagree would route and observe one thing while the backend
 // executes another.
-func checkTransportRules(w http.ResponseWriter, r *http.Request, rec *record.Record, req *Request) bool {
+func checkTransportRules(w http.ResponseWriter, r *http.Request, rec *record.Record, req *Request, opts *Options) bool {
 	header := r.Header.Get(mcpwire.HeaderProtocolVersion)
 	if req.Body.Batch {
 		// A missing header means 2025-03-26, the one revision with batches.
@@ -42,7 +42,7 @@ func checkTransportRules(w http.ResponseWriter, r *http.Request, rec *record.Rec
 	if claim != "" && header == "" && !mcpwire.KnownVersion(claim) {
 		// The body asks for a revision nobody here speaks: the
 		// negotiation error, so that the client can retry with one.
-		rejectVersion(w, rec, id, claim)
+		rejectVersion(w, rec, id, claim, opts.supported())
 		return false
 	}
 	if claim != "" && header != "" && claim != header {
@@ -156,12 +156,15 @@ func singleID(req *Request) []byte {
 // not know: 400, UnsupportedProtocolVersion (-32022) with the data layout
 // of SEP-2575 ({"supported":[…],"requested":"…"}), which a 2026-07-28
 // client reads to retry with a revision both sides speak. The gateway's
-// checks depend on the revision, so it does not guess one.
-func rejectVersion(w http.ResponseWriter, rec *record.Record, id []byte, requested string) {
+// checks depend on the revision, so it does not guess one, nor pass the
+// request on uninspected. supported (Options.Supported) is what the server
+// the client sees serves, since the client checks it against that server's
+// server/discover.
+func rejectVersion(w http.ResponseWriter, rec *record.Record, id []byte, requested string, supported []string) {
 	requested = clip(requested)
-	msg := fmt.Sprintf("Unsupported protocol version %q (supported: %s)", requested, strings.Join(mcpwire.Versions, ", "))
+	msg := fmt.Sprintf("Unsupported protocol version %q (supported: %s)", requested, strings.Join(supported, ", "))
 	rec.Fail(record.ReasonUnsupportedVersion, msg)
-	mcpwire.WriteErrorData(w, http.StatusBadRequest, id, mcpwire.CodeUnsupportedProtocolVersion, msg, mcpwire.UnsupportedVersionData(requested))
+	mcpwire.WriteErrorData(w, http.StatusBadRequest, id, mcpwire.CodeUnsupportedProtocolVersion, msg, mcpwire.UnsupportedVersionData(supported, requested))
 }
 
 func idOf(m *jsonrpc.Message, raw []byte) []byte {

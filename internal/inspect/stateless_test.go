@@ -3,7 +3,9 @@ package inspect
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -169,5 +171,77 @@ func TestStatelessErrorPaths(t *testing.T) {
 				t.Errorf("data %s, want supported %v (newest first), requested %q", e.Error.Data, want, tt.wantRequested)
 			}
 		})
+	}
+}
+
+// TestUnsupportedVersionOffers: every path that answers an unknown revision
+// with -32022 offers Options.Supported — what the server the client sees
+// serves (a relayed backend's advertised revisions) — in the data and the
+// message, and every known revision without it.
+func TestUnsupportedVersionOffers(t *testing.T) {
+	const pv = mcpwire.HeaderProtocolVersion
+	meta := `{"jsonrpc":"2.0","id":301,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"v999.0.0"}}}`
+	paths := []struct {
+		name   string
+		method string
+		body   string
+		header map[string]string
+	}{
+		{"header and _meta, as the conformance suite sends", http.MethodPost, meta, map[string]string{pv: "v999.0.0", mcpwire.HeaderMethod: "server/discover"}},
+		{"_meta alone", http.MethodPost, meta, map[string]string{pv: ""}},
+		{"header on a session-era body", http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{pv: "v999.0.0"}},
+		{"header on GET", http.MethodGet, "", map[string]string{pv: "v999.0.0", "Accept": "text/event-stream"}},
+	}
+	learned := new(mcpwire.Advertised)
+	learned.LearnDiscover([]byte(`{"supportedVersions":["2026-07-28","2025-11-25","2099-01-01"]}`))
+	offers := []struct {
+		name      string
+		supported func() []string
+		want      []string
+	}{
+		{"no Supported: every known revision", nil, []string{"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}},
+		{"a backend's advertised revisions", learned.Supported, []string{"2026-07-28", "2025-11-25"}},
+		{"an aggregator's session-era revisions", func() []string { return []string{"2025-11-25", "2025-06-18"} }, []string{"2025-11-25", "2025-06-18"}},
+	}
+	for _, o := range offers {
+		for _, p := range paths {
+			t.Run(o.name+"/"+p.name, func(t *testing.T) {
+				h := New(Options{Supported: o.supported})(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					w.WriteHeader(http.StatusTeapot)
+				}))
+				req := httptest.NewRequest(p.method, "/mcp", strings.NewReader(p.body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json, text/event-stream")
+				for k, v := range p.header {
+					if v == "" {
+						req.Header.Del(k)
+					} else {
+						req.Header.Set(k, v)
+					}
+				}
+				req = req.WithContext(record.NewContext(req.Context(), &record.Record{}))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				var e struct {
+					Error struct {
+						Code    int64  `json:"code"`
+						Message string `json:"message"`
+						Data    struct {
+							Supported []string `json:"supported"`
+							Requested string   `json:"requested"`
+						} `json:"data"`
+					} `json:"error"`
+				}
+				if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || w.Code != http.StatusBadRequest || e.Error.Code != mcpwire.CodeUnsupportedProtocolVersion {
+					t.Fatalf("got %d %s, want 400 -32022 (%v)", w.Code, w.Body, err)
+				}
+				if !slices.Equal(e.Error.Data.Supported, o.want) || e.Error.Data.Requested != "v999.0.0" {
+					t.Errorf("data supported %v requested %q, want %v and v999.0.0", e.Error.Data.Supported, e.Error.Data.Requested, o.want)
+				}
+				if want := "(supported: " + strings.Join(o.want, ", ") + ")"; !strings.HasSuffix(e.Error.Message, want) {
+					t.Errorf("message %q, want it to end %q", e.Error.Message, want)
+				}
+			})
+		}
 	}
 }

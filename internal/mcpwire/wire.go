@@ -92,17 +92,17 @@ func AppendErrorData(dst, id []byte, code int64, message string, data []byte) []
 
 // UnsupportedVersionData is the "data" of an UnsupportedProtocolVersion
 // error (-32022) in the layout of SEP-2575 and the 2026-07-28 schema's
-// UnsupportedProtocolVersionError: {"supported":[…],"requested":"…"}, the
-// supported revisions newest first, as the specification's example lists
-// them, so that a client retrying with the first one it also speaks gets
-// the newest both share.
-func UnsupportedVersionData(requested string) []byte {
+// UnsupportedProtocolVersionError: {"supported":[…],"requested":"…"}.
+// supported is listed as given: newest first, as the specification's
+// example lists them, so that a client retrying with the first one it also
+// speaks gets the newest both share (Advertised.Supported is in that order).
+func UnsupportedVersionData(supported []string, requested string) []byte {
 	b := []byte(`{"supported":[`)
-	for i := len(Versions) - 1; i >= 0; i-- {
-		b = jsonrpc.AppendQuote(b, Versions[i])
+	for i, v := range supported {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		b = jsonrpc.AppendQuote(b, v)
 	}
 	b = append(b, `],"requested":`...)
 	b = jsonrpc.AppendQuote(b, requested)

@@ -101,7 +101,8 @@ func (r *Relay) backendFailed(w http.ResponseWriter, rec *record.Record, in *ins
 
 // note records a response's outcome on its operation and reports whether
 // it was a success. A tools/list or prompts/list result shows the catalog
-// the names a metric may carry.
+// the names a metric may carry; a server/discover result shows Versions
+// the revisions a -32022 of the gateway's may offer.
 func (r *Relay) note(rec *record.Record, it *item) bool {
 	if op := rec.OpByID([]byte(it.id)); op != nil {
 		op.Answered = true
@@ -109,14 +110,32 @@ func (r *Relay) note(rec *record.Record, it *item) bool {
 			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, it.errCode, it.errMsg
 		}
 		op.ToolError = it.isError
-		if !it.hasError && r.opts.Telemetry != nil && (op.Method == "tools/list" || op.Method == "prompts/list") {
-			// Rare enough to parse the line again for its result.
-			if b, err := jsonrpc.Parse(it.data, jsonrpc.Limits{}); err == nil && !b.Batch {
-				r.opts.Telemetry.Catalog().Learn(r.opts.Name, op.Method, b.Messages[0].Result.Bytes(it.data))
-			}
+		if !it.hasError {
+			r.learn(op.Method, it.data)
 		}
 	}
 	return !it.hasError
+}
+
+// learn shows a result of method (the response line data) to what learns
+// from that method's results: the catalog, Versions.
+func (r *Relay) learn(method string, data []byte) {
+	catalog := r.opts.Telemetry != nil && (method == "tools/list" || method == "prompts/list")
+	versions := r.opts.Versions != nil && method == "server/discover"
+	if !catalog && !versions {
+		return
+	}
+	// Rare enough to parse the line again for its result.
+	b, err := jsonrpc.Parse(data, jsonrpc.Limits{})
+	if err != nil || b.Batch {
+		return
+	}
+	result := b.Messages[0].Result.Bytes(data)
+	if catalog {
+		r.opts.Telemetry.Catalog().Learn(r.opts.Name, method, result)
+	} else {
+		r.opts.Versions.LearnDiscover(result)
+	}
 }
 
 func (r *Relay) writeSSE(w http.ResponseWriter, req *http.Request, l *listener, requests int, s *session) bool {

@@ -153,6 +153,13 @@ func (f *fakeServer) handle(m fakeMsg) (deaf bool) {
 			"serverInfo":      map[string]any{"name": "fake", "version": "1"},
 		})
 	case m.Method == "notifications/initialized":
+	case m.Method == "server/discover":
+		// A 2026-07-28 server's answer, naming a revision the gateway
+		// does not know beside two it does.
+		f.reply(m.ID, map[string]any{
+			"supportedVersions": []string{"2099-01-01", "2026-07-28", "2025-11-25"},
+			"capabilities":      map[string]any{"tools": map[string]any{}},
+		})
 	case m.Method == "tools/list":
 		f.reply(m.ID, map[string]any{"tools": []any{map[string]any{"name": "echo", "inputSchema": map[string]any{"type": "object"}}}})
 	case m.Method == "notifications/cancelled":

@@ -51,7 +51,11 @@ type Options struct {
 	// trace context in the message's params._meta, and counts sessions and
 	// restarts. Nil: none of that, and messages go to the child unchanged.
 	Telemetry *telemetry.Telemetry
-	Logger    *slog.Logger
+	// Versions learns the revisions the server advertises from the
+	// server/discover results relayed, for the gateway's own -32022
+	// errors (inspect.Options.Supported). Nil: not learned.
+	Versions *mcpwire.Advertised
+	Logger   *slog.Logger
 }
 
 // Relay is an http.Handler serving Streamable HTTP in front of a stdio
