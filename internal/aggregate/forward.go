@@ -145,7 +145,10 @@ func (c *conn) callTool(own string) mcp.ToolHandler {
 		p := req.Params
 		err := c.call(ctx, "tools/call", own, p.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
 			var err error
-			res, err = c.cs.CallTool(ctx, &mcp.CallToolParams{Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments})
+			res, err = c.cs.CallTool(withArguments(ctx, p.Arguments), &mcp.CallToolParams{
+				Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments,
+				InputResponses: p.InputResponses, RequestState: p.RequestState,
+			})
 			return err == nil && res.IsError, err
 		})
 		return res, err
@@ -158,7 +161,10 @@ func (c *conn) getPrompt(own string) mcp.PromptHandler {
 		p := req.Params
 		err := c.call(ctx, "prompts/get", own, p.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
 			var err error
-			res, err = c.cs.GetPrompt(ctx, &mcp.GetPromptParams{Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments})
+			res, err = c.cs.GetPrompt(ctx, &mcp.GetPromptParams{
+				Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments,
+				InputResponses: p.InputResponses, RequestState: p.RequestState,
+			})
 			return false, err
 		})
 		return res, err
@@ -182,7 +188,10 @@ func (c *conn) readResource(own string) mcp.ResourceHandler {
 		var res *mcp.ReadResourceResult
 		err := c.call(ctx, "resources/read", uri, req.Params.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
 			var err error
-			res, err = c.cs.ReadResource(ctx, &mcp.ReadResourceParams{Meta: forwardMeta(req.Params.Meta), URI: uri})
+			res, err = c.cs.ReadResource(ctx, &mcp.ReadResourceParams{
+				Meta: forwardMeta(req.Params.Meta), URI: uri,
+				InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState,
+			})
 			return false, err
 		})
 		if err == nil && res != nil && uri != asked {
@@ -293,5 +302,11 @@ func (c *conn) logMessage(hctx context.Context, req *mcp.LoggingMessageRequest) 
 	if p.Logger == "" {
 		p.Logger = c.b.Name
 	}
-	_ = ss.Log(hctx, &p)
+	// On the stream of the call it belongs to, as a single backend's would
+	// be (and, on 2026-07-28, filtered by the level that call's _meta set).
+	ctx, done := c.related(hctx)
+	defer done()
+	if err := ss.Log(ctx, &p); err != nil {
+		c.b.log.Debug("forwarding a log message failed", "error", err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgate/mcpgate/internal/identity"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // Reconnection back-off of one backend within one client session.
@@ -37,6 +38,7 @@ type session struct {
 	setup    sync.Once
 	ss       *mcp.ServerSession // set by setup
 	caps     *mcp.ClientCapabilities
+	version  string // the client's protocol revision, set by setup
 
 	mu        sync.Mutex
 	closed    bool
@@ -47,6 +49,10 @@ type session struct {
 	prompts   *nameTable
 	resources *uriTable
 	templates *uriTable
+	logLevel  mcp.LoggingLevel // the client's logging/setLevel, for backends connected later
+
+	subs  subscriptions // forward_features.go
+	hints cacheHints    // cachehints.go
 }
 
 // offer is what one backend's lists put on the session's server, by
@@ -78,13 +84,20 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		Logger: a.sdkLog,
 		// Everything a backend may offer is advertised, with listChanged:
 		// a backend that is down now may come back with tools.
+		// Completion and subscriptions are routed to the owning backend,
+		// which answers for itself when it has neither.
 		Capabilities: &mcp.ServerCapabilities{
-			Tools:     &mcp.ToolCapabilities{ListChanged: true},
-			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
-			Resources: &mcp.ResourceCapabilities{ListChanged: true},
-			Logging:   &mcp.LoggingCapabilities{},
+			Tools:       &mcp.ToolCapabilities{ListChanged: true},
+			Prompts:     &mcp.PromptCapabilities{ListChanged: true},
+			Resources:   &mcp.ResourceCapabilities{ListChanged: true, Subscribe: true},
+			Logging:     &mcp.LoggingCapabilities{},
+			Completions: &mcp.CompletionCapabilities{},
 		},
-		PageSize: 1000,
+		PageSize:           1000,
+		CompletionHandler:  s.complete,
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
+		SetCacheable:       s.setCacheable,
 	})
 	s.server.AddReceivingMiddleware(extractParent, s.middleware)
 	return s
@@ -107,7 +120,15 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 				}
 			}
 		}
-		return next(ctx, method, req)
+		res, err := next(ctx, method, req)
+		if err == nil && method == "logging/setLevel" {
+			// The SDK recorded the level for the gateway's own session;
+			// the backends, which send the messages, need it too.
+			if err := s.setLevel(ctx, req); err != nil {
+				return nil, err
+			}
+		}
+		return res, err
 	}
 }
 
@@ -136,6 +157,11 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 	}
 	if s.caps == nil {
 		s.caps = &mcp.ClientCapabilities{}
+	}
+	if ip, ok := req.GetParams().(*mcp.InitializeParams); ok && ip != nil {
+		s.version = ip.ProtocolVersion
+	} else if s.ss != nil && s.ss.InitializeParams() != nil {
+		s.version = s.ss.InitializeParams().ProtocolVersion
 	}
 	a := s.agg
 	// Dial and list in parallel, offer in configuration order: which of
@@ -171,6 +197,11 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 		}()
 	}
 }
+
+// clientRoundTrips reports whether the client speaks a revision with
+// multi-round-trip requests (2026-07-28 on), so that a backend's
+// input_required result goes to it as it is.
+func (s *session) clientRoundTrips() bool { return mcpwire.Stateless(s.version) }
 
 // connect (re)connects b for this session and offers its lists.
 func (s *session) connect(ctx context.Context, b *backend) bool {
@@ -315,6 +346,12 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		ToolListChangedHandler:      func(context.Context, *mcp.ToolListChangedRequest) { c.listChanged() },
 		PromptListChangedHandler:    func(context.Context, *mcp.PromptListChangedRequest) { c.listChanged() },
 		ResourceListChangedHandler:  func(context.Context, *mcp.ResourceListChangedRequest) { c.listChanged() },
+		ResourceUpdatedHandler:      c.resourceUpdated,
+		// A client of 2026-07-28 fulfils a backend's input_required
+		// result itself and retries (the gateway passes the result and
+		// the retry through); for an older client, which cannot, the SDK
+		// client fulfils it with the handlers below, which ask the client.
+		MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: s.clientRoundTrips()},
 	}
 	if s.caps.Sampling != nil {
 		opts.CreateMessageHandler = c.createMessage
@@ -328,7 +365,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
-	client.AddSendingMiddleware(injectMeta)
+	client.AddSendingMiddleware(injectMeta, keepArguments)
 	client.AddReceivingMiddleware(c.rootsList)
 	cs, err := client.Connect(ctx, b.transport(), nil)
 	if err != nil {
@@ -344,6 +381,7 @@ type lists struct {
 	prompts   []*mcp.Prompt
 	resources []*mcp.Resource
 	templates []*mcp.ResourceTemplate
+	hints     listHints
 }
 
 func fetchLists(ctx context.Context, c *conn) (*lists, error) {
@@ -353,38 +391,64 @@ func fetchLists(ctx context.Context, c *conn) (*lists, error) {
 	if caps == nil {
 		return l, nil
 	}
+	// Page by page rather than with the SDK's iterators, which hide each
+	// page's caching hints (cachehints.go).
 	if caps.Tools != nil {
-		for t, err := range c.cs.Tools(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("tools/list: %w", err)
 			}
-			if f.Allows(t.Name) {
-				l.tools = append(l.tools, t)
+			l.hints.tools.merge(r.Cacheable, time.Now())
+			for _, t := range r.Tools {
+				if f.Allows(t.Name) {
+					l.tools = append(l.tools, t)
+				}
+			}
+			if cursor = r.NextCursor; cursor == "" {
+				break
 			}
 		}
 	}
 	if caps.Prompts != nil {
-		for p, err := range c.cs.Prompts(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("prompts/list: %w", err)
 			}
-			if f.Allows(p.Name) {
-				l.prompts = append(l.prompts, p)
+			l.hints.prompts.merge(r.Cacheable, time.Now())
+			for _, p := range r.Prompts {
+				if f.Allows(p.Name) {
+					l.prompts = append(l.prompts, p)
+				}
+			}
+			if cursor = r.NextCursor; cursor == "" {
+				break
 			}
 		}
 	}
 	if caps.Resources != nil {
-		for r, err := range c.cs.Resources(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListResources(ctx, &mcp.ListResourcesParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("resources/list: %w", err)
 			}
-			l.resources = append(l.resources, r)
+			l.hints.resources.merge(r.Cacheable, time.Now())
+			l.resources = append(l.resources, r.Resources...)
+			if cursor = r.NextCursor; cursor == "" {
+				break
+			}
 		}
-		for t, err := range c.cs.ResourceTemplates(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListResourceTemplates(ctx, &mcp.ListResourceTemplatesParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("resources/templates/list: %w", err)
 			}
-			l.templates = append(l.templates, t)
+			l.hints.templates.merge(r.Cacheable, time.Now())
+			l.templates = append(l.templates, r.ResourceTemplates...)
+			if cursor = r.NextCursor; cursor == "" {
+				break
+			}
 		}
 	}
 	return l, nil
@@ -407,9 +471,11 @@ func (s *session) offer(c *conn, l *lists) error {
 		return err
 	}
 	s.conns[c.b.Name] = c
+	s.hints.set(c.b.Name, l.hints)
 	c.b.connected()
 	c.counted = true
 	go c.watch()
+	go s.restore(c)
 	c.mu.Lock()
 	c.live = true
 	dirty := c.dirty
@@ -438,7 +504,9 @@ func (s *session) refresh(c *conn) {
 	}
 	if err := s.applyLocked(c, l); err != nil {
 		c.b.log.Error("backend's new list collides; keeping the previous one", "error", err)
+		return
 	}
+	s.hints.set(c.b.Name, l.hints)
 }
 
 // down takes c off the session after its backend failed or went away: its
@@ -465,6 +533,7 @@ func (s *session) down(c *conn, err error) {
 func (s *session) dropLocked(c *conn) {
 	name := c.b.Name
 	delete(s.conns, name)
+	s.hints.drop(name)
 	if c.counted {
 		c.counted = false
 		c.b.disconnected()
