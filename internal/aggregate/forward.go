@@ -128,7 +128,10 @@ func sdkLocal(code int64) bool { return code == -32003 || code == -32004 || code
 
 // forwardMeta is the client's params._meta for the backend: the progress
 // token and anything else the client sent, less the trace context (the
-// CLIENT span's replaces it).
+// CLIENT span's replaces it) and less what describes the client's own hop
+// on 2026-07-28 (its protocol revision, clientInfo and capabilities): the
+// gateway's client puts its own, and a backend speaking an older revision
+// must not read the client's revision for the gateway's.
 func forwardMeta(m mcp.Meta) mcp.Meta {
 	if len(m) == 0 {
 		return nil
@@ -136,6 +139,12 @@ func forwardMeta(m mcp.Meta) mcp.Meta {
 	m = maps.Clone(m)
 	delete(m, "traceparent")
 	delete(m, "tracestate")
+	delete(m, mcp.MetaKeyProtocolVersion)
+	delete(m, mcp.MetaKeyClientInfo)
+	delete(m, mcp.MetaKeyClientCapabilities)
+	if len(m) == 0 {
+		return nil
+	}
 	return m
 }
 
@@ -221,7 +230,12 @@ func (c *conn) related(hctx context.Context) (context.Context, context.CancelFun
 	}
 	c.mu.Unlock()
 	if only == nil {
-		return hctx, func() {}
+		// Not hctx itself: the SDK keys the stream a message goes on by
+		// a request id in the context, and hctx holds the backend
+		// client's, meaningless to the client's session.
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := context.AfterFunc(hctx, cancel)
+		return ctx, func() { stop(); cancel() }
 	}
 	ctx, cancel := context.WithCancel(only.ctx)
 	stop := context.AfterFunc(hctx, cancel)
@@ -306,7 +320,17 @@ func (c *conn) logMessage(hctx context.Context, req *mcp.LoggingMessageRequest) 
 	// be (and, on 2026-07-28, filtered by the level that call's _meta set).
 	ctx, done := c.related(hctx)
 	defer done()
-	if err := ss.Log(ctx, &p); err != nil {
+	err = ss.Log(ctx, &p)
+	if err != nil && !mcpwire.Stateless(c.s.version) {
+		// The SDK client hands notifications to their handlers on a
+		// goroutine of their own, so the call's response can overtake a
+		// message the backend sent before it, and the call's stream is then
+		// closed: the message goes on the client's standalone stream.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = ss.Log(sctx, &p)
+		cancel()
+	}
+	if err != nil {
 		c.b.log.Debug("forwarding a log message failed", "error", err)
 	}
 }

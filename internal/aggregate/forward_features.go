@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 
@@ -254,9 +255,43 @@ func (s *session) setLevel(ctx context.Context, req mcp.Request) error {
 	return nil
 }
 
+// offersLogging reports whether c's backend takes logging/setLevel: it
+// offers logging, in a session-based revision (on 2026-07-28 the level
+// travels in each request's _meta; see levelMeta).
 func offersLogging(c *conn) bool {
 	ir := c.cs.InitializeResult()
-	return ir != nil && ir.Capabilities != nil && ir.Capabilities.Logging != nil
+	return ir != nil && ir.Capabilities != nil && ir.Capabilities.Logging != nil && !mcpwire.Stateless(ir.ProtocolVersion)
+}
+
+// levelMeta is a sending middleware of the backend client: to a backend
+// of 2026-07-28, which has no session to hold a level, every request
+// carries the level the client set with logging/setLevel in its _meta
+// (io.modelcontextprotocol/logLevel), unless the client's own _meta
+// already names one.
+func (c *conn) levelMeta(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if c.cs == nil || method == "initialize" || method == "server/discover" {
+			return next(ctx, method, req)
+		}
+		ir := c.cs.InitializeResult()
+		if ir == nil || !mcpwire.Stateless(ir.ProtocolVersion) {
+			return next(ctx, method, req)
+		}
+		c.s.mu.Lock()
+		level := c.s.logLevel
+		c.s.mu.Unlock()
+		if p := req.GetParams(); level != "" && p != nil && !isNilParams(p) {
+			if _, has := p.GetMeta()[mcp.MetaKeyLogLevel]; !has {
+				m := maps.Clone(p.GetMeta())
+				if m == nil {
+					m = map[string]any{}
+				}
+				m[mcp.MetaKeyLogLevel] = string(level)
+				p.SetMeta(m)
+			}
+		}
+		return next(ctx, method, req)
+	}
 }
 
 // restore gives a backend session that has just been (re)connected what

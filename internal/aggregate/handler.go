@@ -39,6 +39,15 @@ type Options struct {
 	// stage has already enforced the configured one. Default 4 MiB.
 	MaxBodyBytes int64
 
+	// Stateless serves 2026-07-28 (stateless) requests: each one connects
+	// every backend for that one request — a stdio backend's child is
+	// started for it — and a backend's server→client request cannot reach
+	// the client (a 2026-07-28 backend asks with input_required instead,
+	// which passes through). Off (the default), such requests are refused
+	// with -32022 naming the session-based revisions, to which clients
+	// fall back (the Go SDK's default client does so by itself).
+	Stateless bool
+
 	// Version is the gateway's version, in its serverInfo and clientInfo.
 	Version string
 
@@ -59,7 +68,11 @@ type Aggregator struct {
 	log      *slog.Logger
 	sdkLog   *slog.Logger
 	handler  *mcp.StreamableHTTPHandler
-	base     *mcp.Server // answers the SDK's version check for requests of existing sessions
+	// stateless serves 2026-07-28 requests (Options.Stateless); nil: the
+	// SDK's stateful handler refuses that revision with -32022 naming the
+	// session-based ones, and clients fall back to one of them.
+	stateless *mcp.StreamableHTTPHandler
+	base      *mcp.Server // answers the SDK's version check for requests of existing sessions
 
 	stop     chan struct{} // ends reapIdle
 	stopOnce sync.Once
@@ -118,6 +131,13 @@ func New(opts Options) (*Aggregator, error) {
 		MaxRequestBodyBytes: opts.MaxBodyBytes,
 		Logger:              a.sdkLog,
 	})
+	if opts.Stateless {
+		a.stateless = mcp.NewStreamableHTTPHandler(a.getServer, &mcp.StreamableHTTPOptions{
+			Stateless:           true,
+			MaxRequestBodyBytes: opts.MaxBodyBytes,
+			Logger:              a.sdkLog,
+		})
+	}
 	if opts.SessionTimeout > 0 {
 		go a.reapIdle(a.stop)
 	}
@@ -175,9 +195,20 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(raw))
 		a.routeRecord(rec, r.Header.Get(mcpwire.HeaderSessionID))
 	}
+	h := a.handler
+	if a.stateless != nil && r.Header.Get(mcpwire.HeaderSessionID) == "" && mcpwire.Stateless(rec.ProtocolVersion) {
+		h = a.stateless
+	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
-	a.handler.ServeHTTP(ww, r.WithContext(context.WithValue(ctx, holderKey{}, &holder{})))
+	hold := &holder{}
+	h.ServeHTTP(ww, r.WithContext(context.WithValue(ctx, holderKey{}, hold)))
 	ww.finish()
+	if s := hold.s; s != nil && h == a.stateless {
+		// A stateless request's session, and its backend sessions, end
+		// with the request.
+		s.close()
+		a.untrack(s)
+	}
 }
 
 // withServerSpans returns the body with each message's params._meta

@@ -190,6 +190,9 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 	}
 	if s.ss != nil {
 		a.track(s)
+		if mcpwire.Stateless(s.version) && a.stateless != nil {
+			return // ServeHTTP closes it when the request ends
+		}
 		go func() {
 			_ = s.ss.Wait()
 			s.close()
@@ -215,7 +218,12 @@ func (s *session) connect(ctx context.Context, b *backend) bool {
 // dialAndList opens a session with b and lists it, within the connect
 // bound.
 func (s *session) dialAndList(ctx context.Context, b *backend) (*conn, *lists, error) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.agg.opts.ConnectTimeout)
+	// Not derived from ctx: the client's request context carries values
+	// of the SDK's server (its MCP-Protocol-Version, which the SDK's
+	// client would send on the backend's initialize) that belong to the
+	// client's hop, and ending that request must not end the connection.
+	_ = ctx
+	cctx, cancel := context.WithTimeout(context.Background(), s.agg.opts.ConnectTimeout)
 	defer cancel()
 	c, err := s.dial(cctx, b)
 	if err != nil {
@@ -365,7 +373,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
-	client.AddSendingMiddleware(injectMeta, keepArguments)
+	client.AddSendingMiddleware(injectMeta, keepArguments, c.levelMeta)
 	client.AddReceivingMiddleware(c.rootsList)
 	cs, err := client.Connect(ctx, b.transport(), nil)
 	if err != nil {
