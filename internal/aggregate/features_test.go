@@ -29,6 +29,8 @@ type featureBackend struct {
 	name string
 	srv  *httptest.Server
 	mcp  *mcp.Server
+	// release ends the "hold" tool's calls.
+	release chan struct{}
 
 	mu     sync.Mutex
 	bodies []string
@@ -40,7 +42,7 @@ type featureBackend struct {
 // (stateless) with versions nil; its lists carry ttlMs ttl and cacheScope scope.
 func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, scope string) *featureBackend {
 	t.Helper()
-	b := &featureBackend{name: name}
+	b := &featureBackend{name: name, release: make(chan struct{})}
 	var server *mcp.Server
 	server = mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{
 		SupportedProtocolVersions: versions,
@@ -126,6 +128,16 @@ func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, sc
 				"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}},
 		}}, nil
 	})
+	// hold: waits until release is closed (or 10s), to keep a call in
+	// flight.
+	tool("hold", func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		select {
+		case <-b.release:
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "held"}}}, nil
+	})
 	tool("args", func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil
 	})
@@ -172,6 +184,12 @@ func (b *featureBackend) lastBody() string {
 		return ""
 	}
 	return b.bodies[len(b.bodies)-1]
+}
+
+func (b *featureBackend) toolCalls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.bodies)
 }
 
 func (b *featureBackend) subscriptions() []string {
@@ -409,18 +427,49 @@ func TestAggregatorLogging(t *testing.T) {
 }
 
 // TestAggregatorServerRequests: a backend's sampling, elicitation and roots
-// requests during a call reach the client that made the call, and its
-// answers come back.
+// requests reach the client that owns the backend session, and its answers
+// come back: on the stream of the call they belong to when it is the only
+// one in flight to that backend, else on the client's standalone stream.
 func TestAggregatorServerRequests(t *testing.T) {
-	a := newFeatureBackend(t, "a", sessionEra, 0, "")
-	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}})
-	fc := newFeatureClient(t, front(t, agg, nil), "2025-11-25")
-	res, err := fc.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "a_ask"})
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name string
+		hold bool // another call to the backend is in flight
+	}{
+		{"one call in flight", false},
+		{"two calls in flight", true},
 	}
-	if got, want := text(res), "sampled=s-answer elicited=ada roots=file:///client-root"; got != want {
-		t.Errorf("a_ask = %q, want %q", got, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newFeatureBackend(t, "a", sessionEra, 0, "")
+			agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}})
+			fc := newFeatureClient(t, front(t, agg, nil), "2025-11-25")
+			ctx := context.Background()
+			held := make(chan error, 1)
+			if tc.hold {
+				go func() {
+					_, err := fc.cs.CallTool(ctx, &mcp.CallToolParams{Name: "a_hold"})
+					held <- err
+				}()
+				if !waitFor(func() bool { return a.toolCalls() >= 1 }) {
+					t.Fatal("the holding call did not reach the backend")
+				}
+			}
+			cctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+			defer cancel()
+			res, err := fc.cs.CallTool(cctx, &mcp.CallToolParams{Name: "a_ask"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := text(res), "sampled=s-answer elicited=ada roots=file:///client-root"; got != want {
+				t.Errorf("a_ask = %q, want %q", got, want)
+			}
+			if tc.hold {
+				close(a.release)
+				if err := <-held; err != nil {
+					t.Errorf("the holding call: %v", err)
+				}
+			}
+		})
 	}
 }
 
@@ -530,6 +579,9 @@ func TestAggregatorMultiRoundTrip(t *testing.T) {
 			a := newFeatureBackend(t, "a", nil, 0, "") // speaks 2026-07-28
 			agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}, Stateless: true})
 			fc := newFeatureClient(t, front(t, agg, nil), tc.version)
+			if got := fc.cs.InitializeResult().ProtocolVersion; got != tc.version {
+				t.Fatalf("negotiated %s with the gateway, want %s", got, tc.version)
+			}
 			res, err := fc.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "a_confirm"})
 			if err != nil {
 				t.Fatal(err)
