@@ -4,8 +4,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -249,4 +252,72 @@ func TestAggregateFeatures(t *testing.T) {
 			})
 		}
 	})
+}
+
+// tsAggregateResult is what e2e/node/ts-aggregate.mjs prints.
+type tsAggregateResult struct {
+	Error           string          `json:"error"`
+	ProtocolVersion string          `json:"protocolVersion"`
+	Capabilities    json.RawMessage `json:"capabilities"`
+	Tools           []string        `json:"tools"`
+	NoArguments     struct {
+		IsError bool   `json:"isError"`
+		Text    string `json:"text"`
+	} `json:"noArguments"`
+	Sampling         string   `json:"sampling"`
+	SampledText      string   `json:"sampledText"`
+	SamplingCalls    int      `json:"samplingCalls"`
+	Elicitation      string   `json:"elicitation"`
+	ElicitationCalls int      `json:"elicitationCalls"`
+	Roots            string   `json:"roots"`
+	Root             string   `json:"root"`
+	Completion       []string `json:"completion"`
+	SubscribedURI    string   `json:"subscribedUri"`
+	Updated          []string `json:"updated"`
+	Logs             []string `json:"logs"`
+}
+
+// TestAggregateTypeScriptClient runs the same features from the TypeScript
+// SDK client (e2e/node/ts-aggregate.mjs), against each backend of one
+// aggregating gateway.
+func TestAggregateTypeScriptClient(t *testing.T) {
+	t.Parallel()
+	web := startEverythingHTTP(t)
+	g := startGateway(t, backendSpec{kind: "aggregate", yaml: fmt.Sprintf(`
+  - name: local
+    command: [%q, %q, "stdio"]
+  - name: web
+    url: %q
+`, nodeBin, everythingJS, web)}, gatewayOpts{})
+	for _, b := range []string{"local", "web"} {
+		t.Run(b, func(t *testing.T) {
+			stdout, err := runNode(t, 2*time.Minute, nil, nodeBin, filepath.Join(nodeDir, "ts-aggregate.mjs"), g.URL, b)
+			var r tsAggregateResult
+			if jerr := json.Unmarshal([]byte(lastLine(stdout)), &r); jerr != nil {
+				t.Fatalf("ts-aggregate output is not JSON (%v); run error: %v\n%s", jerr, err, tail(stdout, 2000))
+			}
+			if err != nil || r.Error != "" {
+				t.Fatalf("ts-aggregate failed: %s\n%v", r.Error, err)
+			}
+			check := func(ok bool, format string, args ...any) {
+				t.Helper()
+				if !ok {
+					t.Errorf(format, args...)
+				}
+			}
+			check(strings.Contains(string(r.Capabilities), `"completions"`) && strings.Contains(string(r.Capabilities), `"subscribe":true`),
+				"capabilities %s lack completions or resources.subscribe", r.Capabilities)
+			check(!r.NoArguments.IsError, "%s_get-env without arguments: isError, %q", b, r.NoArguments.Text)
+			check(r.SamplingCalls == 1 && strings.Contains(r.Sampling, r.SampledText), "sampling: %d calls, result %q", r.SamplingCalls, tail(r.Sampling, 200))
+			check(r.ElicitationCalls == 1, "elicitation handler called %d times; result %q", r.ElicitationCalls, tail(r.Elicitation, 200))
+			check(strings.Contains(r.Roots, r.Root), "get-roots-list = %q, want %s", tail(r.Roots, 200), r.Root)
+			check(slices.Contains(r.Completion, "Sales"), "completion values %v, want Sales", r.Completion)
+			check(r.SubscribedURI != "" && slices.Contains(r.Updated, r.SubscribedURI), "resources/updated for %q: got %v", r.SubscribedURI, r.Updated)
+			acked := false
+			for _, l := range r.Logs {
+				acked = acked || strings.HasPrefix(l, b+": ") && strings.Contains(l, "Received Subscribe Resource request")
+			}
+			check(acked, "no log message from %s acknowledging the subscription: %v", b, r.Logs)
+		})
+	}
 }
