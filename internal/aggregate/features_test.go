@@ -36,6 +36,9 @@ type featureBackend struct {
 	bodies []string
 	subs   []string // "+uri" on subscribe, "-uri" on unsubscribe
 	levels []mcp.LoggingLevel
+	// progress are the tokens of the client's progress notifications on
+	// the backend's own requests.
+	progress []string
 }
 
 // newFeatureBackend starts a backend speaking versions, or 2026-07-28
@@ -62,6 +65,11 @@ func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, sc
 			b.subs = append(b.subs, "-"+req.Params.URI)
 			b.mu.Unlock()
 			return nil
+		},
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationServerRequest) {
+			b.mu.Lock()
+			b.progress = append(b.progress, fmt.Sprint(req.Params.ProgressToken))
+			b.mu.Unlock()
 		},
 		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) {
 			c.TTLMs, c.CacheScope = ttl, scope
@@ -127,6 +135,37 @@ func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, sc
 			"who": &mcp.ElicitParams{Message: "who?", RequestedSchema: map[string]any{
 				"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}},
 		}}, nil
+	})
+	// askprogress: a sampling request with a progress token of the
+	// backend's; the client reports progress on it.
+	tool("askprogress", func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		_, err := req.Session.CreateMessage(ctx, &mcp.CreateMessageParams{MaxTokens: 5, Meta: mcp.Meta{"progressToken": "bt-1"},
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "progress"}}}})
+		if err != nil {
+			return nil, err
+		}
+		// The notification was sent before the answer; give it time.
+		for range 50 {
+			b.mu.Lock()
+			n := len(b.progress)
+			b.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil
+	})
+	// askcancel: a sampling request the backend gives up on.
+	tool("askcancel", func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := req.Session.CreateMessage(sctx, &mcp.CreateMessageParams{MaxTokens: 5,
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "wait"}}}})
+		// The call's stream stays open for the cancellation to be relayed
+		// on it.
+		time.Sleep(300 * time.Millisecond)
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("gave up: %v", err != nil)}}}, nil
 	})
 	// hold: waits until release is closed (or 10s), to keep a call in
 	// flight.
@@ -212,13 +251,38 @@ type featureClient struct {
 	updated []string
 	logs    []string
 	asked   int
+	// cancelled counts sampling requests whose context the gateway
+	// cancelled.
+	cancelled int
+	// tokens are the progress tokens of the sampling requests it got.
+	tokens []string
 }
 
 func newFeatureClient(t *testing.T, url, version string) *featureClient {
 	t.Helper()
 	fc := &featureClient{}
 	c := mcp.NewClient(&mcp.Implementation{Name: "feature-test", Version: "1"}, &mcp.ClientOptions{
-		CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+		CreateMessageHandler: func(ctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			if tc, _ := req.Params.Messages[0].Content.(*mcp.TextContent); tc != nil && tc.Text == "progress" {
+				tok := req.Params.GetProgressToken()
+				fc.mu.Lock()
+				fc.tokens = append(fc.tokens, fmt.Sprint(tok))
+				fc.mu.Unlock()
+				if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2}); err != nil {
+					return nil, err
+				}
+			}
+			if tc, _ := req.Params.Messages[0].Content.(*mcp.TextContent); tc != nil && tc.Text == "wait" {
+				// Answer only when cancelled (or after 5s).
+				select {
+				case <-ctx.Done():
+					fc.mu.Lock()
+					fc.cancelled++
+					fc.mu.Unlock()
+					return nil, ctx.Err()
+				case <-time.After(5 * time.Second):
+				}
+			}
 			return &mcp.CreateMessageResult{Model: "m", Role: "assistant", Content: &mcp.TextContent{Text: "s-answer"}}, nil
 		},
 		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
@@ -470,6 +534,49 @@ func TestAggregatorServerRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAggregatorServerRequestCancelled: a backend that gives up on its
+// sampling request (notifications/cancelled) has the client's handling of
+// it cancelled too.
+func TestAggregatorServerRequestCancelled(t *testing.T) {
+	a := newFeatureBackend(t, "a", sessionEra, 0, "")
+	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}})
+	fc := newFeatureClient(t, front(t, agg, nil), "2025-11-25")
+	res, err := fc.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "a_askcancel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(res); got != "gave up: true" {
+		t.Errorf("a_askcancel = %q", got)
+	}
+	if !waitFor(func() bool { fc.mu.Lock(); defer fc.mu.Unlock(); return fc.cancelled == 1 }) {
+		t.Error("the client's sampling handler was not cancelled when the backend cancelled its request")
+	}
+}
+
+// TestAggregatorServerRequestProgress: progress the client reports on a
+// backend's sampling request reaches that backend under its own token; the
+// client sees a token of the gateway's, which no other backend can share.
+func TestAggregatorServerRequestProgress(t *testing.T) {
+	a := newFeatureBackend(t, "a", sessionEra, 0, "")
+	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}})
+	fc := newFeatureClient(t, front(t, agg, nil), "2025-11-25")
+	if _, err := fc.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "a_askprogress"}); err != nil {
+		t.Fatal(err)
+	}
+	fc.mu.Lock()
+	tokens := fc.tokens
+	fc.mu.Unlock()
+	if len(tokens) != 1 || !strings.HasPrefix(tokens[0], "mcpgate-p-") {
+		t.Errorf("the client saw progress tokens %v, want one of the gateway's", tokens)
+	}
+	a.mu.Lock()
+	got := a.progress
+	a.mu.Unlock()
+	if len(got) != 1 || got[0] != "bt-1" {
+		t.Errorf("the backend got progress under tokens %v, want [bt-1]", got)
 	}
 }
 

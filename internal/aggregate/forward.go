@@ -257,7 +257,11 @@ func (c *conn) createMessage(hctx context.Context, req *mcp.CreateMessageRequest
 	}
 	ctx, done := c.related(hctx)
 	defer done()
-	return ss.CreateMessage(ctx, req.Params)
+	p := *req.Params
+	var forget func()
+	p.Meta, forget = c.clientMeta(p.Meta)
+	defer forget()
+	return ss.CreateMessage(ctx, &p)
 }
 
 // elicit forwards the backend's elicitation request to the client.
@@ -268,7 +272,11 @@ func (c *conn) elicit(hctx context.Context, req *mcp.ElicitRequest) (*mcp.Elicit
 	}
 	ctx, done := c.related(hctx)
 	defer done()
-	return ss.Elicit(ctx, req.Params)
+	p := *req.Params
+	var forget func()
+	p.Meta, forget = c.clientMeta(p.Meta)
+	defer forget()
+	return ss.Elicit(ctx, &p)
 }
 
 // rootsList answers the backend's roots/list with the client's roots
@@ -284,7 +292,13 @@ func (c *conn) rootsList(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		ctx, done := c.related(hctx)
 		defer done()
-		return ss.ListRoots(ctx, &mcp.ListRootsParams{})
+		p := &mcp.ListRootsParams{}
+		if rp, ok := req.GetParams().(*mcp.ListRootsParams); ok && rp != nil {
+			var forget func()
+			p.Meta, forget = c.clientMeta(rp.Meta)
+			defer forget()
+		}
+		return ss.ListRoots(ctx, p)
 	}
 }
 

@@ -51,8 +51,9 @@ type session struct {
 	templates *uriTable
 	logLevel  mcp.LoggingLevel // the client's logging/setLevel, for backends connected later
 
-	subs  subscriptions // forward_features.go
-	hints cacheHints    // cachehints.go
+	subs     subscriptions  // forward_features.go
+	hints    cacheHints     // cachehints.go
+	progress progressRoutes // serverreq.go
 }
 
 // offer is what one backend's lists put on the session's server, by
@@ -98,6 +99,8 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		SubscribeHandler:   s.subscribe,
 		UnsubscribeHandler: s.unsubscribe,
 		SetCacheable:       s.setCacheable,
+		// Progress the client reports on a backend's server→client request.
+		ProgressNotificationHandler: s.clientProgress,
 	})
 	s.server.AddReceivingMiddleware(extractParent, s.middleware)
 	return s

@@ -1,0 +1,82 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Progress for server→client requests. A backend may put a progress token
+// on the sampling, elicitation or roots request it sends, and the client
+// then reports progress on it to the gateway. The backends of a session
+// choose their tokens independently, so two could pick the same one: the
+// request reaches the client under a token of the gateway's own
+// ("mcpgate-p-N"), and the client's notifications/progress goes back to
+// the backend that asked, under the backend's token.
+
+var progressIDs atomic.Uint64
+
+const progressTokenKey = "progressToken"
+
+type progressRoute struct {
+	c     *conn
+	token any // the backend's
+}
+
+// progressRoutes are a session's server→client requests in flight that
+// carry a progress token, by the token the client sees.
+type progressRoutes struct {
+	mu sync.Mutex
+	m  map[string]progressRoute
+}
+
+// clientMeta returns the _meta of a server→client request c forwards to
+// the client: the backend's, with its progress token replaced by one of
+// the gateway's, and a func that forgets the mapping once the request is
+// done.
+func (c *conn) clientMeta(m mcp.Meta) (mcp.Meta, func()) {
+	tok, ok := m[progressTokenKey]
+	if !ok || tok == nil {
+		return m, func() {}
+	}
+	ours := "mcpgate-p-" + strconv.FormatUint(progressIDs.Add(1), 10)
+	m = maps.Clone(m)
+	m[progressTokenKey] = ours
+	p := &c.s.progress
+	p.mu.Lock()
+	if p.m == nil {
+		p.m = map[string]progressRoute{}
+	}
+	p.m[ours] = progressRoute{c: c, token: tok}
+	p.mu.Unlock()
+	return m, func() {
+		p.mu.Lock()
+		delete(p.m, ours)
+		p.mu.Unlock()
+	}
+}
+
+// clientProgress is the server's ProgressNotificationHandler: progress the
+// client reports on a server→client request goes to the backend that
+// made it, under the backend's token.
+func (s *session) clientProgress(ctx context.Context, req *mcp.ProgressNotificationServerRequest) {
+	key := fmt.Sprint(req.Params.ProgressToken)
+	s.progress.mu.Lock()
+	r, ok := s.progress.m[key]
+	s.progress.mu.Unlock()
+	if !ok {
+		s.agg.log.Debug("progress from the client for no request in flight; not relayed", "token", key)
+		return
+	}
+	p := *req.Params
+	p.Meta = nil
+	p.ProgressToken = r.token
+	if err := r.c.cs.NotifyProgress(ctx, &p); err != nil {
+		r.c.b.log.Debug("relaying the client's progress failed", "error", err)
+	}
+}
