@@ -39,6 +39,8 @@ type featureBackend struct {
 	// progress are the tokens of the client's progress notifications on
 	// the backend's own requests.
 	progress []string
+	// rootsChanged counts notifications/roots/list_changed.
+	rootsChanged int
 }
 
 // newFeatureBackend starts a backend speaking versions, or 2026-07-28
@@ -65,6 +67,11 @@ func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, sc
 			b.subs = append(b.subs, "-"+req.Params.URI)
 			b.mu.Unlock()
 			return nil
+		},
+		RootsListChangedHandler: func(context.Context, *mcp.RootsListChangedRequest) {
+			b.mu.Lock()
+			b.rootsChanged++
+			b.mu.Unlock()
 		},
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationServerRequest) {
 			b.mu.Lock()
@@ -246,6 +253,7 @@ func (b *featureBackend) setLevels() []mcp.LoggingLevel {
 // featureClient is a client session declaring sampling, elicitation and
 // roots, recording what the gateway sends it.
 type featureClient struct {
+	client  *mcp.Client
 	cs      *mcp.ClientSession
 	mu      sync.Mutex
 	updated []string
@@ -303,6 +311,7 @@ func newFeatureClient(t *testing.T, url, version string) *featureClient {
 		},
 	})
 	c.AddRoots(&mcp.Root{URI: "file:///client-root"})
+	fc.client = c
 	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1},
 		&mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
@@ -534,6 +543,26 @@ func TestAggregatorServerRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAggregatorRootsListChanged: the gateway declares roots.listChanged
+// to a backend as the client did, and relays the client's
+// notifications/roots/list_changed; the backend then sees the new roots.
+func TestAggregatorRootsListChanged(t *testing.T) {
+	a := newFeatureBackend(t, "a", sessionEra, 0, "")
+	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}})
+	fc := newFeatureClient(t, front(t, agg, nil), "2025-11-25")
+	fc.client.AddRoots(&mcp.Root{URI: "file:///second-root"})
+	if !waitFor(func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.rootsChanged > 0 }) {
+		t.Fatal("the backend never got notifications/roots/list_changed")
+	}
+	res, err := fc.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "a_ask"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(res); !strings.HasSuffix(got, "roots=file:///client-root,file:///second-root") {
+		t.Errorf("a_ask = %q, want both roots", got)
 	}
 }
 

@@ -22,12 +22,14 @@ type conn struct {
 	b       *backend
 	s       *session
 	cs      *mcp.ClientSession
-	counted bool // counted in b.sessions; s.mu
+	client  *mcp.Client // cs's; its roots mirror the client's (serverreq.go)
+	counted bool        // counted in b.sessions; s.mu
 
 	mu       sync.Mutex
 	inflight map[*callCtx]struct{}
-	live     bool // offered on the session: list changes re-list now
-	dirty    bool // a list changed before it was live
+	live     bool            // offered on the session: list changes re-list now
+	dirty    bool            // a list changed before it was live
+	roots    map[string]bool // the URIs of client's roots (serverreq.go)
 }
 
 // listChanged re-lists the backend after it said a list changed; before

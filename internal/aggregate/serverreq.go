@@ -80,3 +80,60 @@ func (s *session) clientProgress(ctx context.Context, req *mcp.ProgressNotificat
 		r.c.b.log.Debug("relaying the client's progress failed", "error", err)
 	}
 }
+
+// rootsChanged is the server's RootsListChangedHandler: the client's
+// roots changed, so every backend is told, as the client told the gateway.
+// The SDK's client sends notifications/roots/list_changed only when its own
+// list of roots changes, so each backend client's list is made the
+// client's new one: that sends the notification (twice at most, one for
+// the roots added and one for those removed), and also answers a 2026-07-28
+// backend's roots input request, which the SDK fulfils from that list
+// rather than through the roots/list middleware. (Between a session's
+// start and the client's first list_changed, that list is empty; roots/list
+// requests are always answered with the client's own, see rootsList.)
+func (s *session) rootsChanged(context.Context, *mcp.RootsListChangedRequest) {
+	ss := s.ss
+	if ss == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.agg.opts.ConnectTimeout)
+		defer cancel()
+		res, err := ss.ListRoots(ctx, &mcp.ListRootsParams{})
+		if err != nil {
+			s.agg.log.Debug("listing the client's roots after roots/list_changed failed", "error", err)
+			return
+		}
+		s.mu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for _, c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.mirrorRoots(res.Roots)
+		}
+	}()
+}
+
+func (c *conn) mirrorRoots(roots []*mcp.Root) {
+	keep := map[string]bool{}
+	for _, r := range roots {
+		keep[r.URI] = true
+	}
+	c.mu.Lock()
+	var gone []string
+	for uri := range c.roots {
+		if !keep[uri] {
+			gone = append(gone, uri)
+		}
+	}
+	c.roots = keep
+	c.mu.Unlock()
+	if len(roots) > 0 {
+		c.client.AddRoots(roots...)
+	}
+	if len(gone) > 0 {
+		c.client.RemoveRoots(gone...)
+	}
+}

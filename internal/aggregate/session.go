@@ -101,6 +101,7 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		SetCacheable:       s.setCacheable,
 		// Progress the client reports on a backend's server→client request.
 		ProgressNotificationHandler: s.clientProgress,
+		RootsListChangedHandler:     s.rootsChanged,
 	})
 	s.server.AddReceivingMiddleware(extractParent, s.middleware)
 	return s
@@ -373,11 +374,14 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		opts.Capabilities.Elicitation = s.caps.Elicitation
 	}
 	if s.caps.RootsV2 != nil || s.caps.Roots.ListChanged {
-		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{}
+		// listChanged as the client declared it: the client's
+		// notifications/roots/list_changed is relayed (serverreq.go).
+		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{ListChanged: s.caps.Roots.ListChanged || s.caps.RootsV2 != nil && s.caps.RootsV2.ListChanged}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
 	client.AddSendingMiddleware(injectMeta, keepArguments, c.levelMeta)
 	client.AddReceivingMiddleware(c.rootsList)
+	c.client = client
 	cs, err := client.Connect(ctx, b.transport(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
