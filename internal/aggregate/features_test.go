@@ -163,6 +163,22 @@ func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, sc
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil
 	})
+	// asktools: sampling with tools (2025-11-25).
+	tool("asktools", func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		res, err := req.Session.CreateMessageWithTools(ctx, &mcp.CreateMessageWithToolsParams{MaxTokens: 5,
+			Messages: []*mcp.SamplingMessageV2{{Role: "user", Content: []mcp.Content{&mcp.TextContent{Text: "q"}}}},
+			Tools:    []*mcp.Tool{{Name: "lookup", InputSchema: map[string]any{"type": "object"}}}})
+		if err != nil {
+			return nil, err
+		}
+		var texts []string
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				texts = append(texts, tc.Text)
+			}
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strings.Join(texts, "|")}}}, nil
+	})
 	// askcancel: a sampling request the backend gives up on.
 	tool("askcancel", func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -543,6 +559,37 @@ func TestAggregatorServerRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAggregatorSamplingWithTools: a backend's sampling request with tools
+// reaches a client that samples with tools whole, tools included, and its
+// answer (several content blocks) comes back.
+func TestAggregatorSamplingWithTools(t *testing.T) {
+	a := newFeatureBackend(t, "a", sessionEra, 0, "")
+	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t)}})
+	c := mcp.NewClient(&mcp.Implementation{Name: "tools-sampler", Version: "1"}, &mcp.ClientOptions{
+		CreateMessageWithToolsHandler: func(_ context.Context, req *mcp.CreateMessageWithToolsRequest) (*mcp.CreateMessageWithToolsResult, error) {
+			var names []string
+			for _, tl := range req.Params.Tools {
+				names = append(names, tl.Name)
+			}
+			return &mcp.CreateMessageWithToolsResult{Model: "m", Role: "assistant", Content: []mcp.Content{
+				&mcp.TextContent{Text: "tools=" + strings.Join(names, ",")}, &mcp.TextContent{Text: "second"}}}, nil
+		},
+	})
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: front(t, agg, nil), MaxRetries: -1},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "a_asktools"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := text(res), "tools=lookup|second"; got != want {
+		t.Errorf("a_asktools = %q, want %q", got, want)
 	}
 }
 

@@ -137,3 +137,35 @@ func (c *conn) mirrorRoots(roots []*mcp.Root) {
 		c.client.RemoveRoots(gone...)
 	}
 }
+
+// createMessageWithTools forwards the backend's sampling request, tools
+// and all, to a client that declared sampling with tools.
+func (c *conn) createMessageWithTools(hctx context.Context, req *mcp.CreateMessageWithToolsRequest) (*mcp.CreateMessageWithToolsResult, error) {
+	ss, err := c.serverSession()
+	if err != nil {
+		return nil, err
+	}
+	ctx, done := c.related(hctx)
+	defer done()
+	p := *req.Params
+	var forget func()
+	p.Meta, forget = c.clientMeta(p.Meta)
+	defer forget()
+	return ss.CreateMessageWithTools(ctx, &p)
+}
+
+// elicitationComplete relays a backend's notifications/elicitation/complete
+// (the end of a URL-mode elicitation) to the client.
+func (c *conn) elicitationComplete(hctx context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+	ss, err := c.serverSession()
+	if err != nil {
+		return
+	}
+	ctx, done := c.related(hctx)
+	defer done()
+	p := *req.Params
+	p.Meta = nil
+	if err := ss.NotifyElicitationComplete(ctx, &p); err != nil {
+		c.b.log.Debug("relaying elicitation/complete failed", "error", err)
+	}
+}

@@ -366,11 +366,19 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: s.clientRoundTrips()},
 	}
 	if s.caps.Sampling != nil {
-		opts.CreateMessageHandler = c.createMessage
+		if s.caps.Sampling.Tools != nil {
+			// The client samples with tools: forward such requests as
+			// they are (the basic handler would have the SDK down-convert
+			// them, which fails for any request that has tools).
+			opts.CreateMessageWithToolsHandler = c.createMessageWithTools
+		} else {
+			opts.CreateMessageHandler = c.createMessage
+		}
 		opts.Capabilities.Sampling = s.caps.Sampling
 	}
 	if s.caps.Elicitation != nil {
 		opts.ElicitationHandler = c.elicit
+		opts.ElicitationCompleteHandler = c.elicitationComplete
 		opts.Capabilities.Elicitation = s.caps.Elicitation
 	}
 	if s.caps.RootsV2 != nil || s.caps.Roots.ListChanged {
