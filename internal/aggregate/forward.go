@@ -82,7 +82,8 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 	}
 	ops := rec.NewOps(1)
 	ops[0] = record.Op{Kind: "request", Method: method, Name: own, Progress: progress}
-	if method == "resources/read" {
+	switch method {
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
 		ops[0].Name, ops[0].URI = "", own
 	}
 	op := &ops[0]

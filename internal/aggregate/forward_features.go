@@ -122,7 +122,7 @@ func (s *session) subscribe(ctx context.Context, req *mcp.SubscribeRequest) erro
 	if err != nil {
 		return err
 	}
-	err = c.call(ctx, "resources/subscribe", "", false, func(ctx context.Context) (bool, error) {
+	err = c.call(ctx, "resources/subscribe", route.Own, false, func(ctx context.Context) (bool, error) {
 		return false, c.cs.Subscribe(ctx, &mcp.SubscribeParams{Meta: forwardMeta(req.Params.Meta), URI: route.Own})
 	})
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *session) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) 
 			return err
 		}
 	}
-	return c.call(ctx, "resources/unsubscribe", "", false, func(ctx context.Context) (bool, error) {
+	return c.call(ctx, "resources/unsubscribe", route.Own, false, func(ctx context.Context) (bool, error) {
 		return false, c.cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{Meta: forwardMeta(req.Params.Meta), URI: route.Own})
 	})
 }
