@@ -48,8 +48,7 @@ type featureBackend struct {
 func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, scope string) *featureBackend {
 	t.Helper()
 	b := &featureBackend{name: name, release: make(chan struct{})}
-	var server *mcp.Server
-	server = mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{
+	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{
 		SupportedProtocolVersions: versions,
 		CompletionHandler: func(_ context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
 			r := req.Params.Ref

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 sampling, elicitation and roots are deprecated as of 2026-07-28, but 2025-11-25 clients and servers use them and the gateway must pass them through.
+
 package aggregate
 
 import (
