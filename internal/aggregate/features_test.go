@@ -855,3 +855,50 @@ func statelessList(t *testing.T, url, method string) mcp.Cacheable {
 	}
 	return *msg.Result
 }
+
+// TestAggregatorStatelessCancel: with Options.Stateless, a 2026-07-28
+// client that closes a call's stream (the revision's cancellation: there is
+// no session) has the backend's handler cancelled; the backend's progress
+// reaches it meanwhile.
+func TestAggregatorStatelessCancel(t *testing.T) {
+	b := newTestBackendSSE(t, "b", []string{"echo"}, nil, true)
+	agg := newAggregator(t, Options{Backends: []Backend{b.backend(t)}, Stateless: true})
+	url := front(t, agg, nil)
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b_slow","arguments":{},"_meta":{"progressToken":"tok-s","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "tools/call")
+	req.Header.Set("Mcp-Name", "b_slow")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(resp.Body)
+		t.Fatalf("HTTP %d %s", resp.StatusCode, raw)
+	}
+	// Two progress events, then close the stream.
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for strings.Count(seen.String(), `"notifications/progress"`) < 2 {
+		n, err := resp.Body.Read(buf)
+		seen.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stream ended before two progress notifications: %v\n%s", err, seen.String())
+		}
+	}
+	cancel()
+	select {
+	case <-b.cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the call's stream did not cancel the backend's handler")
+	}
+}

@@ -133,9 +133,11 @@ func New(opts Options) (*Aggregator, error) {
 	})
 	if opts.Stateless {
 		a.stateless = mcp.NewStreamableHTTPHandler(a.getServer, &mcp.StreamableHTTPOptions{
-			Stateless:           true,
-			MaxRequestBodyBytes: opts.MaxBodyBytes,
-			Logger:              a.sdkLog,
+			Stateless: true,
+			// On 2026-07-28 closing the stream cancels the request.
+			PropagateRequestCancellation: true,
+			MaxRequestBodyBytes:          opts.MaxBodyBytes,
+			Logger:                       a.sdkLog,
 		})
 	}
 	if opts.SessionTimeout > 0 {
@@ -143,6 +145,11 @@ func New(opts Options) (*Aggregator, error) {
 	}
 	return a, nil
 }
+
+// statelessCancelGrace is how long the backend sessions of a stateless
+// request the client cancelled outlive it, for the cancellation to reach
+// the backends.
+const statelessCancelGrace = time.Second
 
 // holder carries, per HTTP request, the session getServer created, so that
 // the SDK's several calls of getServer for one request agree.
@@ -205,9 +212,19 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ww.finish()
 	if s := hold.s; s != nil && h == a.stateless {
 		// A stateless request's session, and its backend sessions, end
-		// with the request.
-		s.close()
-		a.untrack(s)
+		// with the request. When the client ended it (closing the stream
+		// is how a 2026-07-28 client cancels), the SDK's client tells each
+		// backend with a call in flight (notifications/cancelled) from a
+		// goroutine of its own: give that a moment before the sessions go.
+		end := func() {
+			s.close()
+			a.untrack(s)
+		}
+		if r.Context().Err() != nil {
+			time.AfterFunc(statelessCancelGrace, end)
+		} else {
+			end()
+		}
 	}
 }
 
