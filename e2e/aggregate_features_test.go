@@ -321,3 +321,39 @@ func TestAggregateTypeScriptClient(t *testing.T) {
 		})
 	}
 }
+
+// TestAggregateStateless: with aggregate.stateless, the Go SDK's default
+// client speaks 2026-07-28 with the gateway (server/discover, no session)
+// and its calls reach server-everything (stdio and HTTP, both session-based
+// behind it); merged lists carry caching hints, immediately stale since
+// server-everything gives none.
+func TestAggregateStateless(t *testing.T) {
+	t.Parallel()
+	web := startEverythingHTTP(t)
+	g := startGateway(t, backendSpec{kind: "aggregate", yaml: fmt.Sprintf(`
+  - name: local
+    command: [%q, %q, "stdio"]
+  - name: web
+    url: %q
+`, nodeBin, everythingJS, web)}, gatewayOpts{extra: "aggregate: {stateless: true}\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	cs := connect(ctx, t, newGoClient("e2e-aggregate-stateless"), g.URL, "")
+	defer cs.Close()
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %s, want 2026-07-28", v)
+	}
+	if id := cs.ID(); id != "" {
+		t.Errorf("a stateless exchange got session id %q", id)
+	}
+	for _, b := range []string{"local", "web"} {
+		if got := callText(ctx, t, cs, &mcp.CallToolParams{Name: b + "_echo", Arguments: map[string]any{"message": "stateless-" + b}}); !strings.Contains(got, "stateless-"+b) {
+			t.Errorf("%s_echo = %q", b, got)
+		}
+	}
+	status, _, body := rawPost(t, g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`,
+		"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/list")
+	if status != http.StatusOK || !strings.Contains(body, `"ttlMs":0`) || !strings.Contains(body, `"cacheScope":"public"`) || !strings.Contains(body, `"local_echo"`) {
+		t.Errorf("stateless tools/list: HTTP %d %s", status, tail(body, 400))
+	}
+}

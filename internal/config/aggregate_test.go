@@ -18,6 +18,7 @@ func TestAggregateParse(t *testing.T) {
 		{"defaults", two, Aggregate{Separator: "_", Prefix: true}, [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"prefix off", "aggregate: {prefix: false}\n" + two, Aggregate{Separator: "_", Prefix: false}, [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"separator", "aggregate: {separator: \".\"}\n" + two, Aggregate{Separator: ".", Prefix: true}, [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
+		{"stateless on", "aggregate: {stateless: true}\n" + two, Aggregate{Separator: "_", Prefix: true, Stateless: true}, [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"no separator without prefix", "aggregate: {separator: \"\", prefix: false}\n" + two, Aggregate{Separator: "", Prefix: false}, [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 	}
 	for _, tt := range tests {

@@ -121,6 +121,10 @@ type Aggregate struct {
 	// Prefix, when false, offers names unprefixed; start-up (and a refresh)
 	// then fails when two backends offer the same name.
 	Prefix bool // prefix: default true
+	// Stateless serves 2026-07-28 requests, each with backend sessions of
+	// its own; off, they are refused with -32022 and clients fall back to
+	// a session-based revision.
+	Stateless bool // stateless: default false
 }
 
 // IsCommand reports whether b is a local stdio backend.

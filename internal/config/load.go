@@ -611,6 +611,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.mapping(n, p, []field{
 				{"separator", d.str(&c.Aggregate.Separator)},
 				{"prefix", d.boolean(&c.Aggregate.Prefix)},
+				{"stateless", d.boolean(&c.Aggregate.Stateless)},
 			})
 		}},
 		{"auth", d.auth(&c.Auth)},
