@@ -218,7 +218,9 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// goroutine of its own: give that a moment before the sessions go.
 		end := func() {
 			s.close()
-			a.untrack(s)
+			if s.ss != nil { // tracked by start; discover and notifications never start
+				a.untrack(s)
+			}
 		}
 		if r.Context().Err() != nil {
 			time.AfterFunc(statelessCancelGrace, end)

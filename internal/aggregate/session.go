@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,13 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 // to a backend that is down with an error naming it.
 func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method == "server/discover" || strings.HasPrefix(method, "notifications/") && statelessRequest(req) {
+			// A stateless exchange that needs no backend (the gateway
+			// answers server/discover itself; a notification alone has no
+			// call of its exchange to act on): connecting every backend
+			// for it would only cost.
+			return next(ctx, method, req)
+		}
 		s.setup.Do(func() { s.start(ctx, req) })
 		if method != "initialize" {
 			s.retryDown(false)
@@ -134,6 +142,17 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		return res, err
 	}
+}
+
+// statelessRequest reports whether req is of a 2026-07-28 exchange (the
+// SDK fills the session's InitializeParams from its _meta before the
+// middleware runs).
+func statelessRequest(req mcp.Request) bool {
+	ss, ok := req.GetSession().(*mcp.ServerSession)
+	if !ok || ss == nil || ss.InitializeParams() == nil {
+		return false
+	}
+	return mcpwire.Stateless(ss.InitializeParams().ProtocolVersion)
 }
 
 func requestName(req mcp.Request) string {
