@@ -22,7 +22,8 @@ type conn struct {
 	b       *backend
 	s       *session
 	cs      *mcp.ClientSession
-	counted bool // counted in b.sessions; s.mu
+	client  *mcp.Client // cs's; its roots mirror the client's (serverreq.go)
+	counted bool        // counted in b.sessions; s.mu
 
 	// toolHandler and promptHandler are toolByName and promptByName, made
 	// once: every tool of the backend shares them.
@@ -31,8 +32,9 @@ type conn struct {
 
 	mu       sync.Mutex
 	inflight map[*callCtx]struct{}
-	live     bool // offered on the session: list changes re-list now
-	dirty    bool // a list changed before it was live
+	live     bool            // offered on the session: list changes re-list now
+	dirty    bool            // a list changed before it was live
+	roots    map[string]bool // the URIs of client's roots (serverreq.go)
 }
 
 // listChanged re-lists the backend after it said a list changed; before
@@ -85,7 +87,8 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 	}
 	ops := rec.NewOps(1)
 	ops[0] = record.Op{Kind: "request", Method: method, Name: own, Progress: progress}
-	if method == "resources/read" {
+	switch method {
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
 		ops[0].Name, ops[0].URI = "", own
 	}
 	op := &ops[0]
@@ -133,7 +136,10 @@ func sdkLocal(code int64) bool { return code == -32003 || code == -32004 || code
 
 // forwardMeta is the client's params._meta for the backend: the progress
 // token and anything else the client sent, less the trace context (the
-// CLIENT span's replaces it).
+// CLIENT span's replaces it) and less what describes the client's own hop
+// on 2026-07-28 (its protocol revision, clientInfo and capabilities): the
+// gateway's client puts its own, and a backend speaking an older revision
+// must not read the client's revision for the gateway's.
 func forwardMeta(m mcp.Meta) mcp.Meta {
 	if len(m) == 0 {
 		return nil
@@ -141,6 +147,12 @@ func forwardMeta(m mcp.Meta) mcp.Meta {
 	m = maps.Clone(m)
 	delete(m, "traceparent")
 	delete(m, "tracestate")
+	delete(m, mcp.MetaKeyProtocolVersion)
+	delete(m, mcp.MetaKeyClientInfo)
+	delete(m, mcp.MetaKeyClientCapabilities)
+	if len(m) == 0 {
+		return nil
+	}
 	return m
 }
 
@@ -182,7 +194,10 @@ func (c *conn) callTool(own string) mcp.ToolHandler {
 		p := req.Params
 		err := c.call(ctx, "tools/call", own, p.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
 			var err error
-			res, err = c.cs.CallTool(ctx, &mcp.CallToolParams{Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments})
+			res, err = c.cs.CallTool(withArguments(ctx, p.Arguments), &mcp.CallToolParams{
+				Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments,
+				InputResponses: p.InputResponses, RequestState: p.RequestState,
+			})
 			return err == nil && res.IsError, err
 		})
 		return res, err
@@ -195,7 +210,10 @@ func (c *conn) getPrompt(own string) mcp.PromptHandler {
 		p := req.Params
 		err := c.call(ctx, "prompts/get", own, p.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
 			var err error
-			res, err = c.cs.GetPrompt(ctx, &mcp.GetPromptParams{Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments})
+			res, err = c.cs.GetPrompt(ctx, &mcp.GetPromptParams{
+				Meta: forwardMeta(p.Meta), Name: own, Arguments: p.Arguments,
+				InputResponses: p.InputResponses, RequestState: p.RequestState,
+			})
 			return false, err
 		})
 		return res, err
@@ -219,7 +237,10 @@ func (c *conn) readResource(own string) mcp.ResourceHandler {
 		var res *mcp.ReadResourceResult
 		err := c.call(ctx, "resources/read", uri, req.Params.GetProgressToken() != nil, func(ctx context.Context) (bool, error) {
 			var err error
-			res, err = c.cs.ReadResource(ctx, &mcp.ReadResourceParams{Meta: forwardMeta(req.Params.Meta), URI: uri})
+			res, err = c.cs.ReadResource(ctx, &mcp.ReadResourceParams{
+				Meta: forwardMeta(req.Params.Meta), URI: uri,
+				InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState,
+			})
 			return false, err
 		})
 		if err == nil && res != nil && uri != asked {
@@ -249,7 +270,12 @@ func (c *conn) related(hctx context.Context) (context.Context, context.CancelFun
 	}
 	c.mu.Unlock()
 	if only == nil {
-		return hctx, func() {}
+		// Not hctx itself: the SDK keys the stream a message goes on by
+		// a request id in the context, and hctx holds the backend
+		// client's, meaningless to the client's session.
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := context.AfterFunc(hctx, cancel)
+		return ctx, func() { stop(); cancel() }
 	}
 	ctx, cancel := context.WithCancel(only.ctx)
 	stop := context.AfterFunc(hctx, cancel)
@@ -271,7 +297,11 @@ func (c *conn) createMessage(hctx context.Context, req *mcp.CreateMessageRequest
 	}
 	ctx, done := c.related(hctx)
 	defer done()
-	return ss.CreateMessage(ctx, req.Params)
+	p := *req.Params
+	var forget func()
+	p.Meta, forget = c.clientMeta(p.Meta)
+	defer forget()
+	return ss.CreateMessage(ctx, &p)
 }
 
 // elicit forwards the backend's elicitation request to the client.
@@ -282,7 +312,11 @@ func (c *conn) elicit(hctx context.Context, req *mcp.ElicitRequest) (*mcp.Elicit
 	}
 	ctx, done := c.related(hctx)
 	defer done()
-	return ss.Elicit(ctx, req.Params)
+	p := *req.Params
+	var forget func()
+	p.Meta, forget = c.clientMeta(p.Meta)
+	defer forget()
+	return ss.Elicit(ctx, &p)
 }
 
 // rootsList answers the backend's roots/list with the client's roots
@@ -298,7 +332,13 @@ func (c *conn) rootsList(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		ctx, done := c.related(hctx)
 		defer done()
-		return ss.ListRoots(ctx, &mcp.ListRootsParams{})
+		p := &mcp.ListRootsParams{}
+		if rp, ok := req.GetParams().(*mcp.ListRootsParams); ok && rp != nil {
+			var forget func()
+			p.Meta, forget = c.clientMeta(rp.Meta)
+			defer forget()
+		}
+		return ss.ListRoots(ctx, p)
 	}
 }
 
@@ -330,5 +370,21 @@ func (c *conn) logMessage(hctx context.Context, req *mcp.LoggingMessageRequest) 
 	if p.Logger == "" {
 		p.Logger = c.b.Name
 	}
-	_ = ss.Log(hctx, &p)
+	// On the stream of the call it belongs to, as a single backend's would
+	// be (and, on 2026-07-28, filtered by the level that call's _meta set).
+	ctx, done := c.related(hctx)
+	defer done()
+	err = ss.Log(ctx, &p)
+	if err != nil && !mcpwire.Stateless(c.s.version) {
+		// The SDK client hands notifications to their handlers on a
+		// goroutine of their own, so the call's response can overtake a
+		// message the backend sent before it, and the call's stream is then
+		// closed: the message goes on the client's standalone stream.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = ss.Log(sctx, &p)
+		cancel()
+	}
+	if err != nil {
+		c.b.log.Debug("forwarding a log message failed", "error", err)
+	}
 }

@@ -49,6 +49,15 @@ type Options struct {
 	// stage has already enforced the configured one. Default 4 MiB.
 	MaxBodyBytes int64
 
+	// Stateless serves 2026-07-28 (stateless) requests: each one connects
+	// every backend for that one request — a stdio backend's child is
+	// started for it — and a backend's server→client request cannot reach
+	// the client (a 2026-07-28 backend asks with input_required instead,
+	// which passes through). Off (the default), such requests are refused
+	// with -32022 naming the session-based revisions, to which clients
+	// fall back (the Go SDK's default client does so by itself).
+	Stateless bool
+
 	// Version is the gateway's version, in its serverInfo and clientInfo.
 	Version string
 
@@ -69,7 +78,11 @@ type Aggregator struct {
 	log      *slog.Logger
 	sdkLog   *slog.Logger
 	handler  *mcp.StreamableHTTPHandler
-	base     *mcp.Server // answers the SDK's version check for requests of existing sessions
+	// stateless serves 2026-07-28 requests (Options.Stateless); nil: the
+	// SDK's stateful handler refuses that revision with -32022 naming the
+	// session-based ones, and clients fall back to one of them.
+	stateless *mcp.StreamableHTTPHandler
+	base      *mcp.Server // answers the SDK's version check for requests of existing sessions
 
 	stop     chan struct{} // ends reapIdle
 	stopOnce sync.Once
@@ -144,9 +157,23 @@ func New(opts Options) (*Aggregator, error) {
 		// proxy on the same machine and make the two modes differ.
 		DisableLocalhostProtection: true,
 	})
+	if opts.Stateless {
+		a.stateless = mcp.NewStreamableHTTPHandler(a.getServer, &mcp.StreamableHTTPOptions{
+			Stateless: true,
+			// On 2026-07-28 closing the stream cancels the request.
+			PropagateRequestCancellation: true,
+			MaxRequestBodyBytes:          opts.MaxBodyBytes,
+			Logger:                       a.sdkLog,
+		})
+	}
 	go a.reapIdle(a.stop)
 	return a, nil
 }
+
+// statelessCancelGrace is how long the backend sessions of a stateless
+// request the client cancelled outlive it, for the cancellation to reach
+// the backends.
+const statelessCancelGrace = time.Second
 
 // holder carries, per HTTP request, the session getServer created, so that
 // the SDK's several calls of getServer for one request agree, and the slot
@@ -230,12 +257,35 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(raw))
 		a.routeRecord(rec, r.Header.Get(mcpwire.HeaderSessionID))
 	}
+	handler := a.handler
+	if a.stateless != nil && r.Header.Get(mcpwire.HeaderSessionID) == "" && mcpwire.Stateless(rec.ProtocolVersion) {
+		handler = a.stateless
+	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	// Inside the watcher, so that the record sees the JSON-RPC error.
 	je := newJSONErrors(ww, rec, in)
-	a.handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
+	handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
 	je.finish()
 	ww.finish()
+	if s := h.s; s != nil && handler == a.stateless {
+		// A stateless request's session, and its backend sessions, end
+		// with the request. When the client ended it (closing the stream
+		// is how a 2026-07-28 client cancels), the SDK's client tells each
+		// backend with a call in flight (notifications/cancelled) from a
+		// goroutine of its own: give that a moment before the sessions go.
+		end := func() {
+			s.close()
+			if s.ss != nil { // tracked by start; discover and notifications never start
+				a.untrack(s)
+				s.slot.free() // a session that never started gives it back in h.done
+			}
+		}
+		if r.Context().Err() != nil {
+			time.AfterFunc(statelessCancelGrace, end)
+		} else {
+			end()
+		}
+	}
 }
 
 // withServerSpans returns the body with each message's params._meta

@@ -6,13 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpgate/mcpgate/internal/identity"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
 // Reconnection back-off of one backend within one client session.
@@ -37,6 +40,7 @@ type session struct {
 	setup    sync.Once
 	ss       *mcp.ServerSession // set by setup
 	caps     *mcp.ClientCapabilities
+	version  string // the client's protocol revision, set by setup
 
 	// slot is the session's place under the session caps (limits.go);
 	// began and abandoned settle whether it starts at all.
@@ -57,6 +61,11 @@ type session struct {
 	offered   map[string]*offer // what each backend's lists put on the server
 	resources *uriTable
 	templates *uriTable
+	logLevel  mcp.LoggingLevel // the client's logging/setLevel, for backends connected later
+
+	subs     subscriptions  // forward_features.go
+	hints    cacheHints     // cachehints.go
+	progress progressRoutes // serverreq.go
 }
 
 // offer is what one backend's lists put on the session's server: its
@@ -89,13 +98,23 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		Logger: a.sdkLog,
 		// Everything a backend may offer is advertised, with listChanged:
 		// a backend that is down now may come back with tools.
+		// Completion and subscriptions are routed to the owning backend,
+		// which answers for itself when it has neither.
 		Capabilities: &mcp.ServerCapabilities{
-			Tools:     &mcp.ToolCapabilities{ListChanged: true},
-			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
-			Resources: &mcp.ResourceCapabilities{ListChanged: true},
-			Logging:   &mcp.LoggingCapabilities{},
+			Tools:       &mcp.ToolCapabilities{ListChanged: true},
+			Prompts:     &mcp.PromptCapabilities{ListChanged: true},
+			Resources:   &mcp.ResourceCapabilities{ListChanged: true, Subscribe: true},
+			Logging:     &mcp.LoggingCapabilities{},
+			Completions: &mcp.CompletionCapabilities{},
 		},
-		PageSize: 1000,
+		PageSize:           1000,
+		CompletionHandler:  s.complete,
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
+		SetCacheable:       s.setCacheable,
+		// Progress the client reports on a backend's server→client request.
+		ProgressNotificationHandler: s.clientProgress,
+		RootsListChangedHandler:     s.rootsChanged,
 	})
 	s.server.AddReceivingMiddleware(extractParent, s.middleware)
 	return s
@@ -107,6 +126,13 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 // to a backend that is down with an error naming it.
 func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method == "server/discover" || strings.HasPrefix(method, "notifications/") && statelessRequest(req) {
+			// A stateless exchange that needs no backend (the gateway
+			// answers server/discover itself; a notification alone has no
+			// call of its exchange to act on): connecting every backend
+			// for it would only cost.
+			return next(ctx, method, req)
+		}
 		s.setup.Do(func() { s.start(ctx, req) })
 		if method == "notifications/initialized" {
 			s.initialized.Store(true)
@@ -121,8 +147,27 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 				}
 			}
 		}
-		return next(ctx, method, req)
+		res, err := next(ctx, method, req)
+		if err == nil && method == "logging/setLevel" {
+			// The SDK recorded the level for the gateway's own session;
+			// the backends, which send the messages, need it too.
+			if err := s.setLevel(ctx, req); err != nil {
+				return nil, err
+			}
+		}
+		return res, err
 	}
+}
+
+// statelessRequest reports whether req is of a 2026-07-28 exchange (the
+// SDK fills the session's InitializeParams from its _meta before the
+// middleware runs).
+func statelessRequest(req mcp.Request) bool {
+	ss, ok := req.GetSession().(*mcp.ServerSession)
+	if !ok || ss == nil || ss.InitializeParams() == nil {
+		return false
+	}
+	return mcpwire.Stateless(ss.InitializeParams().ProtocolVersion)
 }
 
 func requestName(req mcp.Request) string {
@@ -158,6 +203,11 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 	if s.caps == nil {
 		s.caps = &mcp.ClientCapabilities{}
 	}
+	if ip, ok := req.GetParams().(*mcp.InitializeParams); ok && ip != nil {
+		s.version = ip.ProtocolVersion
+	} else if s.ss != nil && s.ss.InitializeParams() != nil {
+		s.version = s.ss.InitializeParams().ProtocolVersion
+	}
 	a := s.agg
 	// Dial and list in parallel, offer in configuration order: which of
 	// two backends listing one URI keeps it unwrapped must not depend on
@@ -188,6 +238,9 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 		return
 	}
 	a.track(s)
+	if mcpwire.Stateless(s.version) && a.stateless != nil {
+		return // ServeHTTP closes it, and frees its slot, when the request ends
+	}
 	go func() {
 		_ = s.ss.Wait()
 		s.close()
@@ -195,6 +248,11 @@ func (s *session) start(ctx context.Context, req mcp.Request) {
 		s.slot.free()
 	}()
 }
+
+// clientRoundTrips reports whether the client speaks a revision with
+// multi-round-trip requests (2026-07-28 on), so that a backend's
+// input_required result goes to it as it is.
+func (s *session) clientRoundTrips() bool { return mcpwire.Stateless(s.version) }
 
 // connect (re)connects b for this session and offers its lists.
 func (s *session) connect(ctx context.Context, b *backend) bool {
@@ -208,7 +266,14 @@ func (s *session) connect(ctx context.Context, b *backend) bool {
 // dialAndList opens a session with b and lists it, within the connect
 // bound.
 func (s *session) dialAndList(ctx context.Context, b *backend) (*conn, *lists, error) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.agg.opts.ConnectTimeout)
+	// Not derived from ctx: the client's request context carries values
+	// of the SDK's server (its MCP-Protocol-Version, which the SDK's
+	// client would send on the backend's initialize) that belong to the
+	// client's hop, and ending that request must not end the connection.
+	// Only the span context crosses, so that the W3C traceparent header
+	// still goes upstream.
+	base := trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(ctx))
+	cctx, cancel := context.WithTimeout(base, s.agg.opts.ConnectTimeout)
 	defer cancel()
 	c, err := s.dial(cctx, b)
 	if err != nil {
@@ -336,21 +401,38 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 		ToolListChangedHandler:      func(context.Context, *mcp.ToolListChangedRequest) { c.listChanged() },
 		PromptListChangedHandler:    func(context.Context, *mcp.PromptListChangedRequest) { c.listChanged() },
 		ResourceListChangedHandler:  func(context.Context, *mcp.ResourceListChangedRequest) { c.listChanged() },
+		ResourceUpdatedHandler:      c.resourceUpdated,
+		// A client of 2026-07-28 fulfils a backend's input_required
+		// result itself and retries (the gateway passes the result and
+		// the retry through); for an older client, which cannot, the SDK
+		// client fulfils it with the handlers below, which ask the client.
+		MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: s.clientRoundTrips()},
 	}
 	if s.caps.Sampling != nil {
-		opts.CreateMessageHandler = c.createMessage
+		if s.caps.Sampling.Tools != nil {
+			// The client samples with tools: forward such requests as
+			// they are (the basic handler would have the SDK down-convert
+			// them, which fails for any request that has tools).
+			opts.CreateMessageWithToolsHandler = c.createMessageWithTools
+		} else {
+			opts.CreateMessageHandler = c.createMessage
+		}
 		opts.Capabilities.Sampling = s.caps.Sampling
 	}
 	if s.caps.Elicitation != nil {
 		opts.ElicitationHandler = c.elicit
+		opts.ElicitationCompleteHandler = c.elicitationComplete
 		opts.Capabilities.Elicitation = s.caps.Elicitation
 	}
 	if s.caps.RootsV2 != nil || s.caps.Roots.ListChanged {
-		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{}
+		// listChanged as the client declared it: the client's
+		// notifications/roots/list_changed is relayed (serverreq.go).
+		opts.Capabilities.RootsV2 = &mcp.RootCapabilities{ListChanged: s.caps.Roots.ListChanged || s.caps.RootsV2 != nil && s.caps.RootsV2.ListChanged}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
-	client.AddSendingMiddleware(injectMeta(b.client == nil))
+	client.AddSendingMiddleware(injectMeta(b.client == nil), keepArguments, c.levelMeta)
 	client.AddReceivingMiddleware(c.rootsList)
+	c.client = client
 	cs, err := client.Connect(ctx, b.transport(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -365,6 +447,7 @@ type lists struct {
 	prompts   []*mcp.Prompt
 	resources []*mcp.Resource
 	templates []*mcp.ResourceTemplate
+	hints     listHints
 }
 
 func fetchLists(ctx context.Context, c *conn) (*lists, error) {
@@ -374,38 +457,64 @@ func fetchLists(ctx context.Context, c *conn) (*lists, error) {
 	if caps == nil {
 		return l, nil
 	}
+	// Page by page rather than with the SDK's iterators, which hide each
+	// page's caching hints (cachehints.go).
 	if caps.Tools != nil {
-		for t, err := range c.cs.Tools(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("tools/list: %w", err)
 			}
-			if f.Allows(t.Name) {
-				l.tools = append(l.tools, t)
+			l.hints.tools.merge(r.Cacheable, time.Now())
+			for _, t := range r.Tools {
+				if f.Allows(t.Name) {
+					l.tools = append(l.tools, t)
+				}
+			}
+			if cursor = r.NextCursor; cursor == "" {
+				break
 			}
 		}
 	}
 	if caps.Prompts != nil {
-		for p, err := range c.cs.Prompts(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("prompts/list: %w", err)
 			}
-			if f.Allows(p.Name) {
-				l.prompts = append(l.prompts, p)
+			l.hints.prompts.merge(r.Cacheable, time.Now())
+			for _, p := range r.Prompts {
+				if f.Allows(p.Name) {
+					l.prompts = append(l.prompts, p)
+				}
+			}
+			if cursor = r.NextCursor; cursor == "" {
+				break
 			}
 		}
 	}
 	if caps.Resources != nil {
-		for r, err := range c.cs.Resources(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListResources(ctx, &mcp.ListResourcesParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("resources/list: %w", err)
 			}
-			l.resources = append(l.resources, r)
+			l.hints.resources.merge(r.Cacheable, time.Now())
+			l.resources = append(l.resources, r.Resources...)
+			if cursor = r.NextCursor; cursor == "" {
+				break
+			}
 		}
-		for t, err := range c.cs.ResourceTemplates(ctx, nil) {
+		for cursor := ""; ; {
+			r, err := c.cs.ListResourceTemplates(ctx, &mcp.ListResourceTemplatesParams{Cursor: cursor})
 			if err != nil {
 				return nil, fmt.Errorf("resources/templates/list: %w", err)
 			}
-			l.templates = append(l.templates, t)
+			l.hints.templates.merge(r.Cacheable, time.Now())
+			l.templates = append(l.templates, r.ResourceTemplates...)
+			if cursor = r.NextCursor; cursor == "" {
+				break
+			}
 		}
 	}
 	return l, nil
@@ -428,9 +537,11 @@ func (s *session) offer(c *conn, l *lists) error {
 		return err
 	}
 	s.conns[c.b.Name] = c
+	s.hints.set(c.b.Name, l.hints)
 	c.b.connected()
 	c.counted = true
 	go c.watch()
+	go s.restore(c)
 	c.mu.Lock()
 	c.live = true
 	dirty := c.dirty
@@ -459,7 +570,9 @@ func (s *session) refresh(c *conn) {
 	}
 	if err := s.applyLocked(c, l); err != nil {
 		c.b.log.Error("backend's new list collides; keeping the previous one", "error", err)
+		return
 	}
+	s.hints.set(c.b.Name, l.hints)
 }
 
 // down takes c off the session after its backend failed or went away: its
@@ -486,6 +599,7 @@ func (s *session) down(c *conn, err error) {
 func (s *session) dropLocked(c *conn) {
 	name := c.b.Name
 	delete(s.conns, name)
+	s.hints.drop(name)
 	if c.counted {
 		c.counted = false
 		c.b.disconnected()

@@ -24,6 +24,7 @@ func TestAggregateParse(t *testing.T) {
 		{"defaults", two, withCaps(Aggregate{Separator: "_", Prefix: true}), [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"prefix off", "aggregate: {prefix: false}\n" + two, withCaps(Aggregate{Separator: "_", Prefix: false}), [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"separator", "aggregate: {separator: \".\"}\n" + two, withCaps(Aggregate{Separator: ".", Prefix: true}), [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
+		{"stateless on", "aggregate: {stateless: true}\n" + two, withCaps(Aggregate{Separator: "_", Prefix: true, Stateless: true}), [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"no separator without prefix", "aggregate: {separator: \"\", prefix: false}\n" + two, withCaps(Aggregate{Separator: "", Prefix: false}), [2][]string{{"get-*", "echo"}, {"trigger-*"}}},
 		{"session caps", "aggregate: {maxSessions: 500, maxSessionsPerPrincipal: 5, initializeTimeout: 3s}\n" + two,
 			Aggregate{Separator: "_", Prefix: true, MaxSessions: 500, MaxSessionsPerPrincipal: 5, InitializeTimeout: 3 * time.Second}, [2][]string{{"get-*", "echo"}, {"trigger-*"}}},

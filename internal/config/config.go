@@ -138,6 +138,10 @@ type Aggregate struct {
 	MaxSessions             int           // maxSessions: default 100
 	MaxSessionsPerPrincipal int           // maxSessionsPerPrincipal: default 20
 	InitializeTimeout       time.Duration // initializeTimeout: until notifications/initialized; default 10s
+	// Stateless serves 2026-07-28 requests, each with backend sessions of
+	// its own; off, they are refused with -32022 and clients fall back to
+	// a session-based revision.
+	Stateless bool // stateless: default false
 }
 
 // IsCommand reports whether b is a local stdio backend.

@@ -616,6 +616,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"maxSessions", d.integer(&c.Aggregate.MaxSessions)},
 				{"maxSessionsPerPrincipal", d.integer(&c.Aggregate.MaxSessionsPerPrincipal)},
 				{"initializeTimeout", d.duration(&c.Aggregate.InitializeTimeout)},
+				{"stateless", d.boolean(&c.Aggregate.Stateless)},
 			})
 		}},
 		{"auth", d.auth(&c.Auth)},

@@ -45,6 +45,7 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 	return aggregate.New(aggregate.Options{
 		Backends:                bs,
 		Naming:                  aggregate.Naming{Separator: cfg.Aggregate.Separator, Prefix: cfg.Aggregate.Prefix},
+		Stateless:               cfg.Aggregate.Stateless,
 		SessionTimeout:          cfg.Sessions.IdleTimeout,
 		MaxSessions:             cfg.Aggregate.MaxSessions,
 		MaxSessionsPerPrincipal: cfg.Aggregate.MaxSessionsPerPrincipal,
