@@ -75,13 +75,14 @@ func TestConformance(t *testing.T) {
 		tracedService, j.OTLPHTTPEndpoint())})
 	// Two backends make an aggregating gateway; unprefixed names so that
 	// the scenarios find the tools, prompts and resources they call by
-	// their own names (the two servers share none).
+	// their own names (the two servers share none), and 2026-07-28
+	// served (aggregate.stateless) so that both requirement sets apply.
 	agg := startGateway(t, backendSpec{kind: "aggregate", yaml: fmt.Sprintf(`
   - name: conformance
     url: %q
   - name: everything
     url: %q
-`, ref.URL(), other.URL())}, gatewayOpts{extra: "aggregate: {prefix: false}\n"})
+`, ref.URL(), other.URL())}, gatewayOpts{extra: "aggregate: {prefix: false, stateless: true}\n"})
 
 	modes := []confMode{
 		{"direct", ref.URL()},
