@@ -391,7 +391,7 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 // (sampling, elicitation, roots), because a server may offer different
 // tools depending on them.
 func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
-	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}}
+	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}, fence: newNoteFence()}
 	c.toolHandler, c.promptHandler = c.toolByName, c.promptByName
 	opts := &mcp.ClientOptions{
 		Logger:                      s.agg.sdkLog,
@@ -431,9 +431,9 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
 	client.AddSendingMiddleware(injectMeta(b.client == nil), keepArguments, c.levelMeta)
-	client.AddReceivingMiddleware(c.rootsList)
+	client.AddReceivingMiddleware(c.rootsList, c.fence.middleware)
 	c.client = client
-	cs, err := s.connectEra(ctx, client, b)
+	cs, err := s.connectEra(ctx, client, b, c.fence)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -452,15 +452,15 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 // serves only 2026-07-28 refuses the session's initialize; it is then
 // connected as the SDK would (server/discover first), so that it is still
 // offered.
-func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend) (*mcp.ClientSession, error) {
+func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend, f *noteFence) (*mcp.ClientSession, error) {
 	if s.version == "" || mcpwire.Stateless(s.version) {
-		return client.Connect(ctx, b.transport(), nil)
+		return client.Connect(ctx, b.fencedTransport(f), nil)
 	}
-	cs, err := client.Connect(ctx, b.transport(), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
+	cs, err := client.Connect(ctx, b.fencedTransport(f), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
 	if err == nil || ctx.Err() != nil {
 		return cs, err
 	}
-	cs, err2 := client.Connect(ctx, b.transport(), nil)
+	cs, err2 := client.Connect(ctx, b.fencedTransport(f), nil)
 	if err2 != nil {
 		return nil, fmt.Errorf("%s: %w; newest revision: %w", s.version, err, err2)
 	}
