@@ -457,7 +457,12 @@ func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend
 		return client.Connect(ctx, b.fencedTransport(f), nil)
 	}
 	cs, err := client.Connect(ctx, b.fencedTransport(f), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
-	if err == nil || ctx.Err() != nil {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if err == nil || ctx.Err() != nil || closed {
+		// A session that is ending starts no second connection (for a
+		// stdio backend, a second child).
 		return cs, err
 	}
 	cs, err2 := client.Connect(ctx, b.fencedTransport(f), nil)
