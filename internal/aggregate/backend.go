@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -89,13 +90,28 @@ func newBackend(b Backend, log *slog.Logger) (*backend, error) {
 
 // transport returns a fresh transport for one client session: an HTTP
 // session, or a new child process.
-func (b *backend) transport() mcp.Transport {
+func (b *backend) transport() mcp.Transport { return b.fencedTransport(nil) }
+
+// fencedTransport is transport, counting for f (when not nil) the relayed
+// notifications read off the wire (order.go).
+func (b *backend) fencedTransport(f *noteFence) mcp.Transport {
 	if b.client != nil {
-		return &mcp.StreamableClientTransport{Endpoint: b.URL.String(), HTTPClient: b.client, MaxRetries: 1}
+		hc := b.client
+		if f != nil {
+			base := hc.Transport
+			if base == nil {
+				base = http.DefaultTransport
+			}
+			c := *hc
+			c.Transport = &fenceTransport{base: base, f: f}
+			hc = &c
+		}
+		return &mcp.StreamableClientTransport{Endpoint: b.URL.String(), HTTPClient: hc, MaxRetries: 1}
 	}
 	return &commandTransport{
-		cmd: childproc.Command{Argv: b.Command, Env: b.Env, InheritEnv: b.InheritEnv, Dir: b.Dir},
-		log: b.log,
+		cmd:   childproc.Command{Argv: b.Command, Env: b.Env, InheritEnv: b.InheritEnv, Dir: b.Dir},
+		log:   b.log,
+		fence: f,
 	}
 }
 
@@ -105,8 +121,9 @@ func (b *backend) transport() mcp.Transport {
 // SDK's CommandTransport signals only the child itself, so a grandchild (a
 // server started through npx or a shell) would outlive the session.
 type commandTransport struct {
-	cmd childproc.Command
-	log *slog.Logger
+	cmd   childproc.Command
+	log   *slog.Logger
+	fence *noteFence // nil: not counted
 }
 
 func (t *commandTransport) Connect(ctx context.Context) (mcp.Connection, error) {
@@ -114,7 +131,11 @@ func (t *commandTransport) Connect(ctx context.Context) (mcp.Connection, error) 
 	if err != nil {
 		return nil, err
 	}
-	return (&mcp.IOTransport{Reader: procStdout{p}, Writer: procStdin{p}}).Connect(ctx)
+	var r io.ReadCloser = procStdout{p}
+	if t.fence != nil {
+		r = &fenceBody{fenceReader: fenceReader{r: r, f: t.fence}, c: r}
+	}
+	return (&mcp.IOTransport{Reader: r, Writer: procStdin{p}}).Connect(ctx)
 }
 
 // procStdout is the child's stdout. Closing the connection closes the reader

@@ -48,8 +48,14 @@ type featureBackend struct {
 func newFeatureBackend(t *testing.T, name string, versions []string, ttl int, scope string) *featureBackend {
 	t.Helper()
 	b := &featureBackend{name: name, release: make(chan struct{})}
+	served := versions
+	if served == nil {
+		// Only 2026-07-28: the SDK's default list would also take a
+		// session-era initialize, statelessly.
+		served = []string{"2026-07-28"}
+	}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{
-		SupportedProtocolVersions: versions,
+		SupportedProtocolVersions: served,
 		CompletionHandler: func(_ context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
 			r := req.Params.Ref
 			v := fmt.Sprintf("%s:%s%s:%s=%s", name, r.Name, r.URI, req.Params.Argument.Name, req.Params.Argument.Value)

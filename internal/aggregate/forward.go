@@ -35,6 +35,8 @@ type conn struct {
 	live     bool            // offered on the session: list changes re-list now
 	dirty    bool            // a list changed before it was live
 	roots    map[string]bool // the URIs of client's roots (serverreq.go)
+
+	fence *noteFence // order.go
 }
 
 // listChanged re-lists the backend after it said a list changed; before
@@ -100,11 +102,16 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 	c.inflight[cc] = struct{}{}
 	c.mu.Unlock()
 	toolErr, err := send(ctx)
+	var werr *jsonrpc.Error
+	if err == nil || errors.As(err, &werr) && !sdkLocal(werr.Code) {
+		// Answered: what the backend sent before the answer goes to the
+		// client first, on the call's stream, which is still open.
+		c.fence.wait(ctx)
+	}
 	c.mu.Lock()
 	delete(c.inflight, cc)
 	c.mu.Unlock()
 
-	var werr *jsonrpc.Error
 	switch {
 	case err == nil:
 		op.Answered, op.ToolError = true, toolErr

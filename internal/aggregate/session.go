@@ -391,7 +391,7 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 // (sampling, elicitation, roots), because a server may offer different
 // tools depending on them.
 func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
-	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}}
+	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}, fence: newNoteFence()}
 	c.toolHandler, c.promptHandler = c.toolByName, c.promptByName
 	opts := &mcp.ClientOptions{
 		Logger:                      s.agg.sdkLog,
@@ -431,14 +431,46 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: s.agg.opts.Version}, opts)
 	client.AddSendingMiddleware(injectMeta(b.client == nil), keepArguments, c.levelMeta)
-	client.AddReceivingMiddleware(c.rootsList)
+	client.AddReceivingMiddleware(c.rootsList, c.fence.middleware)
 	c.client = client
-	cs, err := client.Connect(ctx, b.transport(), nil)
+	cs, err := s.connectEra(ctx, client, b, c.fence)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	c.cs = cs
 	return c, nil
+}
+
+// connectEra opens the backend session in the client's era. A client of a
+// session-based revision gets backend sessions of its own revision: a
+// backend that serves both eras may offer less in 2026-07-28 than in a
+// session (resources/subscribe, logging/setLevel and server→client
+// requests are session features, which such a backend need not carry over
+// to subscriptions/listen or input requests), and the client asked for
+// what its revision has. Left to itself the SDK's client would prefer
+// 2026-07-28 wherever the backend answers server/discover. A backend that
+// serves only 2026-07-28 refuses the session's initialize; it is then
+// connected as the SDK would (server/discover first), so that it is still
+// offered.
+func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend, f *noteFence) (*mcp.ClientSession, error) {
+	if s.version == "" || mcpwire.Stateless(s.version) {
+		return client.Connect(ctx, b.fencedTransport(f), nil)
+	}
+	cs, err := client.Connect(ctx, b.fencedTransport(f), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if err == nil || ctx.Err() != nil || closed {
+		// A session that is ending starts no second connection (for a
+		// stdio backend, a second child).
+		return cs, err
+	}
+	cs, err2 := client.Connect(ctx, b.fencedTransport(f), nil)
+	if err2 != nil {
+		return nil, fmt.Errorf("%s: %w; newest revision: %w", s.version, err, err2)
+	}
+	b.log.Debug("backend refused a session in the client's revision; connected in the newest", "version", s.version, "error", err)
+	return cs, nil
 }
 
 // lists are one backend's four lists, every page, filtered.
