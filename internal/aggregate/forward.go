@@ -181,6 +181,9 @@ func (c *conn) toolByName(ctx context.Context, req *mcp.CallToolRequest) (*mcp.C
 	if !ok {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", req.Params.Name)}
 	}
+	if err := c.checkParamHeaders(req); err != nil {
+		return nil, err
+	}
 	return c.callTool(own)(ctx, req)
 }
 
