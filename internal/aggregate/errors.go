@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -25,10 +27,16 @@ type jsonErrors struct {
 	status int    // a held plain-text error's status; 0 when none
 	text   []byte
 	passed bool // the response is going through as written
+	// h is the request's holder: a session it made may have refused the
+	// request (session.refused), whose answer jsonErrors then writes in
+	// place of the SDK's.
+	h *holder
+	// refused is that error once held.
+	refused *sdkjsonrpc.Error
 }
 
-func newJSONErrors(w http.ResponseWriter, rec *record.Record, in *inspect.Request) *jsonErrors {
-	je := &jsonErrors{ResponseWriter: w, rec: rec}
+func newJSONErrors(w http.ResponseWriter, rec *record.Record, in *inspect.Request, h *holder) *jsonErrors {
+	je := &jsonErrors{ResponseWriter: w, rec: rec, h: h}
 	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 {
 		if m := &in.Body.Messages[0]; m.Kind == jsonrpc.KindRequest && m.ID.Present() {
 			je.id = m.ID.Bytes(in.Raw)
@@ -41,6 +49,15 @@ func (w *jsonErrors) WriteHeader(code int) {
 	if w.passed || w.status != 0 {
 		return
 	}
+	if w.h != nil && w.h.s != nil {
+		// The SDK writes a handler's error after the handler returned,
+		// so the session's note is there by then. Its answer (the SDK's,
+		// at 200, maybe as an event) is held and dropped.
+		if e := w.h.s.refused.Load(); e != nil {
+			w.status, w.refused = http.StatusBadRequest, e
+			return
+		}
+	}
 	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		w.status = code
 		return
@@ -52,6 +69,9 @@ func (w *jsonErrors) WriteHeader(code int) {
 func (w *jsonErrors) Write(p []byte) (int, error) {
 	if !w.passed && w.status == 0 {
 		w.WriteHeader(http.StatusOK)
+	}
+	if w.refused != nil {
+		return len(p), nil
 	}
 	if w.status != 0 {
 		if room := 512 - len(w.text); room > 0 {
@@ -76,6 +96,16 @@ func (w *jsonErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // finish writes the held error, if any.
 func (w *jsonErrors) finish() {
 	if w.status == 0 {
+		return
+	}
+	if e := w.refused; e != nil {
+		w.Header().Del("Content-Length")
+		if w.rec.Reason == "" && e.Code == mcpwire.CodeHeaderMismatch {
+			w.rec.Fail(record.ReasonHeaderMismatch, e.Message)
+		}
+		w.Header().Del("Cache-Control")
+		w.Header().Del("Connection")
+		mcpwire.WriteError(w.ResponseWriter, w.status, w.id, e.Code, e.Message)
 		return
 	}
 	msg := strings.TrimSpace(strings.ToValidUTF8(string(w.text), "\ufffd"))

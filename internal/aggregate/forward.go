@@ -118,6 +118,7 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 	case errors.As(err, &werr) && !sdkLocal(werr.Code):
 		// The backend answered with an error: the client gets it as it is.
 		op.Answered, op.HasRPCError, op.RPCErrorCode, op.RPCError = true, true, werr.Code, werr.Message
+		err = passError(err)
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		rec.Fail(record.ReasonClientCanceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -133,6 +134,22 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 		err = unavailableError(c.b.Name)
 	}
 	span.End()
+	return err
+}
+
+// passError is a peer's JSON-RPC error as the peer sent it. The SDK's
+// client wraps the error a peer answered with ("calling \"tools/call\": …"),
+// and the SDK's server, given a wrapped error, keeps only its code: the
+// message gets the prefix and data is dropped — the data a client needs to
+// act on the error (-32021's requiredCapabilities, -32022's supported
+// versions). Unwrapped, the error goes on with code, message and data as
+// the peer sent them. Errors the SDK made up itself (sdkLocal) and other
+// failures are returned unchanged.
+func passError(err error) error {
+	var werr *jsonrpc.Error
+	if errors.As(err, &werr) && !sdkLocal(werr.Code) {
+		return werr
+	}
 	return err
 }
 
@@ -170,6 +187,9 @@ func (c *conn) toolByName(ctx context.Context, req *mcp.CallToolRequest) (*mcp.C
 	own, ok := c.ownName("tools/call", req.Params.Name)
 	if !ok {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", req.Params.Name)}
+	}
+	if err := c.checkParamHeaders(req); err != nil {
+		return nil, err
 	}
 	return c.callTool(own)(ctx, req)
 }
@@ -308,7 +328,8 @@ func (c *conn) createMessage(hctx context.Context, req *mcp.CreateMessageRequest
 	var forget func()
 	p.Meta, forget = c.clientMeta(p.Meta)
 	defer forget()
-	return ss.CreateMessage(ctx, &p)
+	res, err := ss.CreateMessage(ctx, &p)
+	return res, passError(err)
 }
 
 // elicit forwards the backend's elicitation request to the client.
@@ -323,7 +344,8 @@ func (c *conn) elicit(hctx context.Context, req *mcp.ElicitRequest) (*mcp.Elicit
 	var forget func()
 	p.Meta, forget = c.clientMeta(p.Meta)
 	defer forget()
-	return ss.Elicit(ctx, &p)
+	res, err := ss.Elicit(ctx, &p)
+	return res, passError(err)
 }
 
 // rootsList answers the backend's roots/list with the client's roots
@@ -345,7 +367,8 @@ func (c *conn) rootsList(next mcp.MethodHandler) mcp.MethodHandler {
 			p.Meta, forget = c.clientMeta(rp.Meta)
 			defer forget()
 		}
-		return ss.ListRoots(ctx, p)
+		res, err := ss.ListRoots(ctx, p)
+		return res, passError(err)
 	}
 }
 

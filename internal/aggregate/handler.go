@@ -263,7 +263,7 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	// Inside the watcher, so that the record sees the JSON-RPC error.
-	je := newJSONErrors(ww, rec, in)
+	je := newJSONErrors(ww, rec, in, h)
 	handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
 	je.finish()
 	ww.finish()

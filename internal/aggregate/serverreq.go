@@ -153,7 +153,8 @@ func (c *conn) createMessageWithTools(hctx context.Context, req *mcp.CreateMessa
 	var forget func()
 	p.Meta, forget = c.clientMeta(p.Meta)
 	defer forget()
-	return ss.CreateMessageWithTools(ctx, &p)
+	res, err := ss.CreateMessageWithTools(ctx, &p)
+	return res, passError(err)
 }
 
 // elicitationComplete relays a backend's notifications/elicitation/complete

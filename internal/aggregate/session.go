@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/trace"
 
@@ -53,6 +54,10 @@ type session struct {
 	// was tracked. idle.go closes sessions that stay uninitialized.
 	initialized atomic.Bool
 	opened      time.Time
+
+	// refused is the error a stateless request is refused with at HTTP
+	// 400 (paramheaders.go); nil when none.
+	refused atomic.Pointer[sdkjsonrpc.Error]
 
 	mu        sync.Mutex
 	closed    bool
