@@ -28,6 +28,11 @@ export MCPGATE_JAEGER
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
 
+# Allocation promises are checked without the race detector, which changes
+# allocation counts (the tests skip themselves under -race).
+echo "== allocation tests (no -race)"
+go test -count=1 -run 'Allocs$|DoesNotAllocate$' ./internal/...
+
 # Each fuzz target runs briefly on top of its committed corpus: enough to catch
 # a regression in CI; longer runs are a manual job (docs/operations.md). The
 # budget is a count, not a duration: Go 1.26's fuzz coordinator can report a
