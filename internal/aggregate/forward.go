@@ -316,36 +316,36 @@ func (c *conn) serverSession() (*mcp.ServerSession, error) {
 	return c.s.ss, nil
 }
 
-// createMessage forwards the backend's sampling request to the client.
-func (c *conn) createMessage(hctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+// toClient forwards one of the backend's server→client requests to the
+// client session that owns it: in the context of the call it belongs to,
+// under the client's own progress token, with the client's JSON-RPC error
+// passed back whole. meta points at the request's _meta inside params, a
+// copy the caller may change.
+func toClient[P, R any](c *conn, hctx context.Context, params *P, meta *mcp.Meta, send func(*mcp.ServerSession, context.Context, *P) (R, error)) (R, error) {
 	ss, err := c.serverSession()
 	if err != nil {
-		return nil, err
+		var zero R
+		return zero, err
 	}
 	ctx, done := c.related(hctx)
 	defer done()
-	p := *req.Params
 	var forget func()
-	p.Meta, forget = c.clientMeta(p.Meta)
+	*meta, forget = c.clientMeta(*meta)
 	defer forget()
-	res, err := ss.CreateMessage(ctx, &p)
+	res, err := send(ss, ctx, params)
 	return res, passError(err)
+}
+
+// createMessage forwards the backend's sampling request to the client.
+func (c *conn) createMessage(hctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	p := *req.Params
+	return toClient(c, hctx, &p, &p.Meta, (*mcp.ServerSession).CreateMessage)
 }
 
 // elicit forwards the backend's elicitation request to the client.
 func (c *conn) elicit(hctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-	ss, err := c.serverSession()
-	if err != nil {
-		return nil, err
-	}
-	ctx, done := c.related(hctx)
-	defer done()
 	p := *req.Params
-	var forget func()
-	p.Meta, forget = c.clientMeta(p.Meta)
-	defer forget()
-	res, err := ss.Elicit(ctx, &p)
-	return res, passError(err)
+	return toClient(c, hctx, &p, &p.Meta, (*mcp.ServerSession).Elicit)
 }
 
 // rootsList answers the backend's roots/list with the client's roots

@@ -143,18 +143,8 @@ func (c *conn) mirrorRoots(roots []*mcp.Root) {
 // createMessageWithTools forwards the backend's sampling request, tools
 // and all, to a client that declared sampling with tools.
 func (c *conn) createMessageWithTools(hctx context.Context, req *mcp.CreateMessageWithToolsRequest) (*mcp.CreateMessageWithToolsResult, error) {
-	ss, err := c.serverSession()
-	if err != nil {
-		return nil, err
-	}
-	ctx, done := c.related(hctx)
-	defer done()
 	p := *req.Params
-	var forget func()
-	p.Meta, forget = c.clientMeta(p.Meta)
-	defer forget()
-	res, err := ss.CreateMessageWithTools(ctx, &p)
-	return res, passError(err)
+	return toClient(c, hctx, &p, &p.Meta, (*mcp.ServerSession).CreateMessageWithTools)
 }
 
 // elicitationComplete relays a backend's notifications/elicitation/complete
