@@ -26,7 +26,7 @@
 // admitted requests are never folded.
 //
 // Events never hold a credential: the record holds no header, error texts
-// are masked by the telemetry redactor (JWTs, Bearer/Basic credentials, API
-// keys, private keys), captured bodies go through its JSON redactor, and a
+// are masked by credmask (JWTs, Bearer/Basic credentials, API keys, private
+// keys), captured bodies go through its JSON redactor, and a
 // session id — a capability — appears only as a short SHA-256 prefix.
 package audit

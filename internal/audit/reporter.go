@@ -8,8 +8,8 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpgate/mcpgate/internal/credmask"
 	"github.com/mcpgate/mcpgate/internal/record"
-	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // PrincipalMode says how events name the authenticated principal.
@@ -40,7 +40,7 @@ type ReportOptions struct {
 	// only finds a span when one is in the reporter's context.
 	SpanContext func(ctx context.Context, rec *record.Record, op int) trace.SpanContext
 	// Redactor masks credentials in error texts and captured bodies; nil
-	// means the telemetry redactor (the one tool arguments go through).
+	// means credmask (the redactor tool arguments go through too).
 	Redactor Redactor
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -67,9 +67,9 @@ type Redactor interface {
 type telemetryRedactor struct{}
 
 func (telemetryRedactor) RedactJSON(raw []byte, limit int) string {
-	return telemetry.RedactJSON(raw, limit)
+	return credmask.RedactJSON(raw, limit)
 }
-func (telemetryRedactor) MaskString(s string) string { return telemetry.MaskString(s) }
+func (telemetryRedactor) MaskString(s string) string { return credmask.MaskString(s) }
 
 // Reporter builds the events of each request from its record when the
 // request ends, and logs them. It implements observe.Reporter.

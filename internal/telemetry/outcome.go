@@ -3,6 +3,7 @@ package telemetry
 import (
 	"strconv"
 
+	"github.com/mcpgate/mcpgate/internal/credmask"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
 )
@@ -25,7 +26,7 @@ func reasonDesc(rec *record.Record) string {
 	if authReason(rec.Reason) {
 		return ""
 	}
-	return MaskString(rec.Detail)
+	return credmask.MaskString(rec.Detail)
 }
 
 // opOutcome derives the outcome of op from the record:

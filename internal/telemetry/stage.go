@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpgate/mcpgate/internal/credmask"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/record"
@@ -76,7 +77,7 @@ func (t *Telemetry) startAdmitted(ctx context.Context, rec *record.Record, in *i
 				if st.args == nil {
 					st.args = make([]string, len(rec.Ops))
 				}
-				st.args[i] = RedactJSON(args, t.opts.ToolArgumentsLimit)
+				st.args[i] = credmask.RedactJSON(args, t.opts.ToolArgumentsLimit)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package telemetry
+package credmask
 
 import (
 	"encoding/json"
@@ -77,21 +77,6 @@ func TestRedactJSON(t *testing.T) {
 	}
 }
 
-// TestToolArgumentsRecorded: opt-in arguments reach the SERVER span, redacted.
-func TestToolArgumentsRecorded(t *testing.T) {
-	for _, on := range []bool{false, true} {
-		h := newHarness(t, InstrumentOptions{RecordToolArguments: on}, nil)
-		h.serve(post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"login","arguments":{"user":"a","password":"hunter2"}}}`), answer())
-		got, ok := attrs(h.spans.Ended()[0].Attributes())["gen_ai.tool.call.arguments"]
-		switch {
-		case !on && ok:
-			t.Errorf("arguments recorded without opt-in: %s", got)
-		case on && got != `{"user":"a","password":"[REDACTED]"}`:
-			t.Errorf("arguments = %q", got)
-		}
-	}
-}
-
 func FuzzRedact(f *testing.F) {
 	for _, s := range []string{
 		`{"a":1}`, `{"password":"x","n":{"token":[1,2]}}`, `[` + strings.Repeat(`{"k":"v"},`, 40) + `1]`,
@@ -122,4 +107,28 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// TestMaskString: credentials in free text (a backend's error message, a
+// rejection's detail) are masked where they are, the rest is kept, and the
+// text is bounded without splitting a character.
+func TestMaskString(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes
+	tests := []struct{ name, in, want string }{
+		{name: "plain text kept", in: "backend unreachable: connection refused", want: "backend unreachable: connection refused"},
+		{name: "JWT", in: "token " + jwt + " expired", want: "token [REDACTED:jwt] expired"},
+		{name: "Bearer any case", in: "sent BEARER abcdef123456 upstream", want: "sent BEARER [REDACTED] upstream"},
+		{name: "Basic", in: "Authorization: Basic dXNlcjpwYXNz", want: "Authorization: Basic [REDACTED]"},
+		{name: "short scheme word kept", in: "basic auth", want: "basic auth"},
+		{name: "mcpgate API key", in: "key mcpg_0123456789abcdef rejected", want: "key [REDACTED:api-key] rejected"},
+		{name: "PEM private key", in: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----", want: "[REDACTED:private-key]"},
+		{name: "bounded on a character boundary", in: long, want: long[:256] + "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaskString(tc.in); got != tc.want {
+				t.Errorf("MaskString(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+			}
+		})
+	}
 }
