@@ -18,7 +18,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/gateway"
 	"github.com/mcpgate/mcpgate/internal/redact"
-	"github.com/mcpgate/mcpgate/internal/telemetry"
+	"github.com/mcpgate/mcpgate/internal/tracelog"
 )
 
 const usage = `mcpgate — an authenticating, observable gateway for MCP servers
@@ -251,7 +251,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if strings.EqualFold(c.Format, "text") {
-		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
+		return slog.New(tracelog.Handler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
+	return slog.New(tracelog.Handler(slog.NewJSONHandler(w, opts)))
 }

@@ -61,7 +61,7 @@ type TelemetryMetrics struct {
 	Interval time.Duration     // interval: push interval of otlp and console
 }
 
-// Accepted values; internal/telemetry accepts the same.
+// Accepted values; internal/otelsetup accepts the same.
 var (
 	traceExporters  = []string{"otlp", "console", "none"}
 	metricExporters = []string{"prometheus", "otlp", "console", "none"}
@@ -153,7 +153,7 @@ func (c *Config) SetUserAttribution(mode, source string) error {
 
 // telemetry validates the telemetry section. Exporters, protocols and
 // samplers left empty are resolved at start from the OTEL_* variables, which
-// internal/telemetry checks.
+// internal/otelsetup checks.
 func (v *validator) telemetry(t *Telemetry) {
 	oneOf := func(p, val string, allowed []string) {
 		if val != "" && !slices.Contains(allowed, val) {

@@ -26,6 +26,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/observe"
+	"github.com/mcpgate/mcpgate/internal/otelsetup"
 	"github.com/mcpgate/mcpgate/internal/record"
 	"github.com/mcpgate/mcpgate/internal/redact"
 	"github.com/mcpgate/mcpgate/internal/sessionbind"
@@ -49,7 +50,7 @@ type Gateway struct {
 	// attribution and the audit log.
 	principals *principals
 	binder     *sessionbind.Binder
-	otel       *telemetry.Providers
+	otel       *otelsetup.Providers
 	tel        *telemetry.Telemetry // nil when traces and metrics are both off
 	// supported lists the revisions the -32022 error for an unknown one
 	// offers (inspect.Options.Supported).
@@ -88,7 +89,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.principals = pr
 	topts := telemetryOptions(cfg, log)
 	topts.Attribution = pr.spanAttribution()
-	otel, err := telemetry.Setup(context.Background(), topts)
+	otel, err := otelsetup.Setup(context.Background(), topts)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -491,7 +492,7 @@ func (g *Gateway) Run(ctx context.Context, ready func(public, admin net.Addr)) e
 	if g.otel.PrometheusHandler() != nil && al == nil {
 		g.log.Warn("metrics exporter prometheus but admin.listen is empty: /metrics is not served anywhere")
 	}
-	if g.cfg.Telemetry.RecordToolArguments && g.otel.TracesExporter != telemetry.ExporterNone {
+	if g.cfg.Telemetry.RecordToolArguments && g.otel.TracesExporter != otelsetup.ExporterNone {
 		g.log.Warn("telemetry.recordToolArguments is on: tool arguments (redacted, capped) are exported with spans")
 	}
 	if ready != nil {

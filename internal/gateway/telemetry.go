@@ -4,18 +4,18 @@ import (
 	"log/slog"
 
 	"github.com/mcpgate/mcpgate/internal/config"
-	"github.com/mcpgate/mcpgate/internal/telemetry"
+	"github.com/mcpgate/mcpgate/internal/otelsetup"
 )
 
 // telemetryOptions maps the configuration's telemetry section onto
-// telemetry.Setup's options (the same fields; empty ones leave the choice to
+// otelsetup.Setup's options (the same fields; empty ones leave the choice to
 // the OTEL_* variables).
-func telemetryOptions(cfg *config.Config, log *slog.Logger) telemetry.Options {
+func telemetryOptions(cfg *config.Config, log *slog.Logger) otelsetup.Options {
 	t := &cfg.Telemetry
-	return telemetry.Options{
+	return otelsetup.Options{
 		ServiceName:    t.ServiceName,
 		ServiceVersion: Version,
-		Traces: telemetry.TracesOptions{
+		Traces: otelsetup.TracesOptions{
 			Exporter:     t.Traces.Exporter,
 			Endpoint:     t.Traces.Endpoint,
 			Protocol:     t.Traces.Protocol,
@@ -26,7 +26,7 @@ func telemetryOptions(cfg *config.Config, log *slog.Logger) telemetry.Options {
 			QueueSize:    t.Traces.QueueSize,
 			BatchTimeout: t.Traces.BatchTimeout,
 		},
-		Metrics: telemetry.MetricsOptions{
+		Metrics: otelsetup.MetricsOptions{
 			Exporter: t.Metrics.Exporter,
 			Endpoint: t.Metrics.Endpoint,
 			Protocol: t.Metrics.Protocol,

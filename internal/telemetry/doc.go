@@ -1,6 +1,9 @@
-// Package telemetry turns the gateway's per-request record into OpenTelemetry
-// spans and metrics named by the MCP semantic conventions (semconv v1.41,
-// Development), and sets up the SDK that exports them.
+// Package telemetry is the gateway's OpenTelemetry instrumentation: it turns
+// the per-request record into spans and metrics named by the MCP semantic
+// conventions (semconv v1.41, Development). It imports only the
+// OpenTelemetry API; New takes the tracer and meter providers, which
+// internal/otelsetup builds from the configuration (any others do: a no-op
+// provider turns that signal off).
 //
 // The request path touches it in four places:
 //
@@ -21,15 +24,20 @@
 //
 // Attributes are set when the request ends, from the record, so whatever
 // order the stages run in, a span is attributed with what the whole request
-// learned (the identity included, when the Attribution hook is set).
+// learned (the identity included, when the Attribution hook is set). Tool
+// arguments, when recorded at all, pass through internal/credmask first.
+//
+// Besides the request path, the components that see sessions, stdio
+// restarts, JWKS fetches and the audit log's losses report them through the
+// methods of selfmetrics.go; ServerSpanContext gives the request's span to
+// whatever else must join its trace (the audit log, internal/tracelog's log
+// lines).
 //
 // Metrics never see a value a client chose freely: every attribute comes
 // from a typed field mapped to a known set (spec methods, known protocol
 // revisions, listed tool names, bounded error types) or "_OTHER", each
-// instrument has an allow-list view, and exemplars are off.
-//
-// Only setup*.go and tests import the SDK; everything else uses the API, so
-// the instrumentation works unchanged with no-op providers.
+// instrument has an allow-list (AllowedKeys, which internal/otelsetup
+// installs as views), and exemplars are off there.
 //
 // docs/telemetry.md is the reference for every span, attribute and metric.
 package telemetry

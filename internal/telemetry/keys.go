@@ -40,25 +40,20 @@ const (
 	keyMessageKind      = attribute.Key("mcpgate.jsonrpc.kind")
 	keyLinkSource       = attribute.Key("mcpgate.link.source")
 	keyOutcome          = attribute.Key("mcpgate.outcome")
-	keySignal           = attribute.Key("mcpgate.telemetry.signal")
 )
 
 // Values of the attributes above that the gateway itself chooses.
 const (
-	other           = "_OTHER" // any value outside a bounded set
-	opExecuteTool   = "execute_tool"
-	transportTCP    = "tcp"
-	transportPipe   = "pipe"
-	protocolHTTP    = "http"
-	kindStream      = "stream"
-	kindDelete      = "delete"
-	kindRejected    = "rejected"
-	linkFromHTTP    = "http"
-	linkFromMeta    = "_meta"
-	signalSpans     = "spans"
-	signalMetrics   = "metrics"
-	dropQueueFull   = "queue_full"
-	dropExportError = "export_failed"
+	other         = "_OTHER" // any value outside a bounded set
+	opExecuteTool = "execute_tool"
+	transportTCP  = "tcp"
+	transportPipe = "pipe"
+	protocolHTTP  = "http"
+	kindStream    = "stream"
+	kindDelete    = "delete"
+	kindRejected  = "rejected"
+	linkFromHTTP  = "http"
+	linkFromMeta  = "_meta"
 )
 
 // clientInfoMax caps the self-reported client name and version (they are

@@ -3,6 +3,8 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -22,7 +24,6 @@ const (
 	MetricJWKSFetches             = "mcpgate.jwks.fetches"
 	MetricStdioRestarts           = "mcpgate.stdio.restarts"
 	MetricSessionsActive          = "mcpgate.sessions.active"
-	MetricTelemetryDropped        = "mcpgate.telemetry.dropped"
 	MetricAuditDropped            = "mcpgate.audit.dropped"
 	MetricAuditErrors             = "mcpgate.audit.errors"
 	MetricAuditFolded             = "mcpgate.audit.rejected.folded"
@@ -32,8 +33,8 @@ const (
 var DurationBuckets = []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300}
 
 // allowedKeys lists, per instrument, the only attribute keys it may carry;
-// Setup installs them as views (attribute.NewAllowKeysFilter), a second
-// fence behind the typed attribute structs below.
+// the SDK setup installs them as views (attribute.NewAllowKeysFilter), a
+// second fence behind the typed attribute structs below.
 var allowedKeys = map[string][]attribute.Key{
 	MetricServerOperationDuration: {keyMCPMethod, keyErrorType, keyRPCStatusCode, keyGenAIToolName, keyGenAIPromptName,
 		keyGenAIOperation, keyMCPProtocolVersion, keyNetworkTransport, keyNetworkProtocolName, keyNetworkProtocolVersion, keyBackend},
@@ -45,10 +46,22 @@ var allowedKeys = map[string][]attribute.Key{
 	MetricJWKSFetches:           {keyOutcome},
 	MetricStdioRestarts:         {keyBackend},
 	MetricSessionsActive:        {keyBackend},
-	MetricTelemetryDropped:      {keySignal, keyErrorType},
 	MetricAuditDropped:          {keyErrorType},
 	MetricAuditErrors:           {},
 	MetricAuditFolded:           {},
+}
+
+// AllowedKeys yields each instrument's name with the only attribute keys
+// it may carry, for whoever builds the meter provider to install as views
+// (internal/otelsetup does): the instrumentation imports no SDK.
+func AllowedKeys() iter.Seq2[string, []attribute.Key] {
+	return func(yield func(string, []attribute.Key) bool) {
+		for name, keys := range allowedKeys {
+			if !yield(name, slices.Clone(keys)) {
+				return
+			}
+		}
+	}
 }
 
 type instruments struct {

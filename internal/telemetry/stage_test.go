@@ -16,4 +16,3 @@ func TestToolArgumentsRecorded(t *testing.T) {
 		}
 	}
 }
-

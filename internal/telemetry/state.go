@@ -55,15 +55,6 @@ func (st *reqState) spanFor(rec *record.Record, op *record.Op) trace.Span {
 	return st.spans[0]
 }
 
-// first returns the request's first SERVER span context, for log
-// correlation.
-func (st *reqState) first() trace.SpanContext {
-	if st == nil || len(st.spans) == 0 || st.spans[0] == nil {
-		return trace.SpanContext{}
-	}
-	return st.spans[0].SpanContext()
-}
-
 // ServerSpanContext returns the context of the SERVER span of message i of
 // rec (i < 0, or a request without messages: the request's first span), for
 // what records the request elsewhere and must join its trace — the audit

@@ -1,4 +1,4 @@
-package telemetry
+package otelsetup
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/mcpgate/mcpgate/internal/record"
 )
@@ -214,7 +216,7 @@ func TestSetupConsoleFlushesOnShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sp := p.Tracer().Start(context.Background(), "flushed-on-shutdown")
+	_, sp := p.tp.Tracer("test").Start(context.Background(), "flushed-on-shutdown")
 	sp.End()
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -249,7 +251,7 @@ func TestSetupOTLPHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sp := p.Tracer().Start(context.Background(), "exported")
+	_, sp := p.tp.Tracer("test").Start(context.Background(), "exported")
 	sp.End()
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -314,4 +316,13 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// attrs flattens attributes into key → value text, for literal comparison.
+func attrs(kv []attribute.KeyValue) map[string]string {
+	m := make(map[string]string, len(kv))
+	for _, a := range kv {
+		m[string(a.Key)] = a.Value.String()
+	}
+	return m
 }

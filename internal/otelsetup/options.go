@@ -1,4 +1,4 @@
-package telemetry
+package otelsetup
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // Options configure Setup; they mirror the configuration's telemetry
@@ -24,9 +26,9 @@ type Options struct {
 	Traces  TracesOptions
 	Metrics MetricsOptions
 
-	// RecordToolArguments: see InstrumentOptions.
+	// RecordToolArguments: see telemetry.InstrumentOptions.
 	RecordToolArguments bool
-	// RecordClientAddress: see InstrumentOptions (the configuration's
+	// RecordClientAddress: see telemetry.InstrumentOptions (the configuration's
 	// default is true).
 	RecordClientAddress bool
 	// ResourceFromEnv maps environment variable names to resource attribute
@@ -38,8 +40,8 @@ type Options struct {
 	// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, else 1024.
 	AttributeValueLengthLimit int
 
-	// Attribution: see InstrumentOptions.
-	Attribution Attribution
+	// Attribution: see telemetry.InstrumentOptions.
+	Attribution telemetry.Attribution
 	// Logger receives exporter errors (rate-limited) and telemetry's own
 	// problems; nil means slog.Default().
 	Logger *slog.Logger

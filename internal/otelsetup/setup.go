@@ -1,4 +1,4 @@
-package telemetry
+package otelsetup
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // Providers are the SDK pipelines Setup built. Shutdown flushes them.
@@ -22,7 +24,7 @@ type Providers struct {
 	sdkTP *sdktrace.TracerProvider // nil when traces are off
 	sdkMP *sdkmetric.MeterProvider // nil when metrics are off
 	prom  http.Handler
-	tel   *Telemetry
+	tel   *telemetry.Telemetry
 
 	// TracesExporter and MetricsExporter are the exporters in use after
 	// the configuration and OTEL_* variables were applied, for the
@@ -67,7 +69,7 @@ func Setup(ctx context.Context, opts Options) (*Providers, error) {
 		_ = p.Shutdown(ctx)
 		return nil, err
 	}
-	p.tel, err = New(p.tp, p.mp, InstrumentOptions{
+	p.tel, err = telemetry.New(p.tp, p.mp, telemetry.InstrumentOptions{
 		RecordToolArguments: opts.RecordToolArguments,
 		RecordClientAddress: opts.RecordClientAddress,
 		Attribution:         opts.Attribution,
@@ -82,19 +84,7 @@ func Setup(ctx context.Context, opts Options) (*Providers, error) {
 
 // Telemetry returns the request-path instrumentation; nil (which does
 // nothing) when both traces and metrics are off.
-func (p *Providers) Telemetry() *Telemetry { return p.tel }
-
-// TracerProvider returns the tracer provider (a no-op one when traces are off).
-func (p *Providers) TracerProvider() trace.TracerProvider { return p.tp }
-
-// MeterProvider returns the meter provider (a no-op one when metrics are off).
-func (p *Providers) MeterProvider() metric.MeterProvider { return p.mp }
-
-// Tracer returns the gateway's tracer.
-func (p *Providers) Tracer() trace.Tracer { return p.tp.Tracer(ScopeName) }
-
-// Meter returns the gateway's meter.
-func (p *Providers) Meter() metric.Meter { return p.mp.Meter(ScopeName) }
+func (p *Providers) Telemetry() *telemetry.Telemetry { return p.tel }
 
 // PrometheusHandler serves the metrics in the Prometheus text format; nil
 // unless the metrics exporter is prometheus.

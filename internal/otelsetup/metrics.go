@@ -1,4 +1,4 @@
-package telemetry
+package otelsetup
 
 import (
 	"context"
@@ -22,6 +22,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
 // cardinalityLimit caps the series of one instrument: a last fence should a
@@ -80,14 +82,16 @@ func (p *Providers) setupMetrics(ctx context.Context, opts *Options, exporter st
 	return nil
 }
 
-// views fence every instrument to its allowed attribute keys, and give the
+// views fence every instrument — the instrumentation's and
+// mcpgate.telemetry.dropped — to its allowed attribute keys, and give the
 // duration histograms the MCP conventions' buckets.
 func views() []sdkmetric.View {
-	vs := make([]sdkmetric.View, 0, len(allowedKeys))
-	for name, keys := range allowedKeys {
+	vs := []sdkmetric.View{sdkmetric.NewView(sdkmetric.Instrument{Name: MetricTelemetryDropped},
+		sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(keySignal, keyErrorType)})}
+	for name, keys := range telemetry.AllowedKeys() {
 		s := sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(keys...)}
 		if strings.HasSuffix(name, ".duration") {
-			s.Aggregation = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: DurationBuckets}
+			s.Aggregation = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: telemetry.DurationBuckets}
 		}
 		vs = append(vs, sdkmetric.NewView(sdkmetric.Instrument{Name: name}, s))
 	}
@@ -136,9 +140,10 @@ func newMetricExporter(ctx context.Context, o *MetricsOptions, exporter string) 
 	return otlpmetrichttp.New(ctx, opts...)
 }
 
-// droppedCounter is mcpgate.telemetry.dropped.
+// droppedCounter is mcpgate.telemetry.dropped, in the instrumentation's
+// scope like every other mcpgate metric.
 func droppedCounter(mp metric.MeterProvider) (metric.Int64Counter, error) {
-	return mp.Meter(ScopeName).Int64Counter(MetricTelemetryDropped, metric.WithUnit("{item}"),
+	return mp.Meter(telemetry.ScopeName).Int64Counter(MetricTelemetryDropped, metric.WithUnit("{item}"),
 		metric.WithDescription("Spans and metric data points that were dropped (queue full) or whose export failed."))
 }
 

@@ -1,4 +1,4 @@
-package telemetry
+package tracelog
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
-// LogHandler wraps h so that every record logged with a context inside a
+// Handler wraps h so that every record logged with a context inside a
 // traced request carries trace_id and span_id: the span in the context, or
 // else the first SERVER span on the request's record (which is how observe's
 // per-request line, logged outside the traced stages, joins its trace).
 // Attributes added under a WithGroup are nested like any other.
-func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
+func Handler(h slog.Handler) slog.Handler { return logHandler{h} }
 
 type logHandler struct{ h slog.Handler }
 
@@ -26,7 +27,7 @@ func (l logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx != nil {
 		sc := trace.SpanContextFromContext(ctx)
 		if !sc.IsValid() {
-			sc = stateOf(record.FromContext(ctx)).first()
+			sc = telemetry.ServerSpanContext(record.FromContext(ctx), -1)
 		}
 		if sc.IsValid() {
 			r = r.Clone()

@@ -1,4 +1,4 @@
-package telemetry_test
+package otelsetup_test
 
 import (
 	"context"
@@ -10,17 +10,19 @@ import (
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/observe"
+	"github.com/mcpgate/mcpgate/internal/otelsetup"
 	"github.com/mcpgate/mcpgate/internal/record"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
-// The gateway wires telemetry in three places: Setup once, the Reporter on
-// observe, and the Stage after authn (here, with no authn, right after
-// inspect). A relay makes CLIENT spans with StartClient.
+// The gateway builds the pipelines once with Setup and wires the
+// instrumentation it returns in three places: the Reporter on observe, and
+// the Stage after authn (here, with no authn, right after inspect). A relay
+// makes CLIENT spans with StartClient. Shutdown flushes what is queued.
 func Example() {
-	p, err := telemetry.Setup(context.Background(), telemetry.Options{
-		Traces:  telemetry.TracesOptions{Exporter: "none"},
-		Metrics: telemetry.MetricsOptions{Exporter: "prometheus"},
+	p, err := otelsetup.Setup(context.Background(), otelsetup.Options{
+		Traces:  otelsetup.TracesOptions{Exporter: "none"},
+		Metrics: otelsetup.MetricsOptions{Exporter: "prometheus"},
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
