@@ -1,7 +1,7 @@
 package e2e
 
-// The leak tests of user attribution (docs/user-attribution.md, DESIGN.md
-// §6): real gateway processes with OIDC, API-key or anonymous
+// The leak tests of user attribution (what docs/user-attribution.md
+// promises): real gateway processes with OIDC, API-key or anonymous
 // authentication, in front of server-everything over stdio, export spans to
 // a real Jaeger and metrics over OTLP (to otlpMetricsReceiver) or to
 // Prometheus; everything that leaves them — every span as Jaeger stores it,
@@ -585,7 +585,7 @@ func TestUserAttribution(t *testing.T) {
 	// A token lacking a required scope is refused (403) after it was
 	// verified: the request has no principal, so its span has no
 	// attribute, and its log line must not name the principal either
-	// (DESIGN.md §6: no identity-derived value on any log line;
+	// (no identity-derived value on any log line;
 	// user-attribution.md: "not in logs (in any mode)"). This test caught
 	// the forbidden detail naming the subject.
 	t.Run("forbidden/raw/oidc", func(t *testing.T) {

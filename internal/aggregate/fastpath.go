@@ -27,7 +27,8 @@ import (
 // server and client in between: the client's bytes go to the backend's
 // session with three splices (the id, the tool's own name, the CLIENT
 // span's trace context in _meta), and the backend's answer comes back with
-// the id spliced back — the DESIGN's "rewrite by splicing". Everything else
+// the id spliced back: the relays' way of rewriting (jsonrpc.Splice), not
+// the SDK's decode and re-encode. Everything else
 // (and every call the conditions in fastCall rule out) takes the SDK path.
 //
 // It is taken only when nothing can go wrong by skipping the SDK:

@@ -1,6 +1,6 @@
 // Package audit writes the audit log: one JSON line per MCP message and per
 // rejected request, naming the principal and joined to the traces by trace
-// and span id (DESIGN.md §7, docs/audit.md).
+// and span id (docs/audit.md).
 //
 // The request path touches it in three places:
 //

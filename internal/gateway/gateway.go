@@ -206,7 +206,7 @@ func binderOptions(cfg *config.Config) sessionbind.Options {
 }
 
 // stages is the one place that lists the request path, outermost first
-// (DESIGN.md §2); audit and telemetry are reporters of observe. authn comes
+// (docs/architecture.md, "The request path"); audit and telemetry are reporters of observe. authn comes
 // after inspect, so that a rejected request is still recorded with what it
 // asked for, and before sessions, which binds sessions to the principal
 // authn found. TestStageOrder pins this list.

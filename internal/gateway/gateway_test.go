@@ -97,7 +97,7 @@ func newGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
 	return g
 }
 
-// TestStageOrder pins the request path of DESIGN.md §2: authn right after
+// TestStageOrder pins the request path of docs/architecture.md: authn right after
 // inspect (a rejected request is still recorded with what it asked for),
 // trace right after authn (only an admitted request's trace context may
 // parent its spans), then session binding, which needs authn's identity.

@@ -63,7 +63,8 @@ func BenchmarkRelay(b *testing.B) {
 	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{}))
 }
 
-// BenchmarkBareProxy is the baseline DESIGN.md §9 measures against.
+// BenchmarkBareProxy is the baseline the capacity figures of
+// docs/operations.md are measured against.
 func BenchmarkBareProxy(b *testing.B) {
 	srv := benchBackend(b)
 	u, err := url.Parse(srv.URL + "/mcp")

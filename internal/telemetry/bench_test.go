@@ -17,7 +17,7 @@ import (
 )
 
 // discardExporter drops spans, so the benchmark charges the gateway's side
-// only (as DESIGN.md §9 measures it).
+// only (as the load benchmark of docs/operations.md measures it).
 type discardExporter struct{}
 
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }

@@ -6,7 +6,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// The parent rules of DESIGN.md §5. Only W3C trace context is read (no
+// The parent rules of docs/telemetry.md ("Parents, links and sampling"). Only W3C trace context is read (no
 // baggage, whose values could otherwise leak into attributes), and only to
 // choose a parent or a link: nothing in it becomes an attribute.
 

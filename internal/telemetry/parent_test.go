@@ -29,7 +29,7 @@ func bodyWithMeta(tp string) string {
 
 type linkWant struct{ traceID, source string }
 
-// TestParentRules pins DESIGN.md §5: an admitted request's span is parented
+// TestParentRules pins docs/telemetry.md ("Parents, links and sampling"): an admitted request's span is parented
 // by its _meta context, else by the HTTP traceparent, the other linked; a
 // rejected one is a new root linked to what the caller sent.
 func TestParentRules(t *testing.T) {
