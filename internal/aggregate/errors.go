@@ -36,13 +36,7 @@ type jsonErrors struct {
 }
 
 func newJSONErrors(w http.ResponseWriter, rec *record.Record, in *inspect.Request, h *holder) *jsonErrors {
-	je := &jsonErrors{ResponseWriter: w, rec: rec, h: h}
-	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 {
-		if m := &in.Body.Messages[0]; m.Kind == jsonrpc.KindRequest && m.ID.Present() {
-			je.id = m.ID.Bytes(in.Raw)
-		}
-	}
-	return je
+	return &jsonErrors{ResponseWriter: w, rec: rec, h: h, id: rec.RequestID()}
 }
 
 func (w *jsonErrors) WriteHeader(code int) {

@@ -246,7 +246,7 @@ func fillRecord(rec *record.Record, req *Request) {
 	for i := range msgs {
 		m := &msgs[i]
 		op := &ops[i]
-		op.Kind = m.Kind.String()
+		op.Kind = record.KindOf(m.Kind)
 		op.Method = m.Method
 		if m.ID.Present() {
 			op.ID = string(m.ID.Bytes(req.Raw))

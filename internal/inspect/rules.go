@@ -175,7 +175,7 @@ func idOf(m *jsonrpc.Message, raw []byte) []byte {
 }
 
 // reject answers the request with a JSON-RPC error and notes why.
-func reject(w http.ResponseWriter, rec *record.Record, status int, id []byte, code int64, reason, msg string) {
+func reject(w http.ResponseWriter, rec *record.Record, status int, id []byte, code int64, reason record.Reason, msg string) {
 	rec.Fail(reason, msg)
 	mcpwire.WriteError(w, status, id, code, msg)
 }
