@@ -10,16 +10,13 @@ import (
 // outcomeOf is the audit log's name for a class of outcome. The classes,
 // and which reasons are rejections, live in internal/record (Reason.Class,
 // Reason.Rejection); docs/audit.md has the same table.
-func outcomeOf(c record.Class) Outcome {
-	switch c {
-	case record.ClassDenied:
-		return OutcomeDenied
-	case record.ClassError:
-		return OutcomeError
-	case record.ClassFailure:
-		return OutcomeFailure
-	}
-	return OutcomeSuccess
+func outcomeOf(c record.Class) Outcome { return outcomes[c] }
+
+var outcomes = [...]Outcome{
+	record.ClassSuccess: OutcomeSuccess,
+	record.ClassDenied:  OutcomeDenied,
+	record.ClassError:   OutcomeError,
+	record.ClassFailure: OutcomeFailure,
 }
 
 // opOutcome is the outcome and error of one message of rec.

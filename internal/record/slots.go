@@ -3,8 +3,8 @@ package record
 import "sync/atomic"
 
 // maxSlots bounds the reporters that keep per-request state on a record
-// (telemetry's spans, audit's captures).
-const maxSlots = 4
+// (telemetry's spans, audit's captures); raise it for another.
+const maxSlots = 2
 
 var nextSlot atomic.Int32
 
