@@ -193,7 +193,7 @@ func inspectPost(w http.ResponseWriter, r *http.Request, rec *record.Record, ver
 	}
 	fillRecord(rec, req)
 	if version != "" && !mcpwire.KnownVersion(version) {
-		rejectVersion(w, rec, singleID(req), version, opts.supported())
+		rejectVersion(w, rec, rec.RequestID(), version, opts.supported())
 		return nil, false
 	}
 	if req.Version == "" {

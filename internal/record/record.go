@@ -42,9 +42,13 @@ type Record struct {
 	Status       int
 	BytesIn      int64
 	BytesOut     int64
-	SSE          bool // the response was an event stream
 	StreamEvents int  // SSE events relayed
+	SSE          bool // the response was an event stream
 	LastEventID  bool // the request resumed a stream
+	// Batch (an MCP fact: the body was a JSON-RPC batch) sits with the
+	// other flags: apart, each pads to a word and the record outgrows its
+	// allocation size class.
+	Batch bool
 
 	// TraceParent and TraceState are the W3C trace context headers the
 	// caller sent (see Op.TraceParent for the _meta ones).
@@ -55,7 +59,6 @@ type Record struct {
 	SessionID       string
 	ClientName      string
 	ClientVersion   string
-	Batch           bool
 	Ops             []Op
 	ops             [1]Op // backing array for the common single-message case
 
