@@ -6,7 +6,6 @@ import (
 
 	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
-	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
@@ -35,7 +34,7 @@ type jsonErrors struct {
 	refused *sdkjsonrpc.Error
 }
 
-func newJSONErrors(w http.ResponseWriter, rec *record.Record, in *inspect.Request, h *holder) *jsonErrors {
+func newJSONErrors(w http.ResponseWriter, rec *record.Record, h *holder) *jsonErrors {
 	return &jsonErrors{ResponseWriter: w, rec: rec, h: h, id: rec.RequestID()}
 }
 

@@ -264,7 +264,7 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	// Inside the watcher, so that the record sees the JSON-RPC error.
-	je := newJSONErrors(ww, rec, in, h)
+	je := newJSONErrors(ww, rec, h)
 	closeFailures := a.failures.open(r, rec)
 	handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
 	closeFailures()

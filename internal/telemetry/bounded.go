@@ -72,8 +72,8 @@ func boundCode(c int64) string {
 	return other
 }
 
-// boundReason keeps the gateway's own reasons (record.Reason.Known) and
-// "tool_error"; "" stays "".
+// boundReason keeps the gateway's reasons and "tool_error" (the table of
+// record.Reason); "" stays "".
 func boundReason(r string) string {
 	if r == "" || record.Reason(r).Known() {
 		return r
