@@ -20,7 +20,9 @@
 //   - trace.go: trace context in and out (the SERVER span's context rides in
 //     params._meta into the SDK, CLIENT spans' context goes upstream);
 //   - handler.go: the http.Handler at the end of the gateway's chain;
-//   - watch.go: reads the SDK's responses into the request record.
+//   - watch.go: reads the SDK's responses into the request record;
+//   - failures.go: carries a handler's gateway failure from the SDK's
+//     goroutine to the request record.
 //
 // docs/aggregation.md describes the behaviour for operators.
 package aggregate

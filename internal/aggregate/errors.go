@@ -6,7 +6,6 @@ import (
 
 	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
-	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
@@ -35,14 +34,8 @@ type jsonErrors struct {
 	refused *sdkjsonrpc.Error
 }
 
-func newJSONErrors(w http.ResponseWriter, rec *record.Record, in *inspect.Request, h *holder) *jsonErrors {
-	je := &jsonErrors{ResponseWriter: w, rec: rec, h: h}
-	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 {
-		if m := &in.Body.Messages[0]; m.Kind == jsonrpc.KindRequest && m.ID.Present() {
-			je.id = m.ID.Bytes(in.Raw)
-		}
-	}
-	return je
+func newJSONErrors(w http.ResponseWriter, rec *record.Record, h *holder) *jsonErrors {
+	return &jsonErrors{ResponseWriter: w, rec: rec, h: h, id: rec.RequestID()}
 }
 
 func (w *jsonErrors) WriteHeader(code int) {

@@ -153,12 +153,13 @@ func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *reco
 		// as the notification the client may still send would.
 		c.notifyCancelled(backendID)
 	}
-	var werr *sdkjsonrpc.Error
-	if err != nil && !st.delivered && errors.As(err, &werr) {
+	var be *record.BackendError
+	if err != nil && !st.delivered && errors.As(err, &be) {
 		// The gateway's own error for a backend that failed (call mapped
-		// it): as a JSON response, or as the last event of a stream that
-		// had begun; the watcher reads it into the record either way.
-		msg := mcpwire.AppendError(nil, clientID, werr.Code, werr.Message)
+		// it), recorded here and sent as a JSON response, or as the last
+		// event of a stream that had begun.
+		rec.FailBackend(be, be.Error())
+		msg := be.AppendJSON(nil, clientID)
 		if st.wrote {
 			_, _ = ww.Write(sse.AppendEvent(nil, "", "message", msg))
 			ww.Flush()

@@ -68,14 +68,17 @@ func (c *conn) watch() {
 	c.s.down(c, err)
 }
 
-// gatewayError is the JSON-RPC error a client gets when the gateway could
-// not complete a call with a backend; the message names the backend. The
-// request watcher reads such errors back into the record's reason.
-func gatewayError(backend, what string) error {
-	return &jsonrpc.Error{Code: mcpwire.CodeGateway, Message: fmt.Sprintf("backend %q %s", backend, what)}
+// gatewayError is the error a client gets when the gateway could not
+// complete a call with a backend: a typed failure, recorded on the
+// request's record where it leaves a handler (failures.go) or, on the fast
+// path, where serveFast writes it.
+func gatewayError(backend string, reason record.Reason, what string) error {
+	return &record.BackendError{Backend: backend, Reason: reason, What: what}
 }
 
-func unavailableError(backend string) error { return gatewayError(backend, "is unavailable") }
+func unavailableError(backend string) error {
+	return gatewayError(backend, record.ReasonUpstreamUnavailable, "is unavailable")
+}
 
 // call runs one call to the backend under a CLIENT span: the span is a
 // child of the SERVER span found in ctx (see extractParent), carries the
@@ -88,7 +91,7 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 		rec.ProtocolVersion = r.ProtocolVersion
 	}
 	ops := rec.NewOps(1)
-	ops[0] = record.Op{Kind: "request", Method: method, Name: own, Progress: progress}
+	ops[0] = record.Op{Kind: record.OpRequest, Method: method, Name: own, Progress: progress}
 	switch method {
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
 		ops[0].Name, ops[0].URI = "", own
@@ -117,13 +120,13 @@ func (c *conn) call(ctx context.Context, method, own string, progress bool, send
 		op.Answered, op.ToolError = true, toolErr
 	case errors.As(err, &werr) && !sdkLocal(werr.Code):
 		// The backend answered with an error: the client gets it as it is.
-		op.Answered, op.HasRPCError, op.RPCErrorCode, op.RPCError = true, true, werr.Code, werr.Message
+		op.Answered, op.Error = true, record.RPCError{Code: werr.Code, Message: werr.Message, Valid: true}
 		err = passError(err)
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		rec.Fail(record.ReasonClientCanceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		rec.Fail(record.ReasonUpstreamTimeout, err.Error())
-		err = gatewayError(c.b.Name, "timed out")
+		err = gatewayError(c.b.Name, record.ReasonUpstreamTimeout, "timed out")
 	default:
 		rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
 		c.b.log.WarnContext(ctx, "backend call failed", "method", method, "error", err)

@@ -78,6 +78,7 @@ type Aggregator struct {
 	log      *slog.Logger
 	sdkLog   *slog.Logger
 	handler  *mcp.StreamableHTTPHandler
+	failures failures // the SDK path's gateway failures, to their records
 	// stateless serves 2026-07-28 requests (Options.Stateless); nil: the
 	// SDK's stateful handler refuses that revision with -32022 naming the
 	// session-based ones, and clients fall back to one of them.
@@ -263,8 +264,10 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	// Inside the watcher, so that the record sees the JSON-RPC error.
-	je := newJSONErrors(ww, rec, in, h)
+	je := newJSONErrors(ww, rec, h)
+	closeFailures := a.failures.open(r, rec)
 	handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
+	closeFailures()
 	je.finish()
 	ww.finish()
 	if s := h.s; s != nil && handler == a.stateless {

@@ -91,11 +91,7 @@ func (a *Aggregator) OpenSessions() int {
 func refuseSession(w http.ResponseWriter, rec *record.Record, in *inspect.Request) {
 	rec.Fail(record.ReasonSessionLimit, "session limit reached")
 	w.Header().Set("Retry-After", retryAfterSessions)
-	var id []byte
-	if in != nil && !in.Body.Batch && len(in.Body.Messages) == 1 && in.Body.Messages[0].ID.Present() {
-		id = in.Body.Messages[0].ID.Bytes(in.Raw)
-	}
-	mcpwire.WriteError(w, http.StatusServiceUnavailable, id, mcpwire.CodeGateway, "too many sessions; retry later")
+	mcpwire.WriteError(w, http.StatusServiceUnavailable, rec.RequestID(), mcpwire.CodeGateway, "too many sessions; retry later")
 }
 
 // claim hands a session the slot its opening request took; settleSlot, when

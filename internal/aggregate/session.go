@@ -121,7 +121,7 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		ProgressNotificationHandler: s.clientProgress,
 		RootsListChangedHandler:     s.rootsChanged,
 	})
-	s.server.AddReceivingMiddleware(extractParent, s.middleware)
+	s.server.AddReceivingMiddleware(s.agg.failures.middleware, extractParent, s.middleware)
 	return s
 }
 

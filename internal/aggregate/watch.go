@@ -1,14 +1,13 @@
 package aggregate
 
 import (
-	"bytes"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/sse"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
@@ -28,7 +27,8 @@ type watchWriter struct {
 	wrote   bool
 	sse     bool
 	json    bool
-	buf     []byte
+	events  *sse.Feeder // the event stream's parser, once there is one
+	buf     []byte      // a JSON body, up to maxWatched
 	overrun bool
 }
 
@@ -87,100 +87,26 @@ func (w *watchWriter) finish() {
 
 // feedSSE reads complete events out of the stream's bytes.
 func (w *watchWriter) feedSSE(p []byte) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.Index(w.buf, []byte("\n\n"))
-		if i < 0 {
-			break
+	if w.events == nil {
+		w.events = sse.NewFeeder(maxWatched)
+	}
+	w.events.Feed(p, func(ev *sse.Event) {
+		if ev.Dispatched() && !ev.Truncated && len(ev.Data) > 0 {
+			w.note(ev.Data)
 		}
-		if !w.overrun {
-			w.event(w.buf[:i])
-		}
-		w.overrun = false
-		w.buf = w.buf[i+2:]
-	}
-	if len(w.buf) > maxWatched {
-		w.overrun, w.buf = true, w.buf[:0]
-	}
-	if len(w.buf) == 0 {
-		w.buf = nil // nothing pending: let the array go
-	}
+	})
 }
 
-func (w *watchWriter) event(ev []byte) {
-	var data []byte
-	for line := range bytes.SplitSeq(ev, []byte("\n")) {
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-			if len(data) > 0 {
-				data = append(data, '\n')
-			}
-			data = append(data, bytes.TrimPrefix(v, []byte(" "))...)
-		}
-	}
-	if len(data) > 0 {
-		w.note(data)
-	}
-}
-
-// note records the outcome of every response in raw that answers one of
-// the request's operations. The gateway's own error for a backend it could
-// not reach (mcpwire.CodeGateway naming the backend) becomes the record's
-// upstream reason, which the metrics count against that backend.
+// note records every response in raw on the request it answers
+// (record.Record.AnswerMessage). The gateway's own errors for a backend
+// that failed are recorded where they are made (failures.go), not read
+// back out of the response.
 func (w *watchWriter) note(raw []byte) {
 	var b jsonrpc.Body
 	if b.Parse(raw, jsonrpc.Limits{}) != nil {
 		return
 	}
-	rec := w.rec
 	for i := range b.Messages {
-		m := &b.Messages[i]
-		if (m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError) || !m.ID.Present() {
-			continue
-		}
-		op := requestOp(rec, m.ID.Bytes(raw))
-		if op == nil {
-			continue
-		}
-		op.Answered = true
-		if m.Kind == jsonrpc.KindError {
-			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, m.ErrorCode, m.ErrorMessage
-			if m.ErrorCode == mcpwire.CodeGateway {
-				if backend, what, ok := gatewayMessage(m.ErrorMessage); ok {
-					reason := record.ReasonUpstreamUnavailable
-					if what == "timed out" {
-						reason = record.ReasonUpstreamTimeout
-					}
-					rec.Fail(reason, m.ErrorMessage)
-					if rec.Backend == "" {
-						rec.Backend = backend
-					}
-				}
-			}
-		}
-		op.ToolError = m.IsError
+		w.rec.AnswerMessage(&b.Messages[i], raw)
 	}
-}
-
-// gatewayMessage parses a gatewayError message: `backend "name" what`.
-func gatewayMessage(msg string) (backend, what string, ok bool) {
-	rest, ok := strings.CutPrefix(msg, "backend ")
-	if !ok {
-		return "", "", false
-	}
-	q, err := strconv.QuotedPrefix(rest)
-	if err != nil {
-		return "", "", false
-	}
-	backend, _ = strconv.Unquote(q)
-	return backend, strings.TrimSpace(rest[len(q):]), true
-}
-
-func requestOp(rec *record.Record, id []byte) *record.Op {
-	for i := range rec.Ops {
-		if op := &rec.Ops[i]; op.Kind == "request" && op.ID == string(id) {
-			return op
-		}
-	}
-	return nil
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/mcpgate/mcpgate/internal/record"
 )
 
+// captureKey is audit's slot on every record: the Capture stage leaves
+// its capture there for Report.
+var captureKey = record.NewKey[capture]()
+
 // capture is what the Capture stage keeps of one request for Report.
 type capture struct {
 	req         *inspect.Request // the parsed body, when requests are captured
@@ -46,7 +50,7 @@ func (r *Reporter) Capture() func(http.Handler) http.Handler {
 			if r.capture.Responses && req.Method == http.MethodPost {
 				w = &captureWriter{ResponseWriter: w, c: c, limit: r.respLimit()}
 			}
-			r.captures.Store(rec, c)
+			captureKey.Set(rec, c)
 			next.ServeHTTP(w, req)
 		})
 	}

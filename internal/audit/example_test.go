@@ -36,7 +36,7 @@ func Example() {
 		// authn and inspect would have filled the record.
 		rec := record.FromContext(r.Context())
 		rec.Identity = &identity.Identity{Subject: "alice", Issuer: "https://idp.example.com", Method: identity.MethodOIDC}
-		rec.Ops = []record.Op{{Kind: "request", Method: "tools/call", ID: "1", Name: "search", Answered: true}}
+		rec.Ops = []record.Op{{Kind: record.OpRequest, Method: "tools/call", ID: "1", Name: "search", Answered: true}}
 		w.WriteHeader(http.StatusOK)
 	})
 	h := observe.New(nil, rep)(l.Guard()(rep.Capture()(relay)))

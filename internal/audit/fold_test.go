@@ -29,7 +29,7 @@ func (c *fakeClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func rejectedRec(reason string, status int) *record.Record {
+func rejectedRec(reason record.Reason, status int) *record.Record {
 	return &record.Record{Start: clock(), HTTPMethod: http.MethodPost, Status: status, Reason: reason, ClientAddr: "192.0.2.1"}
 }
 
@@ -47,26 +47,26 @@ func admittedRec(id string) *record.Record {
 func TestFoldRejected(t *testing.T) {
 	type step struct {
 		advance time.Duration
-		reason  string // "" = an admitted request
+		reason  record.Reason // "" = an admitted request
 		n       int
 	}
 	tests := []struct {
 		name       string
 		perSecond  int
 		steps      []step
-		wantFull   map[string]int // rejected events written in full, by reason
-		wantFolded []int64        // the summaries' folded counts, in order
-		wantOK     int            // events of admitted requests
+		wantFull   map[record.Reason]int // rejected events written in full, by reason
+		wantFolded []int64               // the summaries' folded counts, in order
+		wantOK     int                   // events of admitted requests
 	}{{
 		name:      "below the limit: every event",
 		perSecond: 5,
 		steps:     []step{{reason: record.ReasonUnauthenticated, n: 5}},
-		wantFull:  map[string]int{record.ReasonUnauthenticated: 5},
+		wantFull:  map[record.Reason]int{record.ReasonUnauthenticated: 5},
 	}, {
 		name:       "a flood: 5 written, the rest in a summary at Close",
 		perSecond:  5,
 		steps:      []step{{reason: record.ReasonUnauthenticated, n: 1000}},
-		wantFull:   map[string]int{record.ReasonUnauthenticated: 5},
+		wantFull:   map[record.Reason]int{record.ReasonUnauthenticated: 5},
 		wantFolded: []int64{995},
 	}, {
 		name:      "a window later: the summary, then 5 more in full",
@@ -75,7 +75,7 @@ func TestFoldRejected(t *testing.T) {
 			{reason: record.ReasonUnauthenticated, n: 100},
 			{advance: time.Second, reason: record.ReasonUnauthenticated, n: 7},
 		},
-		wantFull:   map[string]int{record.ReasonUnauthenticated: 10},
+		wantFull:   map[record.Reason]int{record.ReasonUnauthenticated: 10},
 		wantFolded: []int64{95, 2},
 	}, {
 		name:      "reasons are limited separately",
@@ -84,7 +84,7 @@ func TestFoldRejected(t *testing.T) {
 			{reason: record.ReasonUnauthenticated, n: 10},
 			{reason: record.ReasonParseError, n: 2},
 		},
-		wantFull:   map[string]int{record.ReasonUnauthenticated: 3, record.ReasonParseError: 2},
+		wantFull:   map[record.Reason]int{record.ReasonUnauthenticated: 3, record.ReasonParseError: 2},
 		wantFolded: []int64{7},
 	}, {
 		name:      "admitted requests are never folded, whatever the flood",
@@ -93,14 +93,14 @@ func TestFoldRejected(t *testing.T) {
 			{reason: record.ReasonUnauthenticated, n: 50},
 			{reason: "", n: 300},
 		},
-		wantFull:   map[string]int{record.ReasonUnauthenticated: 2},
+		wantFull:   map[record.Reason]int{record.ReasonUnauthenticated: 2},
 		wantFolded: []int64{48},
 		wantOK:     300,
 	}, {
 		name:      "folding off: every event",
 		perSecond: -1,
 		steps:     []step{{reason: record.ReasonUnauthenticated, n: 200}},
-		wantFull:  map[string]int{record.ReasonUnauthenticated: 200},
+		wantFull:  map[record.Reason]int{record.ReasonUnauthenticated: 200},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,16 +128,16 @@ func TestFoldRejected(t *testing.T) {
 				t.Errorf("Folded() = %d, want %d", got, wantFoldedTotal)
 			}
 			_, evs := events() // Close writes the last summaries
-			full := map[string]int{}
+			full := map[record.Reason]int{}
 			var folded []int64
 			ok := 0
 			for _, e := range evs {
 				switch e["event"] {
 				case string(KindRejected):
-					full[get(e, "error", "type").(string)]++
+					full[record.Reason(get(e, "error", "type").(string))]++
 				case string(KindRejectedSummary):
 					folded = append(folded, int64(e["folded"].(float64)))
-					if get(e, "error", "type") != record.ReasonUnauthenticated || e["outcome"] != string(OutcomeDenied) ||
+					if get(e, "error", "type") != string(record.ReasonUnauthenticated) || e["outcome"] != string(OutcomeDenied) ||
 						get(e, "http", "status") != float64(http.StatusUnauthorized) {
 						t.Errorf("summary %v: want error.type unauthenticated, outcome denied, status 401", e)
 					}

@@ -28,9 +28,7 @@ func (l *Logger) Guard() func(http.Handler) http.Handler {
 			var id []byte
 			if rec := record.FromContext(r.Context()); rec != nil {
 				rec.Fail(record.ReasonAuditUnavailable, err.Error())
-				if len(rec.Ops) == 1 && rec.Ops[0].ID != "" {
-					id = []byte(rec.Ops[0].ID)
-				}
+				id = rec.RequestID()
 			}
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Cache-Control", "no-store")

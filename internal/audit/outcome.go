@@ -4,130 +4,73 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/mcpgate/mcpgate/internal/jsonrpc"
-	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
 )
 
-// reasonOutcome maps a gateway reason (record.Reason*) to its outcome, and
-// says whether it is a rejection: the gateway refused the request before
-// any backend saw it, which gives one "rejected" event for the request
-// instead of one event per message. docs/audit.md has the same table.
-func reasonOutcome(reason string) (o Outcome, rejection bool) {
-	switch reason {
-	case record.ReasonUnauthenticated, record.ReasonForbidden,
-		record.ReasonOriginRejected, record.ReasonSessionNotFound:
-		return OutcomeDenied, true
-	case record.ReasonBodyTooLarge, record.ReasonHeadersTooLarge, record.ReasonParseError,
-		record.ReasonInvalidRequest, record.ReasonHeaderMismatch, record.ReasonUnsupportedVersion,
-		record.ReasonMethodNotAllowed, record.ReasonNotAcceptable:
-		return OutcomeError, true
-	case record.ReasonAuthUnavailable, record.ReasonAuditUnavailable, record.ReasonSessionLimit:
-		return OutcomeFailure, true
-	case record.ReasonClientCanceled:
-		return OutcomeError, false
-	}
-	// upstream_*, stream_closed_without_response, internal_error,
-	// tool_error, and any reason added later: the gateway or the backend
-	// failed while serving.
-	return OutcomeFailure, false
-}
+// outcomeOf is the audit log's name for a class of outcome. The classes,
+// and which reasons are rejections, live in internal/record (Reason.Class,
+// Reason.Rejection); docs/audit.md has the same table.
+func outcomeOf(c record.Class) Outcome { return outcomes[c] }
 
-// statusOutcome classifies an HTTP error status that came without a
-// gateway reason (the backend's own answer).
-func statusOutcome(status int, session bool) Outcome {
-	switch {
-	case status == http.StatusUnauthorized, status == http.StatusForbidden,
-		status == http.StatusNotFound && session:
-		return OutcomeDenied
-	case status >= 500:
-		return OutcomeFailure
-	}
-	return OutcomeError
+var outcomes = [...]Outcome{
+	record.ClassSuccess: OutcomeSuccess,
+	record.ClassDenied:  OutcomeDenied,
+	record.ClassError:   OutcomeError,
+	record.ClassFailure: OutcomeFailure,
 }
-
-// codeOutcome classifies a JSON-RPC error code from the backend: the codes
-// that say the client's message was wrong are "error", all others
-// (internal errors, implementation-defined server errors) "failure".
-func codeOutcome(code int64) Outcome {
-	switch code {
-	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeMethodNotFound,
-		jsonrpc.CodeInvalidParams, codeResourceNotFound:
-		return OutcomeError
-	}
-	return OutcomeFailure
-}
-
-// codeResourceNotFound is MCP's "Resource not found" (resources/read).
-const codeResourceNotFound = -32002
 
 // opOutcome is the outcome and error of one message of rec.
 func (r *Reporter) opOutcome(rec *record.Record, op *record.Op, er *Error) Outcome {
-	if op.Answered {
-		switch {
-		case op.HasRPCError:
-			er.Code = &op.RPCErrorCode
-			er.Message = r.red.MaskString(op.RPCError)
-			if rec.Reason != "" && op.RPCErrorCode == mcpwire.CodeGateway {
-				// The error the gateway wrote in place of a failed backend.
-				er.Type = rec.Reason
-				o, _ := reasonOutcome(rec.Reason)
-				return o
-			}
-			er.Type = strconv.FormatInt(op.RPCErrorCode, 10)
-			return codeOutcome(op.RPCErrorCode)
-		case op.ToolError:
-			er.Type = record.ReasonToolError
-			return OutcomeFailure
-		}
-		return OutcomeSuccess
+	o := rec.OpOutcome(op)
+	if o.Error.Valid {
+		// Points into the record, which outlives the event's encoding.
+		er.Code = &op.Error.Code
 	}
-	if rec.Reason != "" {
-		return r.reasonError(rec, er)
-	}
-	if rec.Status >= 400 {
-		// No response and an HTTP error: for a notification or a client
-		// response the status is the only answer there is.
-		return r.statusError(rec, er)
-	}
-	return OutcomeSuccess
+	return r.outcome(rec, o, er)
 }
 
 // requestOutcome is the outcome of a request without messages (GET,
 // DELETE, or rejected before its body was parsed).
 func (r *Reporter) requestOutcome(rec *record.Record, er *Error) Outcome {
+	return r.outcome(rec, rec.RequestOutcome(), er)
+}
+
+// outcome writes o into er and returns its class.
+func (r *Reporter) outcome(rec *record.Record, o record.Outcome, er *Error) Outcome {
+	class := outcomeOf(o.Class)
 	switch {
-	case rec.Reason != "":
-		return r.reasonError(rec, er)
-	case rec.Status >= 400:
-		return r.statusError(rec, er)
+	case o.Error.Valid:
+		er.Message = r.red.MaskString(o.Error.Message)
+		if o.Reason != "" {
+			// The error the gateway wrote in place of a failed backend.
+			er.Type = string(o.Reason)
+		} else {
+			er.Type = strconv.FormatInt(o.Error.Code, 10)
+		}
+	case o.ToolError:
+		er.Type = string(record.ReasonToolError)
+	case o.Reason != "":
+		er.Type = string(o.Reason)
+		// In hashed mode, the details of a denial are left out: authn's
+		// may name the subject ("subject alice: token lacks scope …").
+		if !(r.hashed && class == OutcomeDenied) {
+			er.Message = r.red.MaskString(rec.Detail)
+		}
+	case o.Status != 0:
+		// No response and an HTTP error: for a notification or a client
+		// response the status is the only answer there is.
+		er.Type = "_OTHER"
+		er.Message = "HTTP " + strconv.Itoa(o.Status)
 	}
-	return OutcomeSuccess
-}
-
-func (r *Reporter) reasonError(rec *record.Record, er *Error) Outcome {
-	o, _ := reasonOutcome(rec.Reason)
-	er.Type = rec.Reason
-	// In hashed mode, the details of a denial are left out: authn's may
-	// name the subject ("subject alice: token lacks scope …").
-	if !(r.hashed && o == OutcomeDenied) {
-		er.Message = r.red.MaskString(rec.Detail)
-	}
-	return o
-}
-
-func (r *Reporter) statusError(rec *record.Record, er *Error) Outcome {
-	er.Type = "_OTHER"
-	er.Message = "HTTP " + strconv.Itoa(rec.Status)
-	return statusOutcome(rec.Status, rec.SessionID != "")
+	return class
 }
 
 // opKind names the event of one message.
 func opKind(op *record.Op) Kind {
 	switch op.Kind {
-	case "notification":
+	case record.OpNotification:
 		return KindNotification
-	case "result", "error":
+	case record.OpResult, record.OpError:
 		return KindResponse
 	}
 	switch op.Method {

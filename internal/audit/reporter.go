@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -81,10 +80,6 @@ type Reporter struct {
 	spanCtx func(ctx context.Context, rec *record.Record, op int) trace.SpanContext
 	red     Redactor
 	now     func() time.Time
-
-	// captures holds the Capture stage's per-request state until Report
-	// takes it; keyed by the request's record.
-	captures sync.Map
 }
 
 // Reporter returns the reporter that feeds l.
@@ -124,9 +119,8 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 	end := r.now()
 	var capt *capture
 	if r.capture.Requests || r.capture.Responses {
-		if v, ok := r.captures.LoadAndDelete(rec); ok {
-			capt = v.(*capture)
-		}
+		capt = captureKey.Get(rec)
+		captureKey.Set(rec, nil)
 	}
 	var principal Principal
 	e := Event{
@@ -151,10 +145,10 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 	}
 
 	var er Error
-	if _, rejection := reasonOutcome(rec.Reason); rec.Reason != "" && rejection && !answered(rec) {
+	if rec.Reason.Rejection() && !answered(rec) {
 		// One event for the request, whatever it carried.
 		e.Event = KindRejected
-		e.Outcome = r.reasonError(rec, &er)
+		e.Outcome = r.requestOutcome(rec, &er)
 		e.Error = &er
 		op := -1
 		if len(rec.Ops) == 1 {

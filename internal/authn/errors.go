@@ -37,12 +37,12 @@ type failure struct {
 	status     int    // 401, 403 or 503
 	code       string // WWW-Authenticate error; "" when no credential was presented
 	scope      string // space-separated scopes, for insufficient_scope
-	reason     string // record reason
+	reason     record.Reason
 	detail     string // for the log
 	retryAfter time.Duration
 }
 
-func (f *failure) Error() string { return f.reason + ": " + f.detail }
+func (f *failure) Error() string { return string(f.reason) + ": " + f.detail }
 
 // noCredential: nothing (or nothing in a scheme we support) was presented.
 // RFC 6750 §3.1: such a challenge carries no error code.
@@ -81,8 +81,8 @@ func (a *Authenticator) reject(w http.ResponseWriter, rec *record.Record, f *fai
 		rec.Fail(f.reason, f.detail)
 	}
 	var id []byte
-	if rec != nil && len(rec.Ops) == 1 && rec.Ops[0].ID != "" {
-		id = []byte(rec.Ops[0].ID)
+	if rec != nil {
+		id = rec.RequestID()
 	}
 	h := w.Header()
 	code, msg := CodeAuth, "unauthorized"

@@ -253,10 +253,10 @@ func (g *Gateway) reporters() []observe.Reporter {
 		rs = append(rs, observe.ReporterFunc(func(_ context.Context, rec *record.Record) {
 			rec.Detail = g.cfg.Redact(rec.Detail)
 			for i := range rec.Ops {
-				if op := &rec.Ops[i]; op.HasRPCError {
+				if op := &rec.Ops[i]; op.Error.Valid {
 					// The SDK can turn a transport failure into an error
 					// message that quotes the URL.
-					op.RPCError = g.cfg.Redact(op.RPCError)
+					op.Error.Message = g.cfg.Redact(op.Error.Message)
 				}
 			}
 		}))

@@ -22,7 +22,7 @@ import (
 // everything, so its tests are where the whole graph is checked.
 var layering = []string{
 	"jsonrpc", "identity", "pseudonym", "sse", "childproc", "redact",
-	"record", "mcpwire", "mcpwire/mcpwiretest", "credmask", "attribution",
+	"mcpwire", "mcpwire/mcpwiretest", "record", "credmask", "attribution",
 	"config",
 	"observe", "guard", "inspect", "authn", "sessionbind",
 	"audit", "telemetry", "otelsetup", "tracelog",

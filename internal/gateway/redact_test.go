@@ -57,12 +57,12 @@ backends:
 
 	quoted := `Post "http://127.0.0.1:1/mcp?api_key=` + secret + `": refused`
 	rec := &record.Record{Detail: quoted}
-	rec.NewOps(1)[0] = record.Op{HasRPCError: true, RPCError: quoted}
+	rec.NewOps(1)[0] = record.Op{Error: record.RPCError{Message: quoted, Valid: true}}
 	g.reporters()[0].Report(context.Background(), rec)
 	if strings.Contains(rec.Detail, secret) || !strings.Contains(rec.Detail, ref) {
 		t.Errorf("the first reporter left the detail %q", rec.Detail)
 	}
-	if strings.Contains(rec.Ops[0].RPCError, secret) || !strings.Contains(rec.Ops[0].RPCError, ref) {
-		t.Errorf("the first reporter left the op's error message %q", rec.Ops[0].RPCError)
+	if strings.Contains(rec.Ops[0].Error.Message, secret) || !strings.Contains(rec.Ops[0].Error.Message, ref) {
+		t.Errorf("the first reporter left the op's error message %q", rec.Ops[0].Error.Message)
 	}
 }

@@ -250,7 +250,7 @@ func TestLimits(t *testing.T) {
 		body       io.Reader
 		length     int64 // Content-Length; -1 unknown (chunked)
 		wantStatus int
-		wantReason string
+		wantReason record.Reason
 		http10     bool   // an HTTP/1.0 request
 		wantRead   string // the body as read by the next handler, when it runs
 		wantErr    bool   // the next handler's read fails with *http.MaxBytesError
@@ -382,7 +382,7 @@ func TestOrigin(t *testing.T) {
 		method     string
 		header     http.Header
 		wantStatus int
-		wantReason string
+		wantReason record.Reason
 		want       map[string]string // response headers; "" means absent
 	}{
 		{

@@ -79,7 +79,7 @@ func fillOps(rec *record.Record, raw []byte, b *jsonrpc.Body) {
 	rec.Batch = b.Batch
 	for i := range b.Messages {
 		m := &b.Messages[i]
-		ops[i].Kind, ops[i].Method, ops[i].Name = m.Kind.String(), m.Method, m.Name
+		ops[i].Kind, ops[i].Method, ops[i].Name = record.KindOf(m.Kind), m.Method, m.Name
 		if m.ID.Present() {
 			ops[i].ID = string(m.ID.Bytes(raw))
 		}

@@ -360,17 +360,17 @@ func (r *Relay) errorHandler(w http.ResponseWriter, req *http.Request, err error
 		rec.Fail(record.ReasonClientCanceled, err.Error())
 		return
 	}
-	status, reason, what := http.StatusBadGateway, record.ReasonUpstreamUnavailable, "unreachable"
+	status := http.StatusBadGateway
+	be := &record.BackendError{Backend: r.opts.Name, Reason: record.ReasonUpstreamUnavailable, What: "unreachable", Err: err}
 	switch {
 	case errors.Is(err, errSwitchProtocols):
-		reason, what = record.ReasonUpstreamError, "tried to switch protocols"
+		be.Reason, be.What = record.ReasonUpstreamError, "tried to switch protocols"
 	case isTimeout(err):
-		status, reason, what = http.StatusGatewayTimeout, record.ReasonUpstreamTimeout, "timed out"
+		status, be.Reason, be.What = http.StatusGatewayTimeout, record.ReasonUpstreamTimeout, "timed out"
 	}
-	rec.Fail(reason, err.Error())
+	rec.FailBackend(be, err.Error())
 	r.log.WarnContext(ctx, "backend request failed", "backend", r.opts.Name, "error", err)
-	mcpwire.WriteError(w, status, firstRequestID(req.Context()), mcpwire.CodeGateway,
-		fmt.Sprintf("backend %q %s", r.opts.Name, what))
+	be.Write(w, status, rec.RequestID())
 }
 
 func isTimeout(err error) bool {
@@ -383,20 +383,6 @@ func isTimeout(err error) bool {
 	}
 	// net/http reports ResponseHeaderTimeout with this text only.
 	return strings.Contains(err.Error(), "timeout awaiting response headers")
-}
-
-// firstRequestID is the id to answer with when a single request fails;
-// batches and notifications get a null id.
-func firstRequestID(ctx context.Context) []byte {
-	in := inspect.FromContext(ctx)
-	if in == nil || in.Body.Batch || len(in.Body.Messages) != 1 {
-		return nil
-	}
-	m := &in.Body.Messages[0]
-	if !m.ID.Present() {
-		return nil
-	}
-	return m.ID.Bytes(in.Raw)
 }
 
 // copyBuffers lends ReverseProxy its response copy buffers.

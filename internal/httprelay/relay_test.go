@@ -288,7 +288,7 @@ func TestJSONResponse(t *testing.T) {
 			name:     "JSON-RPC error",
 			request:  toolsCall,
 			response: `{"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"unknown tool \"echo\""}}`,
-			want:     record.Op{Answered: true, HasRPCError: true, RPCErrorCode: -32602, RPCError: `unknown tool "echo"`},
+			want:     record.Op{Answered: true, Error: record.RPCError{Code: -32602, Message: `unknown tool "echo"`, Valid: true}},
 		},
 		{
 			name:     "string id",
@@ -300,7 +300,7 @@ func TestJSONResponse(t *testing.T) {
 			name:     "error with a null id answers the one request",
 			request:  toolsCall,
 			response: `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: No valid session ID provided"}}`,
-			want:     record.Op{Answered: true, HasRPCError: true, RPCErrorCode: -32000, RPCError: "Bad Request: No valid session ID provided"},
+			want:     record.Op{Answered: true, Error: record.RPCError{Code: -32000, Message: "Bad Request: No valid session ID provided", Valid: true}},
 		},
 		{
 			name:     "response for another id",
@@ -335,7 +335,7 @@ func TestJSONResponse(t *testing.T) {
 			}
 			rec := f.record(t)
 			op := rec.Ops[tc.op]
-			got := record.Op{Answered: op.Answered, HasRPCError: op.HasRPCError, RPCErrorCode: op.RPCErrorCode, RPCError: op.RPCError, ToolError: op.ToolError}
+			got := record.Op{Answered: op.Answered, Error: op.Error, ToolError: op.ToolError}
 			if got != tc.want {
 				t.Errorf("op outcome %+v, want %+v", got, tc.want)
 			}
@@ -372,7 +372,7 @@ func TestBackendUnanswered(t *testing.T) {
 		request    string
 		wantStatus int
 		wantID     string
-		wantReason string
+		wantReason record.Reason
 		wantText   string
 	}{
 		{

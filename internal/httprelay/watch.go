@@ -15,65 +15,24 @@ import (
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
-// noteResponses records the outcome of every response in msgs that answers
-// one of the request's operations, shows cat the results of tools/list
-// and prompts/list (the names a metric may carry), and versions those of
+// noteResponses records every response in b on the request it answers
+// (record.Record.AnswerMessage), shows cat the results of tools/list and
+// prompts/list (the names a metric may carry), and versions those of
 // server/discover (the revisions a -32022 of the gateway's may offer).
 func noteResponses(rec *record.Record, b *jsonrpc.Body, raw []byte, backend string, cat *telemetry.Catalog, versions *mcpwire.Advertised) {
 	for i := range b.Messages {
 		m := &b.Messages[i]
-		var op *record.Op
-		switch {
-		case m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError:
-			continue
-		case m.ID.Present():
-			op = requestOp(rec, m.ID.Bytes(raw))
-		case m.IDNull && len(rec.Ops) == 1 && rec.Ops[0].Kind == "request":
-			// A server that could not read the request's id answers with a
-			// null id (a 400 for an unknown session, say); with one request
-			// in the body there is no doubt which one it answers.
-			op = &rec.Ops[0]
-		}
-		if op == nil {
+		op := rec.AnswerMessage(m, raw)
+		if op == nil || m.Kind != jsonrpc.KindResult {
 			continue
 		}
-		op.Answered = true
-		if m.Kind == jsonrpc.KindError {
-			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, m.ErrorCode, m.ErrorMessage
-		}
-		op.ToolError = m.IsError
-		if m.Kind == jsonrpc.KindResult {
-			switch op.Method {
-			case "tools/list", "prompts/list":
-				cat.Learn(backend, op.Method, m.Result.Bytes(raw))
-			case "server/discover":
-				versions.LearnDiscover(m.Result.Bytes(raw))
-			}
+		switch op.Method {
+		case "tools/list", "prompts/list":
+			cat.Learn(backend, op.Method, m.Result.Bytes(raw))
+		case "server/discover":
+			versions.LearnDiscover(m.Result.Bytes(raw))
 		}
 	}
-}
-
-// requestOp returns the request op whose id is id. Record.OpByID is not
-// enough: in a batch, a client's response to a server request can carry the
-// same id as one of the client's own requests (they are separate id spaces),
-// and only the request is answered by the backend's response.
-func requestOp(rec *record.Record, id []byte) *record.Op {
-	for i := range rec.Ops {
-		if op := &rec.Ops[i]; op.Kind == "request" && op.ID == string(id) {
-			return op
-		}
-	}
-	return nil
-}
-
-// unanswered reports whether a request of the record still awaits its response.
-func unanswered(rec *record.Record) bool {
-	for i := range rec.Ops {
-		if rec.Ops[i].Kind == "request" && !rec.Ops[i].Answered {
-			return true
-		}
-	}
-	return false
 }
 
 // sseWatcher passes an event stream through event by event, inspecting each
@@ -148,18 +107,18 @@ func (w *sseWatcher) finish(err error) {
 		// A client discards an unterminated event at the end of the
 		// stream, so the held-back bytes go out as the backend sent them.
 		w.pending = w.tail
-		if unanswered(w.rec) {
+		if w.rec.Unanswered() {
 			w.rec.Fail(record.ReasonStreamClosed, "backend closed the event stream before responding")
 		}
 	case w.ctx.Err() != nil:
 		w.rec.Fail(record.ReasonClientCanceled, err.Error())
 		w.done = err
 	default:
-		reason, what := record.ReasonUpstreamUnavailable, "failed mid-stream"
+		be := &record.BackendError{Backend: w.backend, Reason: record.ReasonUpstreamUnavailable, What: "failed mid-stream", Err: err}
 		if isTimeout(err) {
-			reason, what = record.ReasonUpstreamTimeout, "went idle mid-stream"
+			be.Reason, be.What = record.ReasonUpstreamTimeout, "went idle mid-stream"
 		}
-		w.rec.Fail(reason, err.Error())
+		w.rec.FailBackend(be, err.Error())
 		// The held-back tail of an unterminated event is dropped (a client
 		// would discard it too). If the client already has the start of an
 		// event, a line end and a blank line close it, so that the errors
@@ -168,15 +127,18 @@ func (w *sseWatcher) finish(err error) {
 		if w.open {
 			synth = append(synth, "\n\n"...)
 		}
+		var rpcErr record.RPCError
 		for i := range w.rec.Ops {
 			op := &w.rec.Ops[i]
-			if op.Kind != "request" || op.Answered {
+			if op.Kind != record.OpRequest || op.Answered {
 				continue
 			}
-			msg := "backend " + `"` + w.backend + `" ` + what
-			op.Answered, op.HasRPCError, op.RPCErrorCode, op.RPCError = true, true, mcpwire.CodeGateway, msg
+			if !rpcErr.Valid {
+				rpcErr = record.RPCError{Code: be.Code(), Message: be.Error(), Valid: true}
+			}
+			op.Answered, op.Error = true, rpcErr
 			synth = append(synth, "event: message\ndata: "...)
-			synth = mcpwire.AppendError(synth, []byte(op.ID), mcpwire.CodeGateway, msg)
+			synth = be.AppendJSON(synth, []byte(op.ID))
 			synth = append(synth, "\n\n"...)
 		}
 		w.pending = synth

@@ -60,7 +60,7 @@ func TestSSEStreamsEventByEvent(t *testing.T) {
 
 	rec := f.record(t)
 	op := rec.Ops[0]
-	if !op.Answered || !op.ToolError || op.HasRPCError {
+	if !op.Answered || !op.ToolError || op.Error.Valid {
 		t.Errorf("op %+v: want answered with a tool error", op)
 	}
 	if !rec.SSE || rec.StreamEvents != 2 || rec.Reason != "" {
@@ -82,7 +82,7 @@ func TestSSEOutcomes(t *testing.T) {
 		{
 			name:   "JSON-RPC error",
 			stream: "data: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32601,\"message\":\"no\"}}\n\n",
-			want:   record.Op{Answered: true, HasRPCError: true, RPCErrorCode: -32601, RPCError: "no"},
+			want:   record.Op{Answered: true, Error: record.RPCError{Code: -32601, Message: "no", Valid: true}},
 		},
 		{
 			name:   "CRLF line endings and a multi-line data field",
@@ -113,7 +113,7 @@ func TestSSEOutcomes(t *testing.T) {
 			}
 			rec := f.record(t)
 			op := rec.Ops[0]
-			got := record.Op{Answered: op.Answered, HasRPCError: op.HasRPCError, RPCErrorCode: op.RPCErrorCode, RPCError: op.RPCError, ToolError: op.ToolError}
+			got := record.Op{Answered: op.Answered, Error: op.Error, ToolError: op.ToolError}
 			if got != tc.want {
 				t.Errorf("op outcome %+v, want %+v", got, tc.want)
 			}
@@ -177,7 +177,7 @@ func TestSSEStreamEndsEarly(t *testing.T) {
 		cut        bool     // the last of wantEvents may arrive cut short
 		wantSynth  []string // ids of synthesized errors, in order
 		wantText   string
-		wantReason string
+		wantReason record.Reason
 	}{
 		{
 			name:       "closed without a response",
@@ -291,8 +291,8 @@ func TestSSEStreamEndsEarly(t *testing.T) {
 				t.Errorf("reason %q, want %q", rec.Reason, tc.wantReason)
 			}
 			for _, id := range tc.wantSynth {
-				op := rec.OpByID([]byte(id))
-				if op == nil || !op.Answered || !op.HasRPCError || op.RPCErrorCode != mcpwire.CodeGateway {
+				op := opByID(rec, id)
+				if op == nil || !op.Answered || !op.Error.Valid || op.Error.Code != mcpwire.CodeGateway {
 					t.Errorf("op %s: the synthesized error is not recorded: %+v", id, op)
 				}
 			}
@@ -309,7 +309,7 @@ func TestJSONBodyFails(t *testing.T) {
 		name       string
 		backend    func(*testing.T) string
 		opts       Options
-		wantReason string
+		wantReason record.Reason
 	}{
 		{
 			name: "connection dies",
@@ -368,4 +368,14 @@ func TestJSONBodyFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opByID is the op of rec with the raw id id, or nil.
+func opByID(rec *record.Record, id string) *record.Op {
+	for i := range rec.Ops {
+		if rec.Ops[i].ID == id {
+			return &rec.Ops[i]
+		}
+	}
+	return nil
 }

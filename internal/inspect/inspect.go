@@ -193,7 +193,7 @@ func inspectPost(w http.ResponseWriter, r *http.Request, rec *record.Record, ver
 	}
 	fillRecord(rec, req)
 	if version != "" && !mcpwire.KnownVersion(version) {
-		rejectVersion(w, rec, singleID(req), version, opts.supported())
+		rejectVersion(w, rec, rec.RequestID(), version, opts.supported())
 		return nil, false
 	}
 	if req.Version == "" {
@@ -246,7 +246,7 @@ func fillRecord(rec *record.Record, req *Request) {
 	for i := range msgs {
 		m := &msgs[i]
 		op := &ops[i]
-		op.Kind = m.Kind.String()
+		op.Kind = record.KindOf(m.Kind)
 		op.Method = m.Method
 		if m.ID.Present() {
 			op.ID = string(m.ID.Bytes(req.Raw))

@@ -70,7 +70,7 @@ func TestRejections(t *testing.T) {
 		header map[string]string
 		status int
 		code   int64
-		reason string
+		reason record.Reason
 	}{
 		{"malformed JSON", "POST", `{"jsonrpc":"2.0",`, nil, 400, jsonrpc.CodeParseError, record.ReasonParseError},
 		{"GET with a body", "GET", toolsCall, map[string]string{"Accept": "text/event-stream"}, 400, jsonrpc.CodeInvalidRequest, record.ReasonInvalidRequest},

@@ -142,16 +142,6 @@ func DecodeHeaderValue(v string) (string, bool) {
 	return string(b), true
 }
 
-// singleID is the id of a body that is one request, else nil (a batch,
-// a notification, a response): the id an error about the whole body
-// answers with.
-func singleID(req *Request) []byte {
-	if req.Body.Batch || len(req.Body.Messages) != 1 || req.Body.Messages[0].Kind != jsonrpc.KindRequest {
-		return nil
-	}
-	return idOf(&req.Body.Messages[0], req.Raw)
-}
-
 // rejectVersion answers a request for a protocol revision the gateway does
 // not know: 400, UnsupportedProtocolVersion (-32022) with the data layout
 // of SEP-2575 ({"supported":[…],"requested":"…"}), which a 2026-07-28
@@ -175,7 +165,7 @@ func idOf(m *jsonrpc.Message, raw []byte) []byte {
 }
 
 // reject answers the request with a JSON-RPC error and notes why.
-func reject(w http.ResponseWriter, rec *record.Record, status int, id []byte, code int64, reason, msg string) {
+func reject(w http.ResponseWriter, rec *record.Record, status int, id []byte, code int64, reason record.Reason, msg string) {
 	rec.Fail(reason, msg)
 	mcpwire.WriteError(w, status, id, code, msg)
 }

@@ -35,7 +35,7 @@ func TestStatelessErrorPaths(t *testing.T) {
 		status        int   // 0: passed on
 		code          int64 // expected JSON-RPC error code
 		id            string
-		reason        string
+		reason        record.Reason
 		wantRequested string // non-empty: the -32022 data must name it
 	}{
 		{

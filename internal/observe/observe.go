@@ -77,18 +77,6 @@ func NewWithOptions(opts Options, reporters ...Reporter) func(http.Handler) http
 	}
 }
 
-func failed(rec *record.Record) bool {
-	if rec.Reason != "" || rec.Status >= 400 {
-		return true
-	}
-	for i := range rec.Ops {
-		if rec.Ops[i].HasRPCError {
-			return true
-		}
-	}
-	return false
-}
-
 func peer(addr string) (host string, port int) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -158,7 +146,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func Logger(log *slog.Logger, failuresOnly bool) Reporter {
 	return ReporterFunc(func(ctx context.Context, rec *record.Record) {
 		level := slog.LevelInfo
-		if failed(rec) {
+		if rec.Failed() {
 			level = slog.LevelWarn
 		} else if failuresOnly {
 			return
@@ -185,8 +173,8 @@ func Logger(log *slog.Logger, failuresOnly bool) Reporter {
 			if op.URI != "" {
 				attrs = append(attrs, slog.String("uri", op.URI))
 			}
-			if op.HasRPCError {
-				attrs = append(attrs, slog.Int64("rpc.error.code", op.RPCErrorCode), slog.String("rpc.error.message", op.RPCError))
+			if op.Error.Valid {
+				attrs = append(attrs, slog.Int64("rpc.error.code", op.Error.Code), slog.String("rpc.error.message", op.Error.Message))
 			}
 			if op.ToolError {
 				attrs = append(attrs, slog.Bool("tool_error", true))
@@ -209,7 +197,7 @@ func Logger(log *slog.Logger, failuresOnly bool) Reporter {
 		}
 		attrs = append(attrs, slog.Int64("bytes.in", rec.BytesIn), slog.Int64("bytes.out", rec.BytesOut))
 		if rec.Reason != "" {
-			attrs = append(attrs, slog.String("reason", rec.Reason))
+			attrs = append(attrs, slog.String("reason", string(rec.Reason)))
 			if rec.Detail != "" {
 				attrs = append(attrs, slog.String("detail", rec.Detail))
 			}

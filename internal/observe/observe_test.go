@@ -265,7 +265,7 @@ func TestLogger(t *testing.T) {
 				r := record.Record{Start: start, HTTPMethod: "POST", Status: 200, ClientAddr: "192.0.2.1",
 					ProtocolVersion: "2025-06-18", ClientName: "inspector", Backend: "search", BytesIn: 120, BytesOut: 80}
 				ops := r.NewOps(1)
-				ops[0] = record.Op{Kind: "request", Method: "tools/call", ID: "7", Name: "echo", Answered: true}
+				ops[0] = record.Op{Kind: record.OpRequest, Method: "tools/call", ID: "7", Name: "echo", Answered: true}
 				return r
 			}(),
 			wantLevel: "INFO",
@@ -296,9 +296,9 @@ func TestLogger(t *testing.T) {
 			rec: func() record.Record {
 				r := record.Record{Start: start, HTTPMethod: "POST", Status: 200, SSE: true, StreamEvents: 3, Batch: true}
 				ops := r.NewOps(2)
-				ops[0] = record.Op{Kind: "request", Method: "resources/read", ID: `"r"`, URI: "file:///x",
-					HasRPCError: true, RPCErrorCode: -32002, RPCError: "not found"}
-				ops[1] = record.Op{Kind: "request", Method: "tools/call", ID: "2", ToolError: true}
+				ops[0] = record.Op{Kind: record.OpRequest, Method: "resources/read", ID: `"r"`, URI: "file:///x",
+					Error: record.RPCError{Code: -32002, Message: "not found", Valid: true}}
+				ops[1] = record.Op{Kind: record.OpRequest, Method: "tools/call", ID: "2", ToolError: true}
 				return r
 			}(),
 			wantLevel: "WARN", // a JSON-RPC error from the backend is a failure
@@ -358,9 +358,9 @@ func TestLoggerLevelFiltered(t *testing.T) {
 
 func TestLoggerFailuresOnly(t *testing.T) {
 	rpcErr := record.Record{Start: time.Now(), Status: 200}
-	rpcErr.NewOps(1)[0] = record.Op{Kind: "request", Method: "tools/call", ID: "1", HasRPCError: true, RPCErrorCode: -32602}
+	rpcErr.NewOps(1)[0] = record.Op{Kind: record.OpRequest, Method: "tools/call", ID: "1", Error: record.RPCError{Code: -32602, Valid: true}}
 	toolErr := record.Record{Start: time.Now(), Status: 200}
-	toolErr.NewOps(1)[0] = record.Op{Kind: "request", Method: "tools/call", ID: "1", ToolError: true}
+	toolErr.NewOps(1)[0] = record.Op{Kind: record.OpRequest, Method: "tools/call", ID: "1", ToolError: true}
 	tests := []struct {
 		name   string
 		rec    record.Record

@@ -181,7 +181,7 @@ func TestSetupPrometheus(t *testing.T) {
 	}
 	rec := &record.Record{Start: time.Now(), HTTPMethod: "POST", Proto: "1.1", Status: 200, Backend: "b", SessionID: "secret-session"}
 	op := &rec.NewOps(1)[0]
-	op.Kind, op.Method, op.ID, op.Answered = "request", "tools/list", "1", true
+	op.Kind, op.Method, op.ID, op.Answered = record.OpRequest, "tools/list", "1", true
 	p.Telemetry().Reporter().Report(context.Background(), rec)
 
 	w := httptest.NewRecorder()

@@ -7,48 +7,19 @@ import (
 	"github.com/mcpgate/mcpgate/internal/identity"
 )
 
-// Outcome reasons set by the gateway itself (as opposed to a JSON-RPC error
-// code or a tool error reported by the backend). They become error.type.
-const (
-	ReasonBodyTooLarge        = "body_too_large"
-	ReasonHeadersTooLarge     = "headers_too_large"
-	ReasonParseError          = "parse_error"
-	ReasonInvalidRequest      = "invalid_request"
-	ReasonHeaderMismatch      = "header_mismatch"
-	ReasonUnsupportedVersion  = "unsupported_protocol_version"
-	ReasonOriginRejected      = "origin_rejected"
-	ReasonSessionNotFound     = "session_not_found"
-	ReasonSessionLimit        = "session_limit"
-	ReasonMethodNotAllowed    = "method_not_allowed"
-	ReasonNotAcceptable       = "not_acceptable"
-	ReasonUpstreamUnavailable = "upstream_unavailable"
-	ReasonUpstreamTimeout     = "upstream_timeout"
-	ReasonUpstreamError       = "upstream_error"
-	ReasonStreamClosed        = "stream_closed_without_response"
-	ReasonPanic               = "internal_error"
-	ReasonClientCanceled      = "client_canceled"
-	ReasonToolError           = "tool_error"
-	ReasonUnauthenticated     = "unauthenticated"   // 401: no, or no valid, credential
-	ReasonForbidden           = "forbidden"         // 403: authenticated but lacking a required scope
-	ReasonAuthUnavailable     = "auth_unavailable"  // 503: the identity provider's keys are not available yet
-	ReasonAuditUnavailable    = "audit_unavailable" // 503: audit.failClosed and the audit sink is failing
-)
-
 // Op is one JSON-RPC message of a request body and what became of it.
 type Op struct {
-	Kind     string // request, notification, result, error (jsonrpc.Kind names)
+	Kind     OpKind
 	Method   string
 	ID       string // the raw JSON id, e.g. `7` or `"a"`; empty when absent
 	Name     string // tool or prompt name (tools/call, prompts/get)
 	URI      string // resource URI (resources/*)
 	Progress bool   // the request asked for progress notifications
 
-	// Outcome, set by the relay from the backend's response.
-	Answered     bool   // a response with this id was seen
-	RPCErrorCode int64  // when the response was a JSON-RPC error
-	RPCError     string // its message
-	HasRPCError  bool
-	ToolError    bool // result.isError was true
+	// Outcome, set by the relay from the backend's response (Record.Answer).
+	Answered  bool     // a response with this id was seen
+	Error     RPCError // the JSON-RPC error it was answered with, if any
+	ToolError bool     // result.isError was true
 
 	// TraceParent and TraceState are the W3C trace context the message
 	// carried in params._meta, as sent. Telemetry makes them the parent of
@@ -71,9 +42,13 @@ type Record struct {
 	Status       int
 	BytesIn      int64
 	BytesOut     int64
-	SSE          bool // the response was an event stream
 	StreamEvents int  // SSE events relayed
+	SSE          bool // the response was an event stream
 	LastEventID  bool // the request resumed a stream
+	// Batch (an MCP fact: the body was a JSON-RPC batch) sits with the
+	// other flags: apart, each pads to a word and the record outgrows its
+	// allocation size class.
+	Batch bool
 
 	// TraceParent and TraceState are the W3C trace context headers the
 	// caller sent (see Op.TraceParent for the _meta ones).
@@ -84,7 +59,6 @@ type Record struct {
 	SessionID       string
 	ClientName      string
 	ClientVersion   string
-	Batch           bool
 	Ops             []Op
 	ops             [1]Op // backing array for the common single-message case
 
@@ -97,16 +71,13 @@ type Record struct {
 
 	// Reason is the gateway's own error reason (one of the Reason constants),
 	// empty when the gateway itself saw nothing wrong.
-	Reason string
+	Reason Reason
 	// Detail explains Reason for the log; never sent to clients verbatim
 	// unless the stage that set it says so.
 	Detail string
 
-	// Telemetry is internal/telemetry's per-request state (the spans it
-	// started), which its trace stage leaves here for its reporter and the
-	// relays' client spans; no other package touches it. It is an any
-	// because record sits below telemetry in the import graph.
-	Telemetry any
+	// slots hold the reporters' per-request state (see Key).
+	slots [maxSlots]any
 }
 
 // NewOps returns r.Ops sized n, reusing the record's inline storage when n is 1.
@@ -122,21 +93,43 @@ func (r *Record) NewOps(n int) []Op {
 
 // Fail records the gateway's reason for failing the request, keeping the
 // first one: a later stage must not overwrite the root cause.
-func (r *Record) Fail(reason, detail string) {
+func (r *Record) Fail(reason Reason, detail string) {
 	if r.Reason == "" {
 		r.Reason = reason
 		r.Detail = detail
 	}
 }
 
-// OpByID returns the request op whose raw JSON id equals id, or nil.
-func (r *Record) OpByID(id []byte) *Op {
+// FailBackend records a backend's failure: Fail, and the backend it blames
+// when the record names none yet (the metrics count upstream reasons
+// against it).
+func (r *Record) FailBackend(e *BackendError, detail string) {
+	r.Fail(e.Reason, detail)
+	if r.Backend == "" {
+		r.Backend = e.Backend
+	}
+}
+
+// RequestID is the raw id of the request the record holds when it holds
+// exactly one request (not in a batch), else nil: an error about the whole
+// HTTP request answers that request, with its id echoed as JSON-RPC and
+// MCP want; a batch, a notification or a client's response gets a null id.
+func (r *Record) RequestID() []byte {
+	if r.Batch || len(r.Ops) != 1 || r.Ops[0].Kind != OpRequest || r.Ops[0].ID == "" {
+		return nil
+	}
+	return []byte(r.Ops[0].ID)
+}
+
+// Unanswered reports whether a request of the record still awaits its
+// response.
+func (r *Record) Unanswered() bool {
 	for i := range r.Ops {
-		if r.Ops[i].ID != "" && r.Ops[i].ID == string(id) {
-			return &r.Ops[i]
+		if r.Ops[i].Kind == OpRequest && !r.Ops[i].Answered {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 type ctxKey struct{}

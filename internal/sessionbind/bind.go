@@ -110,7 +110,7 @@ func (b *Binder) Middleware() func(http.Handler) http.Handler {
 				ok, held := b.acquire(sid, who)
 				if !ok {
 					rec.Fail(record.ReasonSessionNotFound, "session id not bound to this principal")
-					mcpwire.WriteError(w, http.StatusNotFound, requestID(rec), mcpwire.CodeSessionNotFound, "session not found")
+					mcpwire.WriteError(w, http.StatusNotFound, rec.RequestID(), mcpwire.CodeSessionNotFound, "session not found")
 					return
 				}
 				if held {
@@ -298,13 +298,3 @@ func (w *bindingWriter) FlushError() error {
 }
 
 func (w *bindingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// requestID is the id of the request the record holds when it is a single
-// request, else nil: an error about the whole HTTP request answers that
-// request, as the JSON-RPC and MCP specifications want its id echoed.
-func requestID(rec *record.Record) []byte {
-	if len(rec.Ops) != 1 || rec.Ops[0].Kind != "request" || rec.Ops[0].ID == "" {
-		return nil
-	}
-	return []byte(rec.Ops[0].ID)
-}

@@ -19,10 +19,10 @@ func TestNotFoundCarriesRequestID(t *testing.T) {
 		ops  []record.Op
 		want string
 	}{
-		{"request", []record.Op{{Kind: "request", Method: "tools/list", ID: `"r-1"`}}, `"r-1"`},
-		{"numeric id", []record.Op{{Kind: "request", Method: "ping", ID: "42"}}, "42"},
-		{"notification", []record.Op{{Kind: "notification", Method: "notifications/initialized"}}, "null"},
-		{"batch", []record.Op{{Kind: "request", ID: "1"}, {Kind: "request", ID: "2"}}, "null"},
+		{"request", []record.Op{{Kind: record.OpRequest, Method: "tools/list", ID: `"r-1"`}}, `"r-1"`},
+		{"numeric id", []record.Op{{Kind: record.OpRequest, Method: "ping", ID: "42"}}, "42"},
+		{"notification", []record.Op{{Kind: record.OpNotification, Method: "notifications/initialized"}}, "null"},
+		{"batch", []record.Op{{Kind: record.OpRequest, ID: "1"}, {Kind: record.OpRequest, ID: "2"}}, "null"},
 		{"no body (GET)", nil, "null"},
 	}
 	h := New(Options{}).Middleware()(backend())

@@ -21,5 +21,7 @@
 // dispatched (Event.Incomplete). Bytes are not UTF-8 decoded: invalid
 // sequences pass through as they are instead of becoming U+FFFD.
 //
-// AppendEvent and Writer produce the gateway's own streams.
+// Feeder is a Reader for a stream that arrives as Write calls (a watcher on
+// the writer side) rather than from an io.Reader. AppendEvent and Writer
+// produce the gateway's own streams.
 package sse

@@ -38,6 +38,7 @@ type Reader struct {
 	skipLF  bool // the last line ended in CR at the end of the input so far: an LF next is part of that line ending
 	inEvent bool // the current event has bytes beyond an LF skipped for skipLF
 	chunked bool // a Partial chunk of the current event has been returned
+	resume  bool // Next stopped for more fed bytes (Feeder): the event in progress keeps its start
 
 	// The field of the line being parsed.
 	field   field
@@ -123,12 +124,20 @@ func (r *Reader) Reset(rd io.Reader) {
 // The returned slices are valid until the next call to Next or Reset.
 func (r *Reader) Next() (Event, error) {
 	// The previous event's bytes are no longer needed.
-	r.start = r.pos
+	if !r.resume {
+		r.start = r.pos
+	}
+	r.resume = false
 	for {
 		if ev, ok := r.parse(); ok {
 			return ev, nil
 		}
 		// Everything buffered is parsed and no event ended in it.
+		if r.err == errFeedEmpty {
+			// Not the end of the stream: a Feeder has no more bytes yet.
+			r.err, r.resume = nil, true
+			return Event{}, errFeedEmpty
+		}
 		if r.err != nil {
 			return r.finish()
 		}

@@ -2,7 +2,6 @@ package stdiorelay
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -77,7 +76,7 @@ func (r *Relay) exchange(w http.ResponseWriter, req *http.Request, in *inspect.R
 func (r *Relay) sendFailed(w http.ResponseWriter, rec *record.Record, in *inspect.Request, err error) {
 	if errors.Is(err, errDuplicateID) {
 		rec.Fail(record.ReasonInvalidRequest, err.Error())
-		mcpwire.WriteError(w, http.StatusBadRequest, requestID(in), jsonrpc.CodeInvalidRequest, err.Error())
+		mcpwire.WriteError(w, http.StatusBadRequest, rec.RequestID(), jsonrpc.CodeInvalidRequest, err.Error())
 		return
 	}
 	r.backendFailed(w, rec, in, err, "unavailable")
@@ -86,17 +85,17 @@ func (r *Relay) sendFailed(w http.ResponseWriter, rec *record.Record, in *inspec
 // backendFailed answers a request the backend cannot take: 503 with
 // Retry-After while starts are backing off, else 502 saying what failed.
 func (r *Relay) backendFailed(w http.ResponseWriter, rec *record.Record, in *inspect.Request, err error, what string) {
-	rec.Fail(record.ReasonUpstreamUnavailable, err.Error())
+	be := &record.BackendError{Backend: r.opts.Name, Reason: record.ReasonUpstreamUnavailable, What: what, Err: err}
+	rec.FailBackend(be, err.Error())
 	var unavail *unavailableError
 	if errors.As(err, &unavail) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(unavail.retryAfter/time.Second)+1))
-		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
-			fmt.Sprintf("backend %q is restarting; retry later", r.opts.Name))
+		be.What = "is restarting; retry later"
+		be.Write(w, http.StatusServiceUnavailable, rec.RequestID())
 		return
 	}
 	r.log.Warn("backend "+what, "error", err)
-	mcpwire.WriteError(w, http.StatusBadGateway, requestID(in), mcpwire.CodeGateway,
-		fmt.Sprintf("backend %q %s", r.opts.Name, what))
+	be.Write(w, http.StatusBadGateway, rec.RequestID())
 }
 
 // note records a response's outcome on its operation and reports whether
@@ -104,15 +103,12 @@ func (r *Relay) backendFailed(w http.ResponseWriter, rec *record.Record, in *ins
 // the names a metric may carry; a server/discover result shows Versions
 // the revisions a -32022 of the gateway's may offer.
 func (r *Relay) note(rec *record.Record, it *item) bool {
-	if op := rec.OpByID([]byte(it.id)); op != nil {
-		op.Answered = true
-		if it.hasError {
-			op.HasRPCError, op.RPCErrorCode, op.RPCError = true, it.errCode, it.errMsg
-		}
-		op.ToolError = it.isError
-		if !it.hasError {
-			r.learn(op.Method, it.data)
-		}
+	a := record.Answer{ToolError: it.isError}
+	if it.hasError {
+		a.Error = record.RPCError{Code: it.errCode, Message: it.errMsg, Valid: true}
+	}
+	if op := rec.Answer([]byte(it.id), false, a); op != nil && !it.hasError {
+		r.learn(op.Method, it.data)
 	}
 	return !it.hasError
 }

@@ -138,7 +138,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if sid != "" && !stateless {
 		if s = r.lookup(sid); s == nil {
 			rec.Fail(record.ReasonSessionNotFound, "unknown or expired session")
-			mcpwire.WriteError(w, http.StatusNotFound, requestID(in), mcpwire.CodeSessionNotFound, "session not found")
+			mcpwire.WriteError(w, http.StatusNotFound, rec.RequestID(), mcpwire.CodeSessionNotFound, "session not found")
 			return
 		}
 	}
@@ -155,7 +155,7 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.initialize(w, req, in)
 		default:
 			rec.Fail(record.ReasonInvalidRequest, "no session id")
-			mcpwire.WriteError(w, http.StatusBadRequest, requestID(in), jsonrpc.CodeInvalidRequest,
+			mcpwire.WriteError(w, http.StatusBadRequest, rec.RequestID(), jsonrpc.CodeInvalidRequest,
 				"missing Mcp-Session-Id header: initialize first")
 		}
 	case http.MethodGet:
@@ -179,13 +179,6 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func isInitialize(in *inspect.Request) bool {
 	return in != nil && !in.Body.Batch && in.Body.Messages[0].Kind == jsonrpc.KindRequest &&
 		in.Body.Messages[0].Method == "initialize"
-}
-
-func requestID(in *inspect.Request) []byte {
-	if in == nil || in.Body.Batch || !in.Body.Messages[0].ID.Present() {
-		return nil
-	}
-	return in.Body.Messages[0].ID.Bytes(in.Raw)
 }
 
 // initialize starts a session. The answer is JSON rather than SSE so the
@@ -220,11 +213,11 @@ func (r *Relay) startFailed(w http.ResponseWriter, rec *record.Record, in *inspe
 	case errors.Is(err, errSessionLimit):
 		rec.Fail(record.ReasonSessionLimit, err.Error())
 		w.Header().Set("Retry-After", "5")
-		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway, "too many sessions; retry later")
+		mcpwire.WriteError(w, http.StatusServiceUnavailable, rec.RequestID(), mcpwire.CodeGateway, "too many sessions; retry later")
 	case errors.Is(err, errPrincipalLimit):
 		rec.Fail(record.ReasonSessionLimit, err.Error())
 		w.Header().Set("Retry-After", "5")
-		mcpwire.WriteError(w, http.StatusServiceUnavailable, requestID(in), mcpwire.CodeGateway,
+		mcpwire.WriteError(w, http.StatusServiceUnavailable, rec.RequestID(), mcpwire.CodeGateway,
 			"too many sessions for this principal; end one (DELETE) or retry later")
 	default:
 		r.backendFailed(w, rec, in, err, "could not be started")
@@ -371,12 +364,12 @@ func (r *Relay) lookup(id string) *session {
 
 // endSession ends s; reason is a record.Reason* when a failure ended it
 // (for mcp.server.session.duration), else "".
-func (r *Relay) endSession(s *session, why, reason string) {
+func (r *Relay) endSession(s *session, why string, reason record.Reason) {
 	r.drop(s)
 	if !s.end() {
 		return
 	}
-	r.opts.Telemetry.SessionEnded(r.opts.Name, s.version, s.started, reason)
+	r.opts.Telemetry.SessionEnded(r.opts.Name, s.version, s.started, string(reason))
 	r.log.Debug("session ended", "session", sessionRef(s.id), "why", why)
 	if c := s.backend(); c != nil && c != conn(r.shared) {
 		go c.close()

@@ -55,7 +55,7 @@ func benchRecord() *record.Record {
 		TraceParent: httpTP, Status: 200, ProtocolVersion: "2025-06-18", SessionID: "9f1c0d2e", Backend: "everything",
 	}
 	op := &rec.NewOps(1)[0]
-	op.Kind, op.Method, op.ID, op.Name, op.Answered = "request", "tools/call", "7", "echo", true
+	op.Kind, op.Method, op.ID, op.Name, op.Answered = record.OpRequest, "tools/call", "7", "echo", true
 	return rec
 }
 

@@ -72,51 +72,13 @@ func boundCode(c int64) string {
 	return other
 }
 
-// reasons are the gateway's own error.type values (record.Reason*).
-var reasons = map[string]bool{
-	record.ReasonBodyTooLarge:        true,
-	record.ReasonHeadersTooLarge:     true,
-	record.ReasonParseError:          true,
-	record.ReasonInvalidRequest:      true,
-	record.ReasonHeaderMismatch:      true,
-	record.ReasonUnsupportedVersion:  true,
-	record.ReasonOriginRejected:      true,
-	record.ReasonSessionNotFound:     true,
-	record.ReasonSessionLimit:        true,
-	record.ReasonMethodNotAllowed:    true,
-	record.ReasonNotAcceptable:       true,
-	record.ReasonUpstreamUnavailable: true,
-	record.ReasonUpstreamTimeout:     true,
-	record.ReasonUpstreamError:       true,
-	record.ReasonStreamClosed:        true,
-	record.ReasonPanic:               true,
-	record.ReasonClientCanceled:      true,
-	record.ReasonToolError:           true,
-	record.ReasonUnauthenticated:     true,
-	record.ReasonForbidden:           true,
-	record.ReasonAuthUnavailable:     true,
-}
-
-// boundReason keeps the gateway's reasons; "" stays "".
+// boundReason keeps the gateway's reasons and "tool_error" (the table of
+// record.Reason); "" stays "".
 func boundReason(r string) string {
-	if r == "" || reasons[r] {
+	if r == "" || record.Reason(r).Known() {
 		return r
 	}
 	return other
-}
-
-// authReason reports whether r is a rejection by the authn stage.
-func authReason(r string) bool {
-	return r == record.ReasonUnauthenticated || r == record.ReasonForbidden || r == record.ReasonAuthUnavailable
-}
-
-// upstreamReason reports whether r blames the backend.
-func upstreamReason(r string) bool {
-	switch r {
-	case record.ReasonUpstreamUnavailable, record.ReasonUpstreamTimeout, record.ReasonUpstreamError, record.ReasonStreamClosed:
-		return true
-	}
-	return false
 }
 
 // httpMethodName is the span name of a request without a JSON-RPC message:

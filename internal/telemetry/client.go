@@ -191,7 +191,7 @@ func (c ClientSpan) End() {
 	if c.span != nil {
 		c.span.End()
 	}
-	if c.op != nil && (c.op.Kind == "request" || c.op.Kind == "notification") {
+	if c.op != nil && (c.op.Kind == record.OpRequest || c.op.Kind == record.OpNotification) {
 		a := opAttrs{
 			version:       boundVersion(rec.ProtocolVersion),
 			transport:     c.b.Transport,

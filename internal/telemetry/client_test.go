@@ -140,7 +140,7 @@ func TestClientMetrics(t *testing.T) {
 	u, _ := url.Parse("https://mcp.example.com/mcp")
 	b := HTTPBackend(testBackend, u)
 	h.serve(post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}`), clientRelay(h.tel, &b, func(r *record.Record) {
-		r.Ops[0].HasRPCError, r.Ops[0].RPCErrorCode = true, -32601
+		r.Ops[0].Error = record.RPCError{Code: -32601, Valid: true}
 	}, nil))
 	diffAttrs(t, "client metric", one(t, h.collect(t, MetricClientOperationDuration)), map[string]string{
 		"mcp.method.name": "tools/call", "gen_ai.tool.name": "_OTHER", "gen_ai.operation.name": "execute_tool",

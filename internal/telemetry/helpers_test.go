@@ -97,7 +97,7 @@ func answer(edit ...func(*record.Record)) http.HandlerFunc {
 		rec := record.FromContext(r.Context())
 		rec.Backend = testBackend
 		for i := range rec.Ops {
-			if rec.Ops[i].Kind == "request" {
+			if rec.Ops[i].Kind == record.OpRequest {
 				rec.Ops[i].Answered = true
 			}
 		}

@@ -187,12 +187,14 @@ func (t *Telemetry) fillOp(a *opAttrs, op *record.Op, backend string, o outcome)
 // still count in mcpgate.auth.failures).
 func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, seconds float64) {
 	in := t.inst
-	if authReason(rec.Reason) {
-		in.authFailures.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(keyErrorType.String(rec.Reason))))
-	}
-	if upstreamReason(rec.Reason) && rec.Backend != "" {
-		in.upstreamErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-			keyBackend.String(rec.Backend), keyErrorType.String(rec.Reason))))
+	switch rec.Reason.Category() {
+	case record.CategoryAuth:
+		in.authFailures.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(keyErrorType.String(string(rec.Reason)))))
+	case record.CategoryUpstream:
+		if rec.Backend != "" {
+			in.upstreamErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
+				keyBackend.String(rec.Backend), keyErrorType.String(string(rec.Reason)))))
+		}
 	}
 	a := opAttrs{
 		version:     boundVersion(rec.ProtocolVersion),
@@ -212,7 +214,7 @@ func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, second
 	}
 	for i := range rec.Ops {
 		op := &rec.Ops[i]
-		if op.Kind != "request" && op.Kind != "notification" {
+		if op.Kind != record.OpRequest && op.Kind != record.OpNotification {
 			continue
 		}
 		b := a

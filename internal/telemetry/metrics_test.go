@@ -46,17 +46,17 @@ func TestOperationMetrics(t *testing.T) {
 				"gen_ai.operation.name": "execute_tool", "error.type": "tool_error"})},
 		{name: "standard JSON-RPC error code",
 			body:  `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
-			relay: func(r *record.Record) { r.Ops[0].HasRPCError, r.Ops[0].RPCErrorCode = true, -32602 },
+			relay: func(r *record.Record) { r.Ops[0].Error = record.RPCError{Code: -32602, Valid: true} },
 			want:  common(map[string]string{"mcp.method.name": "tools/list", "error.type": "-32602", "rpc.response.status_code": "-32602"})},
 		{name: "application error code",
 			body:  `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
-			relay: func(r *record.Record) { r.Ops[0].HasRPCError, r.Ops[0].RPCErrorCode = true, 42 },
+			relay: func(r *record.Record) { r.Ops[0].Error = record.RPCError{Code: 42, Valid: true} },
 			want:  common(map[string]string{"mcp.method.name": "tools/list", "error.type": "_OTHER", "rpc.response.status_code": "_OTHER"})},
 		{name: "gateway error in place of the backend's",
 			body: `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
 			relay: func(r *record.Record) {
 				r.Fail(record.ReasonUpstreamTimeout, "idle")
-				r.Ops[0].HasRPCError, r.Ops[0].RPCErrorCode = true, mcpwire.CodeGateway
+				r.Ops[0].Error = record.RPCError{Code: mcpwire.CodeGateway, Valid: true}
 			},
 			want: common(map[string]string{"mcp.method.name": "ping", "error.type": "upstream_timeout", "rpc.response.status_code": "-32000"})},
 		{name: "notification",
@@ -148,10 +148,10 @@ func TestMetricSeriesBounded(t *testing.T) {
 			ClientAddr: fmt.Sprintf("10.0.%d.%d", i/256, i%256), Backend: testBackend,
 		}
 		ops := rec.NewOps(3)
-		ops[0] = record.Op{Kind: "request", Method: "tools/call", ID: fmt.Sprint(i), Name: fmt.Sprint("bogus-", i),
-			Answered: true, HasRPCError: true, RPCErrorCode: int64(1000 + i), RPCError: fmt.Sprint("msg ", i)}
-		ops[1] = record.Op{Kind: "request", Method: fmt.Sprint("x/method-", i), ID: fmt.Sprint(`"`, i, `"`)}
-		ops[2] = record.Op{Kind: "request", Method: "resources/read", ID: "1", URI: fmt.Sprint("file:///", i), Answered: true}
+		ops[0] = record.Op{Kind: record.OpRequest, Method: "tools/call", ID: fmt.Sprint(i), Name: fmt.Sprint("bogus-", i),
+			Answered: true, Error: record.RPCError{Code: int64(1000 + i), Message: fmt.Sprint("msg ", i), Valid: true}}
+		ops[1] = record.Op{Kind: record.OpRequest, Method: fmt.Sprint("x/method-", i), ID: fmt.Sprint(`"`, i, `"`)}
+		ops[2] = record.Op{Kind: record.OpRequest, Method: "resources/read", ID: "1", URI: fmt.Sprint("file:///", i), Answered: true}
 		rep.Report(context.Background(), rec)
 	}
 	points := h.collect(t, MetricServerOperationDuration)
@@ -197,7 +197,7 @@ func TestSelfMetrics(t *testing.T) {
 	h := newHarness(t, InstrumentOptions{}, nil)
 	h.tel.SessionStarted(testBackend)
 	h.tel.SessionStarted(testBackend)
-	h.tel.SessionEnded(testBackend, "2025-06-18", time.Now().Add(-time.Second), record.ReasonUpstreamUnavailable)
+	h.tel.SessionEnded(testBackend, "2025-06-18", time.Now().Add(-time.Second), string(record.ReasonUpstreamUnavailable))
 	h.tel.StdioRestart(testBackend)
 	h.tel.JWKSFetch(true)
 	h.tel.JWKSFetch(false)

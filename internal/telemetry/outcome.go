@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	"github.com/mcpgate/mcpgate/internal/credmask"
-	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
 )
 
@@ -23,53 +22,43 @@ type outcome struct {
 // ("subject alice: token lacks scope …"), which must not reach a span unless
 // attribution says so: those get no description (error.type says enough).
 func reasonDesc(rec *record.Record) string {
-	if authReason(rec.Reason) {
+	if rec.Reason.Category() == record.CategoryAuth {
 		return ""
 	}
 	return credmask.MaskString(rec.Detail)
 }
 
-// opOutcome derives the outcome of op from the record:
-//
-//   - a response arrived: a JSON-RPC error gives its code — unless it is the
-//     error the gateway wrote itself in place of a backend that failed
-//     (mcpwire.CodeGateway with a gateway reason), which gives the reason;
-//     result.isError gives "tool_error"; else success;
-//   - no response: the gateway's reason when it has one (the request was
-//     rejected, or the backend failed); a request unanswered for no known
-//     reason with an HTTP error status is "_OTHER"; else success (a
-//     notification or client response, which get no answer).
+// opOutcome is the record's outcome of op (record.Record.OpOutcome) as
+// error.type, code and description. A message without an answer gets
+// "_OTHER" for an HTTP error status only when it is a request: a
+// notification or client response is answered by the status alone, and an
+// error status there is no operation's error.
 func opOutcome(rec *record.Record, op *record.Op) outcome {
-	if op.Answered {
-		switch {
-		case op.HasRPCError:
-			o := outcome{code: op.RPCErrorCode, hasCode: true, desc: op.RPCError, errType: codeString(op.RPCErrorCode)}
-			if rec.Reason != "" && op.RPCErrorCode == mcpwire.CodeGateway {
-				o.errType = rec.Reason
-			}
-			return o
-		case op.ToolError:
-			return outcome{errType: record.ReasonToolError}
-		}
-		return outcome{}
-	}
-	if rec.Reason != "" {
-		return outcome{errType: rec.Reason, desc: reasonDesc(rec)}
-	}
-	if op.Kind == "request" && rec.Status >= 400 {
-		return outcome{errType: other, desc: "HTTP " + strconv.Itoa(rec.Status)}
-	}
-	return outcome{}
+	return outcomeOf(rec, rec.OpOutcome(op), op.Kind == record.OpRequest)
 }
 
 // requestOutcome is opOutcome for a request without messages (GET stream,
 // DELETE, or a request rejected before its body was parsed).
 func requestOutcome(rec *record.Record) outcome {
+	return outcomeOf(rec, rec.RequestOutcome(), true)
+}
+
+func outcomeOf(rec *record.Record, o record.Outcome, request bool) outcome {
 	switch {
-	case rec.Reason != "":
-		return outcome{errType: rec.Reason, desc: reasonDesc(rec)}
-	case rec.Status >= 400:
-		return outcome{errType: other, desc: "HTTP " + strconv.Itoa(rec.Status)}
+	case o.Error.Valid:
+		// With a reason, the error the gateway wrote in place of a backend
+		// that failed: the reason is its type.
+		errType := string(o.Reason)
+		if errType == "" {
+			errType = codeString(o.Error.Code)
+		}
+		return outcome{errType: errType, code: o.Error.Code, hasCode: true, desc: o.Error.Message}
+	case o.ToolError:
+		return outcome{errType: string(record.ReasonToolError)}
+	case o.Reason != "":
+		return outcome{errType: string(o.Reason), desc: reasonDesc(rec)}
+	case o.Status != 0 && request:
+		return outcome{errType: other, desc: "HTTP " + strconv.Itoa(o.Status)}
 	}
 	return outcome{}
 }

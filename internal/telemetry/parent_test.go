@@ -81,7 +81,7 @@ func TestRejectedLinksBoth(t *testing.T) {
 	h := newHarness(t, InstrumentOptions{}, nil)
 	rec := &record.Record{Start: time.Now(), HTTPMethod: "POST", TraceParent: httpTP, Status: 401, Reason: record.ReasonUnauthenticated}
 	op := &rec.NewOps(1)[0]
-	op.Kind, op.Method, op.ID, op.Name = "request", "tools/call", "1", "echo"
+	op.Kind, op.Method, op.ID, op.Name = record.OpRequest, "tools/call", "1", "echo"
 	op.TraceParent, op.TraceState = metaTP, "m=1"
 	h.tel.Reporter().Report(context.Background(), rec)
 	s := h.spans.Ended()[0]

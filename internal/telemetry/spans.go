@@ -119,7 +119,7 @@ func appendOp(kv []attribute.KeyValue, op *record.Op) []attribute.KeyValue {
 	if op.Method != "" {
 		kv = append(kv, keyMCPMethod.String(op.Method))
 	} else {
-		kv = append(kv, keyMessageKind.String(op.Kind))
+		kv = append(kv, keyMessageKind.String(op.Kind.String()))
 	}
 	if op.ID != "" {
 		kv = append(kv, keyJSONRPCRequestID.String(requestIDString(op.ID)))

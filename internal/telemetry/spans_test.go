@@ -72,7 +72,7 @@ func TestServerSpans(t *testing.T) {
 			return post(`{"jsonrpc":"2.0","id":8,"method":"prompts/get","params":{"name":"greet"}}`, mcpwire.HeaderSessionID, sid)
 		},
 		relay: answer(func(r *record.Record) {
-			r.Ops[0].HasRPCError, r.Ops[0].RPCErrorCode, r.Ops[0].RPCError = true, -32602, "Invalid params"
+			r.Ops[0].Error = record.RPCError{Code: -32602, Message: "Invalid params", Valid: true}
 		}),
 		wantName: "prompts/get greet",
 		want: map[string]string{

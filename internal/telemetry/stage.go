@@ -39,7 +39,7 @@ func (t *Telemetry) Stage() func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
 			rec := record.FromContext(ctx)
-			if rec == nil || rec.Telemetry != nil {
+			if rec == nil || stateKey.Get(rec) != nil {
 				next.ServeHTTP(w, r)
 				return
 			}

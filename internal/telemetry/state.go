@@ -6,8 +6,8 @@ import (
 	"github.com/mcpgate/mcpgate/internal/record"
 )
 
-// reqState is what telemetry keeps about one request, on its record
-// (record.Record.Telemetry) rather than in the context: the reporter runs in
+// reqState is what telemetry keeps about one request, in its slot on the
+// record (stateKey) rather than in the context: the reporter runs in
 // observe, outside the stage that started the spans, and sees the record but
 // none of the inner contexts.
 type reqState struct {
@@ -22,13 +22,10 @@ type reqState struct {
 	args []string
 }
 
-func stateOf(rec *record.Record) *reqState {
-	if rec == nil {
-		return nil
-	}
-	st, _ := rec.Telemetry.(*reqState)
-	return st
-}
+// stateKey is telemetry's slot on every record.
+var stateKey = record.NewKey[reqState]()
+
+func stateOf(rec *record.Record) *reqState { return stateKey.Get(rec) }
 
 // newState sizes the span slice for rec.
 func newState(rec *record.Record, admitted bool) *reqState {
@@ -38,7 +35,7 @@ func newState(rec *record.Record, admitted bool) *reqState {
 	} else {
 		st.spans = st.one[:]
 	}
-	rec.Telemetry = st
+	stateKey.Set(rec, st)
 	return st
 }
 
