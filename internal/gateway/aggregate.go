@@ -11,12 +11,6 @@ import (
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
-// aggregator is the aggregating backend as the admin listener sees it.
-type aggregator interface {
-	backend
-	Statuses() []aggregate.Status
-}
-
 // newAggregator builds the aggregating backend: several backends behind
 // one MCP endpoint (docs/aggregation.md).
 func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*aggregate.Aggregator, error) {
@@ -72,8 +66,7 @@ func probeNames(ag *aggregate.Aggregator, cfg *config.Config, log *slog.Logger) 
 		log.Warn(w)
 	}
 	if err != nil {
-		_ = ag.Close(context.Background())
-		return fmt.Errorf("aggregate: %w", err)
+		return fmt.Errorf("aggregate: %w", err) // New closes ag
 	}
 	return nil
 }
