@@ -23,6 +23,9 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 		}
 		if b.IsCommand() {
 			ab.Command, ab.Dir, ab.InheritEnv = b.Argv(), b.Dir, b.InheritEnv
+			// A child that exited is started again by the reconnection,
+			// spaced out as restart says.
+			ab.InitialBackoff, ab.MaxBackoff = b.Restart.InitialBackoff, b.Restart.MaxBackoff
 			for k, v := range b.Env {
 				ab.Env = append(ab.Env, k+"="+v)
 			}
@@ -32,7 +35,7 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 				return nil, err
 			}
 			ab.URL, ab.Headers, ab.TLS = u, headers, tlsConf
-			ab.ConnectTimeout, ab.FirstByteTimeout = b.Timeouts.Connect, b.Timeouts.FirstByte
+			ab.ConnectTimeout, ab.FirstByteTimeout, ab.IdleTimeout = b.Timeouts.Connect, b.Timeouts.FirstByte, b.Timeouts.Idle
 		}
 		bs = append(bs, ab)
 	}
