@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -66,5 +69,57 @@ func settled(t *testing.T, n int) {
 			t.Fatalf("%d goroutines, %d before New: still running:\n%s", runtime.NumGoroutine(), n, buf)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAdminReadyzBackends: the admin /readyz lists what the backend
+// reports through Status, in either mode, and agrees with the public one.
+func TestAdminReadyzBackends(t *testing.T) {
+	stdio, err := config.ForCommand("127.0.0.1:0", []string{"/bin/cat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdio.Admin.Listen = "127.0.0.1:0"
+	two, err := config.Parse("mcpgate.yaml", []byte("listen: 127.0.0.1:0\nadmin: {listen: \"127.0.0.1:0\"}\n"+
+		"backends:\n  - {name: a, command: [/bin/cat]}\n  - {name: b, url: \"http://127.0.0.1:1/mcp\"}\n"+
+		"auth: {mode: anonymous}\n"), config.Lookup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		cfg      *config.Config
+		mode     string
+		backends string
+	}{
+		{"relay", upstreamConfig(t, "http://127.0.0.1:1/mcp"), "relay", `[{"kind":"http","name":"default"}]`},
+		{"stdio relay", stdio, "relay", `[{"kind":"stdio","name":"default","sessions":0}]`},
+		{"aggregate", two, "aggregate", `[{"kind":"stdio","name":"a","sessions":0},{"kind":"http","name":"b","sessions":0}]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGateway(t, tc.cfg, nil)
+			w := httptest.NewRecorder()
+			g.adminMux().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			var detail struct {
+				Mode     string
+				Backends []map[string]any
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &detail); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(detail.Backends)
+			if w.Code != http.StatusOK || detail.Mode != tc.mode || string(got) != tc.backends {
+				t.Fatalf("admin /readyz %d, mode %q, backends %s; want 200, %q, %s", w.Code, detail.Mode, got, tc.mode, tc.backends)
+			}
+			g.draining.Store(true)
+			for _, h := range []http.Handler{g.Handler(), g.adminMux()} {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+				if w.Code != http.StatusServiceUnavailable {
+					t.Fatalf("/readyz while draining: %d %s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }
