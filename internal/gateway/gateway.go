@@ -461,12 +461,14 @@ func (g *Gateway) Handler() http.Handler { return g.public.Handler }
 func (g *Gateway) Run(ctx context.Context, ready func(public, admin net.Addr)) error {
 	pl, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {
+		g.release()
 		return fmt.Errorf("public listener: %w", err)
 	}
 	var al net.Listener
 	if g.admin != nil {
 		if al, err = net.Listen("tcp", g.cfg.Admin.Listen); err != nil {
 			pl.Close()
+			g.release()
 			return fmt.Errorf("admin listener: %w", err)
 		}
 	}
@@ -538,6 +540,23 @@ func (g *Gateway) shutdown() error {
 	// that ends records its duration, which the telemetry flush exports.
 	stopCtx, cancelStop := context.WithDeadline(ctx, deadline.Add(-reserve/2))
 	defer cancelStop()
+	g.stop(ctx, stopCtx)
+	g.log.Info("stopped")
+	return nil
+}
+
+// release stops what New started when Run cannot serve at all (a listener
+// that cannot bind): nothing was served, so there is nothing to drain.
+func (g *Gateway) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeouts.Shutdown)
+	defer cancel()
+	g.stop(ctx, ctx)
+}
+
+// stop stops the backend (its children, until stopCtx) and the identity
+// providers' key refreshes, then flushes the audit log and the spans
+// (until ctx).
+func (g *Gateway) stop(ctx, stopCtx context.Context) {
 	if err := g.backend.Close(stopCtx); err != nil {
 		g.log.Warn("backend did not stop cleanly", "error", err)
 	}
@@ -558,8 +577,6 @@ func (g *Gateway) shutdown() error {
 		}
 	})
 	wg.Wait()
-	g.log.Info("stopped")
-	return nil
 }
 
 // shutdownReserve is the part of the shutdown bound kept for stopping the

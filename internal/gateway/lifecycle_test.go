@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -120,6 +122,41 @@ func TestAdminReadyzBackends(t *testing.T) {
 					t.Fatalf("/readyz while draining: %d %s", w.Code, w.Body)
 				}
 			}
+		})
+	}
+}
+
+// TestRunReleasesOnListenFailure: when Run cannot bind a listener, what
+// New started is stopped before it returns.
+func TestRunReleasesOnListenFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	tests := []struct {
+		name          string
+		listen, admin string
+	}{
+		{"public", taken.Addr().String(), "127.0.0.1:0"},
+		{"admin", "127.0.0.1:0", taken.Addr().String()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.ForCommand(tc.listen, []string{"/bin/cat"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Admin.Listen = tc.admin
+			before := runtime.NumGoroutine()
+			g, err := New(cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Run(context.Background(), nil); err == nil || !strings.Contains(err.Error(), tc.name+" listener") {
+				t.Fatalf("Run = %v, want a %s listener error", err, tc.name)
+			}
+			settled(t, before)
 		})
 	}
 }

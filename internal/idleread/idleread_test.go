@@ -27,15 +27,26 @@ func TestIdle(t *testing.T) {
 				rc = pr
 			}
 			var called atomic.Int32
-			b := New(rc, 50*time.Millisecond, func() { called.Add(1) })
+			done := make(chan struct{})
+			b := New(rc, 50*time.Millisecond, func() { called.Add(1); close(done) })
 			_, err := io.ReadAll(b)
 			if got := errors.Is(err, ErrIdle); got != tc.wantIdle {
 				t.Fatalf("ReadAll error %v, want idle %v", err, tc.wantIdle)
 			}
-			if got := called.Load() == 1; got != tc.wantIdle {
-				t.Fatalf("onIdle called %d times, want idle %v", called.Load(), tc.wantIdle)
-			}
 			_ = b.Close()
+			if tc.wantIdle {
+				// onIdle runs on the timer's goroutine, after the close
+				// that ended the Read.
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					t.Fatal("onIdle not called")
+				}
+			}
+			time.Sleep(100 * time.Millisecond) // a stray timer would fire by now
+			if n := called.Load(); n != map[bool]int32{true: 1, false: 0}[tc.wantIdle] {
+				t.Fatalf("onIdle called %d times, want idle %v", n, tc.wantIdle)
+			}
 		})
 	}
 }
