@@ -28,11 +28,23 @@ type Backend struct {
 	TLS              *tls.Config   // nil: system roots
 	ConnectTimeout   time.Duration // dial + TLS handshake; default 10s
 	FirstByteTimeout time.Duration // until response headers; 0: none
+	// IdleTimeout bounds the silence of a response to one of the
+	// gateway's requests (a POST); 0: none. The gateway's own listening
+	// stream with the backend (its GET) is exempt: silence is what it
+	// mostly carries. A response silent this long ends the backend session
+	// (its calls in flight fail), which is reconnected after the back-off.
+	IdleTimeout time.Duration
 
 	Command    []string // program and arguments
 	Env        []string // added to the child's minimal environment (childproc.Environ)
 	InheritEnv []string // more of the gateway's variables passed on (names, or prefixes ending in "*")
 	Dir        string
+
+	// InitialBackoff and MaxBackoff space out the reconnections of the
+	// backend within a client session after it failed or its child exited:
+	// the first waits InitialBackoff, each failed one doubles it up to
+	// MaxBackoff. Defaults 1s and 30s.
+	InitialBackoff, MaxBackoff time.Duration
 
 	Filter Filter
 }
@@ -43,7 +55,13 @@ type backend struct {
 	Backend
 	info   telemetry.BackendInfo
 	client *http.Client // HTTP backends; shared by all sessions
-	log    *slog.Logger
+	// rt is client's transport without the idle bound, the base of each
+	// session's own (fencedTransport).
+	rt  http.RoundTripper
+	log *slog.Logger
+	// retryMin and retryMax are the reconnection back-off (Backend's
+	// InitialBackoff and MaxBackoff, defaulted).
+	retryMin, retryMax time.Duration
 
 	mu        sync.Mutex
 	catalogs  catalogs // what its sessions offer, shared by content (catalog.go)
@@ -54,7 +72,14 @@ type backend struct {
 }
 
 func newBackend(b Backend, log *slog.Logger) (*backend, error) {
-	be := &backend{Backend: b, log: log.With("backend", b.Name)}
+	be := &backend{Backend: b, log: log.With("backend", b.Name), retryMin: b.InitialBackoff, retryMax: b.MaxBackoff}
+	if be.retryMin <= 0 {
+		be.retryMin = minRetry
+	}
+	if be.retryMax <= 0 {
+		be.retryMax = maxRetry
+	}
+	be.retryMax = max(be.retryMax, be.retryMin) // a cap below the first wait would silently shorten it
 	switch {
 	case b.URL != nil && len(b.Command) == 0:
 		if b.URL.Scheme != "http" && b.URL.Scheme != "https" {
@@ -66,7 +91,7 @@ func newBackend(b Backend, log *slog.Logger) (*backend, error) {
 			connect = 10 * time.Second
 		}
 		dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-		be.client = &http.Client{Transport: &traceTransport{
+		be.rt = &traceTransport{
 			headers: b.Headers,
 			base: &http.Transport{
 				Proxy:                 nil, // backends are reached directly, whatever HTTP_PROXY says
@@ -79,7 +104,10 @@ func newBackend(b Backend, log *slog.Logger) (*backend, error) {
 				MaxIdleConnsPerHost:   512,
 				IdleConnTimeout:       90 * time.Second,
 			},
-		}}
+		}
+		// The fast path (fastpath.go) posts with this client: an idle
+		// response fails its call.
+		be.client = &http.Client{Transport: idleTransport(be.rt, b.IdleTimeout, nil)}
 	case len(b.Command) > 0 && b.URL == nil:
 		be.info = telemetry.StdioBackend(b.Name)
 	default:
@@ -90,21 +118,22 @@ func newBackend(b Backend, log *slog.Logger) (*backend, error) {
 
 // transport returns a fresh transport for one client session: an HTTP
 // session, or a new child process.
-func (b *backend) transport() mcp.Transport { return b.fencedTransport(nil) }
+func (b *backend) transport() mcp.Transport { return b.fencedTransport(nil, nil) }
 
 // fencedTransport is transport, counting for f (when not nil) the relayed
-// notifications read off the wire (order.go).
-func (b *backend) fencedTransport(f *noteFence) mcp.Transport {
+// notifications read off the wire (order.go). onIdle, when not nil, is
+// called when a response stays silent past IdleTimeout: the SDK's client
+// would leave a call whose event stream broke without event ids waiting
+// for ever, so the session with the backend is ended instead.
+func (b *backend) fencedTransport(f *noteFence, onIdle func()) mcp.Transport {
 	if b.client != nil {
 		hc := b.client
-		if f != nil {
-			base := hc.Transport
-			if base == nil {
-				base = http.DefaultTransport
+		if f != nil || onIdle != nil {
+			var rt http.RoundTripper = b.rt
+			if f != nil {
+				rt = &fenceTransport{base: rt, f: f}
 			}
-			c := *hc
-			c.Transport = &fenceTransport{base: base, f: f}
-			hc = &c
+			hc = &http.Client{Transport: idleTransport(rt, b.IdleTimeout, onIdle)}
 		}
 		return &mcp.StreamableClientTransport{Endpoint: b.URL.String(), HTTPClient: hc, MaxRetries: 1}
 	}

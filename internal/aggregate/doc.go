@@ -11,6 +11,8 @@
 //   - naming.go: prefixes, filters, truncation, collisions, resource URIs —
 //     the pure rules, unit-tested on their own;
 //   - backend.go: one configured backend: how to connect, its health;
+//   - lifecycle.go: the relay's lifecycle keys where they hold here
+//     (timeouts.idle, restart's back-off); status.go: health for /readyz;
 //   - session.go: one client session and its backend connections;
 //   - apply.go: putting a backend's lists on the session's server;
 //   - forward.go: the handlers that forward calls and server→client requests;

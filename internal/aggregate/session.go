@@ -19,7 +19,8 @@ import (
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 )
 
-// Reconnection back-off of one backend within one client session.
+// Reconnection back-off of one backend within one client session, unless
+// the backend sets its own (Backend.InitialBackoff, MaxBackoff).
 const (
 	minRetry = time.Second
 	maxRetry = 30 * time.Second
@@ -299,7 +300,7 @@ func (s *session) settle(b *backend, err error) bool {
 	r := s.retryOf(b.Name)
 	r.connecting = false
 	if err != nil {
-		r.delay = min(max(r.delay*2, minRetry), maxRetry)
+		r.delay = min(max(r.delay*2, b.retryMin), b.retryMax)
 		r.next = time.Now().Add(r.delay)
 	} else {
 		r.delay, r.next = 0, time.Time{}
@@ -438,7 +439,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 	client.AddSendingMiddleware(injectMeta(b.client == nil), keepArguments, c.levelMeta)
 	client.AddReceivingMiddleware(c.rootsList, c.fence.middleware)
 	c.client = client
-	cs, err := s.connectEra(ctx, client, b, c.fence)
+	cs, err := s.connectEra(ctx, client, b, c)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -457,11 +458,11 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 // serves only 2026-07-28 refuses the session's initialize; it is then
 // connected as the SDK would (server/discover first), so that it is still
 // offered.
-func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend, f *noteFence) (*mcp.ClientSession, error) {
+func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend, c *conn) (*mcp.ClientSession, error) {
 	if s.version == "" || mcpwire.Stateless(s.version) {
-		return client.Connect(ctx, b.fencedTransport(f), nil)
+		return client.Connect(ctx, b.fencedTransport(c.fence, s.idleFor(c)), nil)
 	}
-	cs, err := client.Connect(ctx, b.fencedTransport(f), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
+	cs, err := client.Connect(ctx, b.fencedTransport(c.fence, s.idleFor(c)), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -470,7 +471,7 @@ func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend
 		// stdio backend, a second child).
 		return cs, err
 	}
-	cs, err2 := client.Connect(ctx, b.fencedTransport(f), nil)
+	cs, err2 := client.Connect(ctx, b.fencedTransport(c.fence, s.idleFor(c)), nil)
 	if err2 != nil {
 		return nil, fmt.Errorf("%s: %w; newest revision: %w", s.version, err, err2)
 	}
@@ -624,7 +625,7 @@ func (s *session) down(c *conn, err error) {
 	}
 	s.dropLocked(c)
 	r := s.retryOf(c.b.Name)
-	r.delay = minRetry
+	r.delay = c.b.retryMin
 	r.next = time.Now().Add(r.delay)
 	s.mu.Unlock()
 	c.b.failed(err)

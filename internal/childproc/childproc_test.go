@@ -96,3 +96,46 @@ func waitPID(t *testing.T, path string) int {
 	t.Fatalf("no pid in %s", path)
 	return 0
 }
+
+// recordLevels is a slog handler that keeps each record's message and level.
+type recordLevels struct {
+	ch chan slog.Record
+}
+
+func (h recordLevels) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordLevels) Handle(_ context.Context, r slog.Record) error {
+	h.ch <- r
+	return nil
+}
+func (h recordLevels) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordLevels) WithGroup(string) slog.Handler      { return h }
+
+// TestStderrAtInfo: a child's stderr is logged at info level. Both modes
+// start their children here (the relay's and the aggregator's), so one
+// level holds for both (issue 14: it was debug in one and info in the
+// other).
+func TestStderrAtInfo(t *testing.T) {
+	h := recordLevels{ch: make(chan slog.Record, 16)}
+	p, err := Start(Command{Argv: []string{"/bin/sh", "-c", "echo oops >&2"}}, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Stdin.Close()
+	<-p.Done()
+	p.Stdout.Close()
+	close(h.ch)
+	var got []string
+	for r := range h.ch {
+		var line string
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "line" {
+				line = a.Value.String()
+			}
+			return true
+		})
+		got = append(got, r.Level.String()+" "+r.Message+": "+line)
+	}
+	if want := []string{"INFO stdio server stderr: oops"}; !slices.Equal(got, want) {
+		t.Fatalf("logged %q, want %q", got, want)
+	}
+}

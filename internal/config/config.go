@@ -113,7 +113,6 @@ type Backend struct {
 	// maxSessionsPerPrincipal: cap on one principal's concurrent sessions
 	// (isolation session only); default max(1, maxSessions/4).
 	MaxSessionsPerPrincipal int
-	Stateless               bool    // stateless: the operator declares the server stateless
 	Restart                 Restart // restart: child restart backoff
 
 	// Aggregating mode (several backends) only: which of the backend's

@@ -20,7 +20,8 @@ const (
 // place defaults live. A key the file set, even to a zero value (admin.pprof:
 // false, readBody: 0, admin.listen: ""), is left alone. Backend defaults depend
 // on the backend's kind: remote backends get timeouts (and TLS 1.2 for
-// https), command backends get isolation, maxSessions and restart.
+// https), command backends get isolation, restart and, relayed alone,
+// maxSessions.
 func applyDefaults(c *Config) {
 	unset := func(path string) bool { return !c.isSet(path) }
 	str := func(path string, dst *string, v string) {
@@ -99,7 +100,9 @@ func applyDefaults(c *Config) {
 			if unset(p + "isolation") {
 				b.Isolation = IsolationSession
 			}
-			if b.Isolation == IsolationSession {
+			// Aggregating, the client sessions are capped by aggregate.*
+			// (Validate refuses these keys there).
+			if b.Isolation == IsolationSession && len(c.Backends) == 1 {
 				num(p+"maxSessions", &b.MaxSessions, 100)
 				num(p+"maxSessionsPerPrincipal", &b.MaxSessionsPerPrincipal, max(1, b.MaxSessions/4))
 			}

@@ -184,6 +184,17 @@ type field struct {
 	decode func(n *yaml.Node, path string)
 }
 
+// removedKeys are keys that no longer exist, by key path with list
+// indices written [], each with why and what to write instead: a file that
+// still has one gets that, not an "unknown key" that would leave its
+// author guessing.
+var removedKeys = map[string]string{
+	"backends[].stateless": "nothing ever read it (the gateway behaved the same either way); " +
+		"a server that keeps no per-session state can serve every session from one child: isolation: shared",
+}
+
+var listIndex = regexp.MustCompile(`\[[0-9]+\]`)
+
 // mapping walks mapping node n at key path path against the known keys.
 // A null value (an empty section) counts as an empty mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
@@ -202,6 +213,10 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
 				f.decode(v, kp)
 				return
 			}
+		}
+		if why, ok := removedKeys[listIndex.ReplaceAllString(kp, "[]")]; ok {
+			d.errorf(k.Line, kp, "was removed: %s", why)
+			return
 		}
 		d.errorf(k.Line, path, "%s", unknownKey(k.Value, fields))
 	})
@@ -653,7 +668,6 @@ func (d *decoder) backend(n *yaml.Node, path string, b *Backend) {
 		}},
 		{"maxSessions", d.integer(&b.MaxSessions)},
 		{"maxSessionsPerPrincipal", d.integer(&b.MaxSessionsPerPrincipal)},
-		{"stateless", d.boolean(&b.Stateless)},
 		{"restart", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"initialBackoff", d.duration(&b.Restart.InitialBackoff)},

@@ -20,7 +20,7 @@ import (
 // It is pure: it touches neither the file system nor the network (see
 // CheckFiles for that). Parse calls it; call it again after changing a Config.
 func (c *Config) Validate() error {
-	v := &validator{m: c.meta}
+	v := &validator{m: c.meta, several: len(c.Backends) > 1}
 
 	if err := checkListen(c.Listen); err != nil {
 		v.errorf("listen", "%s %v", v.m.quote("listen", c.Listen), err)
@@ -96,6 +96,8 @@ func (c *Config) Validate() error {
 type validator struct {
 	m    *meta
 	errs errorList
+	// several is aggregating mode: more than one backend.
+	several bool
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -352,7 +354,6 @@ func (v *validator) remote(b *Backend, p string) {
 	only("isolation", b.Isolation != "")
 	only("maxSessions", b.MaxSessions != 0)
 	only("maxSessionsPerPrincipal", b.MaxSessionsPerPrincipal != 0)
-	only("stateless", b.Stateless)
 	only("restart", b.Restart != Restart{})
 
 	up := p + ".url"
@@ -447,8 +448,10 @@ func (v *validator) local(b *Backend, p string) {
 		v.errorf(p+".dir", "must not contain a NUL byte")
 	}
 
-	switch b.Isolation {
-	case IsolationSession:
+	switch {
+	case v.several:
+		v.aggregatedLocal(b, p)
+	case b.Isolation == IsolationSession:
 		if b.MaxSessions <= 0 {
 			v.errorf(p+".maxSessions", "must be greater than 0, got %d", b.MaxSessions)
 		}
@@ -458,7 +461,7 @@ func (v *validator) local(b *Backend, p string) {
 		case b.MaxSessions > 0 && b.MaxSessionsPerPrincipal > b.MaxSessions:
 			v.errorf(p+".maxSessionsPerPrincipal", "must be at most maxSessions (%d), got %d", b.MaxSessions, b.MaxSessionsPerPrincipal)
 		}
-	case IsolationShared:
+	case b.Isolation == IsolationShared:
 		if b.MaxSessions != 0 {
 			v.errorf(p+".maxSessions", "only applies with isolation: session")
 		}
@@ -469,9 +472,38 @@ func (v *validator) local(b *Backend, p string) {
 		v.errorf(p+".isolation", "unknown isolation %s (valid: session, shared)", v.m.quote(p+".isolation", string(b.Isolation)))
 	}
 
+	// restart holds in both modes: relayed, it spaces out the starts of a
+	// failing child; aggregated, the reconnections that start a new one.
 	v.positiveDuration(p+".restart.initialBackoff", b.Restart.InitialBackoff)
 	if b.Restart.MaxBackoff < b.Restart.InitialBackoff {
 		v.errorf(p+".restart.maxBackoff", "must be at least initialBackoff (%s), got %s", b.Restart.InitialBackoff, b.Restart.MaxBackoff)
+	}
+}
+
+// aggregatedLocal checks a command backend's lifecycle keys in
+// aggregating mode, where every client session opens its own session with
+// each backend: a command backend runs one child per client session, and
+// the client sessions are capped by aggregate.maxSessions and
+// aggregate.maxSessionsPerPrincipal. Keys that cannot hold there are
+// refused rather than dropped.
+func (v *validator) aggregatedLocal(b *Backend, p string) {
+	switch b.Isolation {
+	case IsolationSession:
+	case IsolationShared:
+		v.errorf(p+".isolation", "shared only applies with one backend: aggregating, every client session holds a session of its own with each backend, "+
+			"so a command backend runs one child per client session (isolation: session); to share one child, relay this server with an mcpgate of its own "+
+			"(isolation: shared) and aggregate that one by url")
+	default:
+		v.errorf(p+".isolation", "unknown isolation %s (valid with several backends: session)", v.m.quote(p+".isolation", string(b.Isolation)))
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"maxSessions", b.MaxSessions != 0}, {"maxSessionsPerPrincipal", b.MaxSessionsPerPrincipal != 0}} {
+		if k.set || v.m != nil && v.m.set[p+"."+k.key] {
+			v.errorf(p+"."+k.key, "only applies with one backend: aggregating, every client session holds one child of each command backend, "+
+				"so aggregate.%s caps them; set that instead", k.key)
+		}
 	}
 }
 

@@ -11,12 +11,6 @@ import (
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
 
-// aggregator is the aggregating backend as the admin listener sees it.
-type aggregator interface {
-	backend
-	Statuses() []aggregate.Status
-}
-
 // newAggregator builds the aggregating backend: several backends behind
 // one MCP endpoint (docs/aggregation.md).
 func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*aggregate.Aggregator, error) {
@@ -29,6 +23,9 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 		}
 		if b.IsCommand() {
 			ab.Command, ab.Dir, ab.InheritEnv = b.Argv(), b.Dir, b.InheritEnv
+			// A child that exited is started again by the reconnection,
+			// spaced out as restart says.
+			ab.InitialBackoff, ab.MaxBackoff = b.Restart.InitialBackoff, b.Restart.MaxBackoff
 			for k, v := range b.Env {
 				ab.Env = append(ab.Env, k+"="+v)
 			}
@@ -38,7 +35,7 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 				return nil, err
 			}
 			ab.URL, ab.Headers, ab.TLS = u, headers, tlsConf
-			ab.ConnectTimeout, ab.FirstByteTimeout = b.Timeouts.Connect, b.Timeouts.FirstByte
+			ab.ConnectTimeout, ab.FirstByteTimeout, ab.IdleTimeout = b.Timeouts.Connect, b.Timeouts.FirstByte, b.Timeouts.Idle
 		}
 		bs = append(bs, ab)
 	}
@@ -72,8 +69,7 @@ func probeNames(ag *aggregate.Aggregator, cfg *config.Config, log *slog.Logger) 
 		log.Warn(w)
 	}
 	if err != nil {
-		_ = ag.Close(context.Background())
-		return fmt.Errorf("aggregate: %w", err)
+		return fmt.Errorf("aggregate: %w", err) // New closes ag
 	}
 	return nil
 }

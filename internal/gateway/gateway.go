@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/authn"
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/guard"
+	"github.com/mcpgate/mcpgate/internal/health"
 	"github.com/mcpgate/mcpgate/internal/httprelay"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -61,18 +63,24 @@ type Gateway struct {
 	drained   chan struct{} // closed when draining starts: ends open GET streams
 }
 
-// backend is the relay behind the chain.
+// backend is the relay behind the chain: a stdio or HTTP relay with one
+// backend, the aggregator with several. Each reports its own backends'
+// health, so that /readyz needs to know none of their types.
 type backend interface {
 	http.Handler
 	Close(ctx context.Context) error
+	Status() []health.Backend
 }
 
 type httpBackend struct{ *httprelay.Relay }
 
 func (httpBackend) Close(context.Context) error { return nil }
 
-// New builds a gateway from a validated configuration.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+// New builds a gateway from a validated configuration. What it has started
+// (telemetry exporters, the audit log's writer, the backend's janitor or
+// reaper and children, the identity providers' key refreshes) is stopped
+// again when a later step fails: a failed New leaves nothing running.
+func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 	if len(cfg.Backends) == 0 {
 		return nil, errors.New("no backend configured")
 	}
@@ -81,7 +89,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		// resolved to (a backend URL's api_key quoted in an error, say).
 		log = redact.Logger(log, cfg.Redact)
 	}
-	g := &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
+	// undo holds what releases each step that started something, run in
+	// reverse when a later step fails.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for _, f := range slices.Backward(undo) {
+				f()
+			}
+		}
+	}()
+	g = &Gateway{cfg: cfg, log: log, drained: make(chan struct{})}
 	pr, err := newPrincipals(cfg)
 	if err != nil {
 		return nil, err
@@ -93,19 +111,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
+	undo = append(undo, func() { _ = otel.Shutdown(context.Background()) })
 	g.otel, g.tel = otel, otel.Telemetry()
-	built := false
-	defer func() {
-		if !built {
-			_ = otel.Shutdown(context.Background())
-			if pr.audit != nil {
-				_ = pr.audit.Close(context.Background())
-			}
-		}
-	}()
 	for _, w := range pr.startupWarnings(cfg, otel.TracesExporter) {
 		log.Warn(w)
 	}
+	undo = append(undo, func() {
+		if pr.audit != nil {
+			_ = pr.audit.Close(context.Background())
+		}
+	})
 	if err := pr.openAudit(cfg, log); err != nil {
 		return nil, err
 	}
@@ -116,23 +131,30 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 	}
 	var b backend
+	var ag *aggregate.Aggregator
 	if len(cfg.Backends) == 1 {
 		// Relayed, the server a client sees is the backend: the
 		// gateway's own -32022 errors offer what it advertises.
 		versions := new(mcpwire.Advertised)
 		g.supported = versions.Supported
 		b, err = newBackend(&cfg.Backends[0], cfg, log, g.tel, versions)
-	} else {
-		var ag *aggregate.Aggregator
-		if ag, err = newAggregator(cfg, log, g.tel); err == nil {
-			b = ag
-			// The gateway is the server: what its server/discover lists.
-			g.supported = ag.SupportedVersions
-			err = probeNames(ag, cfg, log)
-		}
+	} else if ag, err = newAggregator(cfg, log, g.tel); err == nil {
+		b = ag
+		// The gateway is the server: what its server/discover lists.
+		g.supported = ag.SupportedVersions
 	}
 	if err != nil {
 		return nil, err
+	}
+	undo = append(undo, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Shutdown)
+		defer cancel()
+		_ = b.Close(ctx)
+	})
+	if ag != nil {
+		if err := probeNames(ag, cfg, log); err != nil {
+			return nil, err
+		}
 	}
 	g.backend = b
 	aopts := authn.OptionsFromConfig(&cfg.Auth)
@@ -141,6 +163,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.auth, err = authn.New(aopts); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	undo = append(undo, g.auth.Close)
 	g.binder = sessionbind.New(binderOptions(cfg))
 
 	mux := http.NewServeMux()
@@ -154,16 +177,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if g.draining.Load() {
-			writeStatus(w, http.StatusServiceUnavailable, "draining")
-			return
-		}
-		if err := g.auth.Ready(); err != nil {
-			writeStatus(w, http.StatusServiceUnavailable, "not ready: identity provider keys unavailable")
-			return
-		}
-		if a := pr.audit; a != nil && a.FailClosed() && a.Healthy() != nil {
-			writeStatus(w, http.StatusServiceUnavailable, "not ready: audit sink failing")
+		if rd := g.readiness(); !rd.ready() {
+			writeStatus(w, http.StatusServiceUnavailable, rd.reason())
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
@@ -190,7 +205,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if cfg.Admin.Listen != "" {
 		g.admin = &http.Server{Addr: cfg.Admin.Listen, Handler: g.adminMux(), ReadHeaderTimeout: 10 * time.Second}
 	}
-	built = true
 	return g, nil
 }
 
@@ -389,44 +403,30 @@ func (g *Gateway) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		detail := map[string]any{"version": Version, "draining": g.draining.Load()}
-		authReady := g.auth.Ready()
-		detail["auth"] = map[string]any{"modes": g.cfg.Auth.Mode, "ready": authReady == nil}
-		if authReady != nil {
-			detail["auth"].(map[string]any)["error"] = g.cfg.Redact(authReady.Error())
+		rd := g.readiness()
+		detail := map[string]any{"version": Version, "draining": rd.draining, "mode": g.mode()}
+		auth := map[string]any{"modes": g.cfg.Auth.Mode, "ready": rd.auth == nil}
+		if rd.auth != nil {
+			auth["error"] = g.cfg.Redact(rd.auth.Error())
 		}
-		if ag, ok := g.backend.(aggregator); ok {
-			detail["mode"] = "aggregate"
-			sts := ag.Statuses()
-			for i := range sts {
-				// A backend's last error may quote its URL (query included).
-				sts[i].LastError = g.cfg.Redact(sts[i].LastError)
-			}
-			detail["backends"] = sts
-		} else {
-			b := map[string]any{"name": g.cfg.Backends[0].Name}
-			if r, ok := g.backend.(*stdiorelay.Relay); ok {
-				b["kind"], b["sessions"] = "stdio", r.Sessions()
-			} else {
-				b["kind"] = "http"
-			}
-			detail["mode"] = "relay"
-			detail["backends"] = []any{b}
+		detail["auth"] = auth
+		sts := g.backend.Status()
+		for i := range sts {
+			// A backend's last error may quote its URL (query included).
+			sts[i].LastError = g.cfg.Redact(sts[i].LastError)
 		}
-		status := http.StatusOK
-		if g.draining.Load() || authReady != nil {
-			status = http.StatusServiceUnavailable
-		}
+		detail["backends"] = sts
 		if a := g.principals.audit; a != nil {
-			ad := map[string]any{"healthy": a.Healthy() == nil, "failClosed": a.FailClosed(),
+			ad := map[string]any{"healthy": rd.audit == nil, "failClosed": a.FailClosed(),
 				"dropped": a.Dropped(), "lost": a.Lost(), "errors": a.Errors()}
-			if err := a.Healthy(); err != nil {
-				ad["error"] = g.cfg.Redact(err.Error())
-				if a.FailClosed() {
-					status = http.StatusServiceUnavailable
-				}
+			if rd.audit != nil {
+				ad["error"] = g.cfg.Redact(rd.audit.Error())
 			}
 			detail["audit"] = ad
+		}
+		status := http.StatusOK
+		if !rd.ready() {
+			status = http.StatusServiceUnavailable
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -462,12 +462,14 @@ func (g *Gateway) Handler() http.Handler { return g.public.Handler }
 func (g *Gateway) Run(ctx context.Context, ready func(public, admin net.Addr)) error {
 	pl, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {
+		g.release()
 		return fmt.Errorf("public listener: %w", err)
 	}
 	var al net.Listener
 	if g.admin != nil {
 		if al, err = net.Listen("tcp", g.cfg.Admin.Listen); err != nil {
 			pl.Close()
+			g.release()
 			return fmt.Errorf("admin listener: %w", err)
 		}
 	}
@@ -539,6 +541,23 @@ func (g *Gateway) shutdown() error {
 	// that ends records its duration, which the telemetry flush exports.
 	stopCtx, cancelStop := context.WithDeadline(ctx, deadline.Add(-reserve/2))
 	defer cancelStop()
+	g.stop(ctx, stopCtx)
+	g.log.Info("stopped")
+	return nil
+}
+
+// release stops what New started when Run cannot serve at all (a listener
+// that cannot bind): nothing was served, so there is nothing to drain.
+func (g *Gateway) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeouts.Shutdown)
+	defer cancel()
+	g.stop(ctx, ctx)
+}
+
+// stop stops the backend (its children, until stopCtx) and the identity
+// providers' key refreshes, then flushes the audit log and the spans
+// (until ctx).
+func (g *Gateway) stop(ctx, stopCtx context.Context) {
 	if err := g.backend.Close(stopCtx); err != nil {
 		g.log.Warn("backend did not stop cleanly", "error", err)
 	}
@@ -559,8 +578,6 @@ func (g *Gateway) shutdown() error {
 		}
 	})
 	wg.Wait()
-	g.log.Info("stopped")
-	return nil
 }
 
 // shutdownReserve is the part of the shutdown bound kept for stopping the
