@@ -133,6 +133,7 @@ type Engine struct {
 	claims []string
 	load   LoadOptions
 	set    atomic.Pointer[PolicySet]
+	cache  entityCache
 }
 
 // New loads the policies and returns the engine. In mode off no policy is
@@ -211,7 +212,7 @@ func (e *Engine) Decide(p Principal, r Request) Decision {
 	}
 	args, truncated := convertArguments(r.Arguments)
 	ctx := contextRecord(args, truncated, false, r.Client)
-	allowed, d := e.set.Load().authorize(p, r.Method, t.entity(), ctx)
+	allowed, d := e.set.Load().authorize(p, r.Method, e.cache.get(t), ctx, true)
 	d.Evaluated = true
 	switch {
 	case allowed:
@@ -237,7 +238,7 @@ func (e *Engine) AllowItem(p Principal, action string, target Target, c Client) 
 	if target.Kind == KindDefault {
 		target.Kind = KindFor(action)
 	}
-	ok, _ := e.set.Load().authorize(p, action, target.entity(), contextRecord(types.Record{}, false, true, c))
+	ok, _ := e.set.Load().authorize(p, action, e.cache.get(target), contextRecord(types.Record{}, false, true, c), false)
 	return ok
 }
 
@@ -251,9 +252,10 @@ func contextRecord(args types.Record, truncated, listing bool, c Client) types.R
 	})
 }
 
-// authorize runs Cedar over the policies that can match; on a deny,
-// Decision.Policies holds the forbids that matched.
-func (s *PolicySet) authorize(p Principal, method string, res types.Entity, ctx types.Record) (bool, Decision) {
+// authorize runs Cedar over the policies that can match; with detail, the
+// Decision names the determining (on a deny: the matching forbids) and the
+// failed policies.
+func (s *PolicySet) authorize(p Principal, method string, res types.Entity, ctx types.Record, detail bool) (bool, Decision) {
 	action := types.NewEntityUID(TypeAction, types.String(method))
 	it := candidateIter{s: s, action: action, resource: res.UID}
 	ents := entities{principal: &p.ent, resource: &res}
@@ -261,6 +263,9 @@ func (s *PolicySet) authorize(p Principal, method string, res types.Entity, ctx 
 		Principal: p.ent.UID, Action: action, Resource: res.UID, Context: ctx,
 	})
 	var d Decision
+	if !detail {
+		return dec == cedar.Allow, d
+	}
 	if len(diag.Reasons) > 0 {
 		d.Policies = make([]string, len(diag.Reasons))
 		for i, r := range diag.Reasons {

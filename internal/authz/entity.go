@@ -2,6 +2,7 @@ package authz
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/cedar-policy/cedar-go/types"
 
@@ -162,7 +163,25 @@ type Annotations struct {
 	ReadOnly, Destructive, Idempotent, OpenWorld Hint
 }
 
+// annotationRecords holds the record of each of the 3⁴ combinations of
+// hints, built once: records are immutable, and building one per list item
+// was the largest cost of filtering a list.
+var annotationRecords = func() (r [81]types.Record) {
+	for i := range r {
+		a := Annotations{Hint(i % 3), Hint(i / 3 % 3), Hint(i / 9 % 3), Hint(i / 27 % 3)}
+		r[i] = a.build()
+	}
+	return r
+}()
+
 func (a Annotations) record() types.Record {
+	if a.ReadOnly > HintTrue || a.Destructive > HintTrue || a.Idempotent > HintTrue || a.OpenWorld > HintTrue {
+		return a.build()
+	}
+	return annotationRecords[int(a.ReadOnly)+3*int(a.Destructive)+9*int(a.Idempotent)+27*int(a.OpenWorld)]
+}
+
+func (a Annotations) build() types.Record {
 	if a == (Annotations{}) {
 		return types.Record{}
 	}
@@ -216,6 +235,33 @@ func (t Target) entity() types.Entity {
 	return types.Entity{UID: types.NewEntityUID(TypeBackend, types.String(t.Backend)), Attributes: types.NewRecord(types.RecordMap{
 		"name": types.String(t.Backend),
 	})}
+}
+
+// entityCache memoizes resource entities by target: a target's entity is
+// immutable, and the same tools are decided and listed over and over. It
+// is bounded by starting over past maxEntityCache entries.
+type entityCache struct {
+	mu sync.RWMutex
+	m  map[Target]types.Entity
+}
+
+const maxEntityCache = 10000
+
+func (c *entityCache) get(t Target) types.Entity {
+	c.mu.RLock()
+	e, ok := c.m[t]
+	c.mu.RUnlock()
+	if ok {
+		return e
+	}
+	e = t.entity()
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxEntityCache {
+		c.m = make(map[Target]types.Entity)
+	}
+	c.m[t] = e
+	c.mu.Unlock()
+	return e
 }
 
 // entities is the entity store of one evaluation: the principal and the

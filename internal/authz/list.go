@@ -113,7 +113,7 @@ func (e *Engine) FilterList(p Principal, method string, result []byte, o ListOpt
 			}
 			allowed := !it.ambiguous && it.found
 			if allowed {
-				allowed, _ = set.authorize(p, action, t.entity(), ctx)
+				allowed, _ = set.authorize(p, action, e.cache.get(t), ctx, false)
 			}
 			if !allowed {
 				st.Denied++
