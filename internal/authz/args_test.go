@@ -30,7 +30,7 @@ func TestConvertArguments(t *testing.T) {
 		{"scalars", `{"s":"x","t":true,"f":false,"i":-42,"d":1.5,"n":null}`, `{"d":decimal("1.5"),"f":false,"i":-42,"s":"x","t":true}`, false},
 		{"nested record and set", `{"o":{"p":[1,2,2,"x"]}}`, `{"o":{"p":[1,2,"x"]}}`, false},
 		{"escapes", `{"p\u0061th":"\/etc\u002fpasswd"}`, `{"path":"/etc/passwd"}`, false},
-		{"depth at the bound is kept", deep[len(`{"a":`):len(deep)-1], ``, false},
+		{"depth at the bound is kept", deep[len(`{"a":`) : len(deep)-1], ``, false},
 		{"deeper than the bound is left out", deep, ``, true},
 		{"too many values", many.String(), ``, true},
 		{"long string left out, not cut", `{"p":"` + strings.Repeat("a", MaxArgumentString+1) + `","q":"ok"}`, `{"q":"ok"}`, true},
