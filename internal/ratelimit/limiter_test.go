@@ -109,6 +109,7 @@ func TestNewRejects(t *testing.T) {
 		{"zero limit", []Rule{{Name: "r", Per: PerTool, Methods: []string{"x"}, Window: time.Second}}, "limit must be positive"},
 		{"zero window", []Rule{{Name: "r", Per: PerTool, Methods: []string{"x"}, Limit: 1}}, "window must be positive"},
 		{"duplicate names", []Rule{ok, ok}, "two rules are named"},
+		{"more than one a microsecond (divided by zero before)", []Rule{{Name: "r", Per: PerTool, Methods: []string{"x"}, Limit: 1 << 31, Window: time.Second}}, "more than one a microsecond"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +154,7 @@ func TestStoreFailure(t *testing.T) {
 			var states []bool
 			l, err := New(Options{Rules: []Rule{rule}, Store: store, OnStoreFailure: tt.failure, Replicas: 4,
 				Pseudonyms: pseudonyms(t), Now: c.now, Logger: slog.New(sink), ProbeInterval: time.Second,
-				OnFallback: func(r string, f Failure) { fallbacks = append(fallbacks, r+"/"+f.String()) },
+				OnFallback:   func(r string, f Failure) { fallbacks = append(fallbacks, r+"/"+f.String()) },
 				OnStoreState: func(up bool) { states = append(states, up) }})
 			if err != nil {
 				t.Fatal(err)

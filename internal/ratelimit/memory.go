@@ -55,7 +55,7 @@ func NewMemory(now func() time.Time) *Memory {
 // so a bucket behaves the same in either store.
 func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
 	now := m.now().UnixNano()
-	interval := int64(l.Period) / int64(l.Rate)
+	interval := max(1, int64(l.Period)/int64(l.Rate)) // Rule.Validate keeps it ≥ 1µs
 	burstOffset := interval * int64(l.Burst)
 	sh := &m.shards[maphash.String(m.seed, key)%memShards]
 	sh.mu.Lock()

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -40,9 +41,11 @@ func NewRedis(url string, o RedisOptions) (*Redis, error) {
 	// No retries: the fallback is the answer to a failure, and a retry
 	// would double the time a request waits on a dead server.
 	opt.MaxRetries = -1
+	opt.DialerRetries = 1
 	// The client identifies itself on connect with CLIENT SETINFO, which
 	// older servers reject; nothing here needs it.
 	opt.DisableIdentity = true
+	quietRedis.Do(func() { redis.SetLogger(discard{}) })
 	c := redis.NewClient(opt)
 	return &Redis{client: c, lim: redis_rate.NewLimiter(c)}, nil
 }
@@ -55,6 +58,14 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	}
 	return Result{Allowed: res.Allowed > 0, Remaining: res.Remaining, RetryAfter: max(0, res.RetryAfter)}, nil
 }
+
+// go-redis logs every failed dial; the limiter logs an outage once, which
+// is the point. mcpgate has no other Redis client whose logs this silences.
+var quietRedis sync.Once
+
+type discard struct{}
+
+func (discard) Printf(context.Context, string, ...any) {}
 
 // Close closes the connections.
 func (r *Redis) Close() error { return r.client.Close() }

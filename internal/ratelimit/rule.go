@@ -71,6 +71,8 @@ func (r Rule) Validate() error {
 		return fmt.Errorf("ratelimit: rule %q: limit must be positive", r.Name)
 	case r.Window <= 0:
 		return fmt.Errorf("ratelimit: rule %q: window must be positive", r.Name)
+	case r.Window/time.Duration(r.Limit) < time.Microsecond:
+		return fmt.Errorf("ratelimit: rule %q: %d per %v is more than one a microsecond", r.Name, r.Limit, r.Window)
 	case r.Burst < 0:
 		return fmt.Errorf("ratelimit: rule %q: burst must not be negative", r.Name)
 	}
