@@ -153,7 +153,7 @@ func convertNumber(num []byte) types.Value {
 	if i, err := strconv.ParseInt(string(num), 10, 64); err == nil {
 		return types.Long(i)
 	}
-	if dot := bytes.IndexByte(num, '.'); dot > 0 && bytes.IndexAny(num, "eE") < 0 && len(num)-dot-1 <= 4 {
+	if dot := bytes.IndexByte(num, '.'); dot > 0 && !bytes.ContainsAny(num, "eE") && len(num)-dot-1 <= 4 {
 		if d, err := types.ParseDecimal(string(num)); err == nil {
 			return d
 		}
