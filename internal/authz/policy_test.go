@@ -129,3 +129,41 @@ func TestShippedSchemaParses(t *testing.T) {
 		t.Fatalf("examples: %v (%d policies)", err, s.Len())
 	}
 }
+
+// TestReloadWhileDeciding: requests decided during reloads see one whole
+// set or the other (run with -race).
+func TestReloadWhileDeciding(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"p.cedar": `@id("a") permit (principal, action, resource);`})
+	pat := []string{filepath.Join(dir, "p.cedar")}
+	e, err := New(Options{Mode: ModeEnforce, Policies: pat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := []string{`@id("a") permit (principal, action, resource);`, `@id("b") permit (principal, action, resource);`}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			if err := os.WriteFile(pat[0], []byte(sets[i%2]), 0o600); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := e.Reload(pat); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	req := Request{Method: "tools/call", Target: tool("t", "b", readOnly)}
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		d := e.Decide(anonymous, req)
+		if d.Effect != Allow || len(d.Policies) != 1 || (d.Policies[0] != "a" && d.Policies[0] != "b") {
+			t.Fatalf("decision during reload: %+v", d)
+		}
+	}
+}
