@@ -60,8 +60,24 @@ func (s *scan) str() (raw []byte, escaped bool, err error) {
 			s.pos = i + 1
 			return s.b[start:s.pos], escaped, nil
 		case c == '\\':
+			// Validated here, not only when unquoted: a skipped string with a
+			// bad escape would make the filtered result invalid JSON that
+			// readers could split differently than the scanner did.
 			escaped = true
-			i += 2
+			if i+1 >= len(s.b) {
+				return nil, false, errSyntax
+			}
+			switch s.b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s.b) || !isHex4(s.b[i+2:i+6]) {
+					return nil, false, errSyntax
+				}
+				i += 6
+			default:
+				return nil, false, errSyntax
+			}
 		case c < 0x20:
 			return nil, false, errSyntax
 		default:
@@ -69,6 +85,15 @@ func (s *scan) str() (raw []byte, escaped bool, err error) {
 		}
 	}
 	return nil, false, errSyntax
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // unquote decodes a string token str returned.

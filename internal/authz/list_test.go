@@ -119,14 +119,16 @@ func TestFilterListBackendsAndCatalog(t *testing.T) {
 func TestFilterListMalformed(t *testing.T) {
 	e := examplesEngine(t, ModeEnforce)
 	for name, in := range map[string]string{
-		"not an object":       `[1]`,
-		"items not an array":  `{"tools":{"name":"a"}}`,
-		"item not an object":  `{"tools":["a"]}`,
-		"truncated":           `{"tools":[{"name":"a"}`,
-		"trailing garbage":    `{"tools":[]} x`,
-		"name not a string":   `{"tools":[{"name":1}]}`,
-		"bad escape":          `{"tools":[{"name":"\x"}]}`,
-		"control in a string": "{\"tools\":[{\"name\":\"a\nb\"}]}",
+		"not an object":        `[1]`,
+		"items not an array":   `{"tools":{"name":"a"}}`,
+		"item not an object":   `{"tools":["a"]}`,
+		"truncated":            `{"tools":[{"name":"a"}`,
+		"trailing garbage":     `{"tools":[]} x`,
+		"name not a string":    `{"tools":[{"name":1}]}`,
+		"bad escape":           `{"tools":[{"name":"\x"}]}`,
+		"bad escape, skipped":  `{"tools":[{"name":"a","description":"\q"}]}`,
+		"short unicode escape": `{"tools":[],"x":"\u12"}`,
+		"control in a string":  "{\"tools\":[{\"name\":\"a\nb\"}]}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := e.FilterList(anonymous, "tools/list", []byte(in), ListOptions{}); !errors.Is(err, ErrListShape) {
