@@ -134,6 +134,11 @@ type Engine struct {
 	load   LoadOptions
 	set    atomic.Pointer[PolicySet]
 	cache  entityCache
+	// contexts memoizes the argument-less context records by client.
+	contexts contextCache
+	// principals memoizes prepared principals by identity: authn hands the
+	// same *Identity to every request of a cached token.
+	principals principalCache
 }
 
 // New loads the policies and returns the engine. In mode off no policy is
@@ -179,7 +184,12 @@ func (e *Engine) Mode() Mode { return e.mode }
 func (e *Engine) Policies() *PolicySet { return e.set.Load() }
 
 // Principal prepares id (nil: anonymous) with the engine's claims.
-func (e *Engine) Principal(id *identity.Identity) Principal { return NewPrincipal(id, e.claims) }
+func (e *Engine) Principal(id *identity.Identity) Principal {
+	if id == nil {
+		return anonymous
+	}
+	return e.principals.get(id, e.claims)
+}
 
 // Client is what a request says about its client.
 type Client struct {
@@ -210,9 +220,18 @@ func (e *Engine) Decide(p Principal, r Request) Decision {
 	if t.Kind == KindDefault {
 		t.Kind = KindFor(r.Method)
 	}
-	args, truncated := convertArguments(r.Arguments)
-	ctx := contextRecord(args, truncated, false, r.Client)
-	allowed, d := e.set.Load().authorize(p, r.Method, e.cache.get(t), ctx, true)
+	set := e.set.Load()
+	res := e.cache.get(t)
+	var ctx types.Record
+	if len(r.Arguments) > 0 && set.readsArguments(types.NewEntityUID(TypeAction, types.String(r.Method)), res.UID) {
+		args, truncated := convertArguments(r.Arguments)
+		ctx = contextRecord(args, truncated, false, r.Client)
+	} else {
+		// No policy that can match reads the arguments: the decision is the
+		// same without converting them.
+		ctx = e.contexts.get(r.Client, false)
+	}
+	allowed, d := set.authorize(p, r.Method, res, ctx, true)
 	d.Evaluated = true
 	switch {
 	case allowed:
@@ -238,7 +257,7 @@ func (e *Engine) AllowItem(p Principal, action string, target Target, c Client) 
 	if target.Kind == KindDefault {
 		target.Kind = KindFor(action)
 	}
-	ok, _ := e.set.Load().authorize(p, action, e.cache.get(target), contextRecord(types.Record{}, false, true, c), false)
+	ok, _ := e.set.Load().authorize(p, action, e.cache.get(target), e.contexts.get(c, true), false)
 	return ok
 }
 

@@ -215,3 +215,55 @@ permit (principal, action, resource);`)}, LoadOptions{AllowTypeErrors: true})
 		t.Fatalf("Decide = %+v", d)
 	}
 }
+
+// TestArgumentsSkippedOnlyWhenUnread: a request's arguments are converted
+// only when a policy that can match may read them; every way of reading
+// them is recognized, so skipping never changes a decision.
+func TestArgumentsSkippedOnlyWhenUnread(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy string
+		reads  bool
+	}{
+		{"attribute", `forbid (principal, action, resource) when { context.arguments has x };`, true},
+		{"index", `forbid (principal, action, resource) when { context["arguments"] has x };`, true},
+		{"truncation flag", `forbid (principal, action, resource) when { context.argumentsTruncated };`, true},
+		{"has on the context", `forbid (principal, action, resource) when { context has arguments };`, true},
+		{"the whole context", `forbid (principal, action, resource) when { context == {"arguments": {}, "argumentsTruncated": false, "listing": false, "protocolVersion": "", "clientName": ""} };`, true},
+		{"the whole context in a set", `forbid (principal, action, resource) when { [context].contains(context) };`, true},
+		{"other context attributes only", `forbid (principal, action, resource) when { context.clientName == "x" || context.listing };`, false},
+		{"no context", `forbid (principal is mcpgate::User, action, resource) when { principal.groups.contains("x") };`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := ParsePolicies(map[string][]byte{"a.cedar": []byte(tt.policy + "\n@id(\"all\") permit (principal, action, resource);")}, LoadOptions{AllowTypeErrors: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.policies[0].readsArguments; got != tt.reads {
+				t.Fatalf("readsArguments = %v, want %v (policy as cedar-go prints it: %s)", got, tt.reads, s.policies[0].p.MarshalCedar())
+			}
+		})
+	}
+	// The decision with a forbid on arguments, and its absence, both hold.
+	e := engineFor(t, ModeEnforce, `@id("x") forbid (principal, action, resource) when { context.arguments has x };
+@id("all") permit (principal, action, resource);`)
+	for args, want := range map[string]Effect{`{"x":1}`: Deny, `{"y":1}`: Allow} {
+		if d := e.Decide(anonymous, Request{Method: "tools/call", Target: tool("t", "b", readOnly), Arguments: []byte(args)}); d.Effect != want {
+			t.Fatalf("%s: %+v", args, d)
+		}
+	}
+}
+
+func TestPrincipalCache(t *testing.T) {
+	e := examplesEngine(t, ModeEnforce)
+	a, b := e.Principal(dave), e.Principal(dave)
+	if a.ent.UID != b.ent.UID || !a.ent.Attributes.Equal(b.ent.Attributes) {
+		t.Fatal("cached principal differs")
+	}
+	other := *dave
+	other.Subject = "dave2"
+	if e.Principal(&other).ent.UID == a.ent.UID {
+		t.Fatal("another identity got the cached principal")
+	}
+}

@@ -264,6 +264,63 @@ func (c *entityCache) get(t Target) types.Entity {
 	return e
 }
 
+// contextCache memoizes argument-less context records by client (and
+// listing). Client names are the client's to choose, so it is bounded like
+// the entity cache.
+type contextCache struct {
+	mu sync.RWMutex
+	m  map[contextKey]types.Record
+}
+
+type contextKey struct {
+	c       Client
+	listing bool
+}
+
+func (c *contextCache) get(cl Client, listing bool) types.Record {
+	k := contextKey{cl, listing}
+	c.mu.RLock()
+	r, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return r
+	}
+	r = contextRecord(types.Record{}, false, listing, cl)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxEntityCache {
+		c.m = make(map[contextKey]types.Record)
+	}
+	c.m[k] = r
+	c.mu.Unlock()
+	return r
+}
+
+// principalCache memoizes principals by identity pointer. Identities are
+// read-only once handed out, so one pointer always prepares to the same
+// principal. Bounded like the entity cache (it keeps the identities it
+// holds alive until it starts over).
+type principalCache struct {
+	mu sync.RWMutex
+	m  map[*identity.Identity]Principal
+}
+
+func (c *principalCache) get(id *identity.Identity, claims []string) Principal {
+	c.mu.RLock()
+	p, ok := c.m[id]
+	c.mu.RUnlock()
+	if ok {
+		return p
+	}
+	p = NewPrincipal(id, claims)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxEntityCache {
+		c.m = make(map[*identity.Identity]Principal)
+	}
+	c.m[id] = p
+	c.mu.Unlock()
+	return p
+}
+
 // entities is the entity store of one evaluation: the principal and the
 // resource (actions have no attributes or parents).
 type entities struct{ principal, resource *types.Entity }

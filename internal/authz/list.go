@@ -3,8 +3,6 @@ package authz
 import (
 	"errors"
 	"sync"
-
-	"github.com/cedar-policy/cedar-go/types"
 )
 
 // ListAction returns, for a list method, the action its items are
@@ -80,7 +78,7 @@ func (e *Engine) FilterList(p Principal, method string, result []byte, o ListOpt
 		idMember = "uriTemplate"
 	}
 	set := e.set.Load()
-	ctx := contextRecord(types.Record{}, false, true, o.Client)
+	ctx := e.contexts.get(o.Client, true)
 	var st ListStats
 	type span struct{ start, end int }
 	var keep []span // kept items of arrays that lost some, in order

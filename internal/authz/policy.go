@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +50,24 @@ type policy struct {
 	id  string // its @id annotation, else file:line
 	pos string // file:line
 	p   *cedar.Policy
+	// readsArguments is false only when the policy cannot depend on
+	// context.arguments or context.argumentsTruncated, so that a request
+	// whose candidate policies all have it false skips converting them.
+	readsArguments bool
+}
+
+// wholeContext matches a use of context other than reading one of its
+// attributes by name (context == {...}, context has x, context["x"]): such
+// a policy may depend on the arguments without naming them.
+var wholeContext = regexp.MustCompile(`\bcontext\b\s*([^.\s]|$)`)
+
+// readsArguments reports whether p may depend on the arguments. Cedar has
+// no computed attribute names for records, so a policy that reads them
+// names "arguments" (.arguments, ["arguments"], has arguments) or uses the
+// context whole; the test errs towards true.
+func readsArguments(p *cedar.Policy) bool {
+	text := p.MarshalCedar()
+	return bytes.Contains(text, []byte("arguments")) || wholeContext.Match(text)
 }
 
 // PolicySet is a parsed, type-checked set of policies, indexed by the
@@ -172,7 +191,7 @@ func parseDocs(files []string, docs map[string][]byte, opts LoadOptions) (*Polic
 			if err := typeCheck(id, p); err != nil {
 				typeErrs = append(typeErrs, &TypeError{PolicyID: id, Position: at, Message: validatorMessage(id, err)})
 			}
-			s.policies = append(s.policies, policy{id: id, pos: at, p: p})
+			s.policies = append(s.policies, policy{id: id, pos: at, p: p, readsArguments: readsArguments(p)})
 		}
 	}
 	if len(typeErrs) > 0 {
@@ -279,4 +298,15 @@ func (ix *index) candidates(action, resource types.EntityUID, f func(int) bool) 
 			}
 		}
 	}
+}
+
+// readsArguments reports whether any policy that can match action and
+// resource may depend on the arguments.
+func (s *PolicySet) readsArguments(action, resource types.EntityUID) bool {
+	reads := false
+	s.index.candidates(action, resource, func(i int) bool {
+		reads = s.policies[i].readsArguments
+		return !reads
+	})
+	return reads
 }
