@@ -29,7 +29,7 @@ func TestLoadErrors(t *testing.T) {
 		{"parse error names file, line and column", map[string]string{"a.cedar": "permit (principal, action, resource);\n\nforbid (principal, action resource);"},
 			"a.cedar:3:35: parse error:"},
 		{"type error: attribute no entity has", map[string]string{"a.cedar": "@id(\"x\")\npermit (principal is mcpgate::User, action, resource) when { principal.department == \"hr\" };"},
-			`a.cedar:1: policy "x" does not type-check: attribute`},
+			"a.cedar:1: policy \"x\" does not type-check: attribute `department` on entity type `mcpgate::User` not found"},
 		{"type error: groups on the anonymous principal", map[string]string{"a.cedar": "permit (principal, action == mcpgate::Action::\"tools/call\", resource) when { principal.groups.contains(\"a\") };"},
 			"mcpgate::Anonymous"},
 		{"type error: an action never evaluated (list methods are filtered, not decided)", map[string]string{"a.cedar": "permit (principal, action == mcpgate::Action::\"tools/list\", resource);"},
