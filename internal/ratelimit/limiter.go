@@ -66,7 +66,7 @@ type Options struct {
 	Pseudonyms *pseudonym.Pseudonymizer
 	// OnFallback, when set, is called for every request decided without the
 	// store (for a counter by rule and onStoreFailure; it carries no
-	// identity).
+	// identity). It is called from concurrent requests.
 	OnFallback func(rule string, f Failure)
 	// OnStoreState, when set, is called when the store becomes unreachable
 	// (false) and reachable again (true).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -212,5 +214,37 @@ func TestStoreFailure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOutageLoggedOnceUnderConcurrency: many requests failing at once
+// still make one outage, logged once, every one of them counted.
+func TestOutageLoggedOnceUnderConcurrency(t *testing.T) {
+	store := &flaky{inner: NewMemory(nil)}
+	store.down.Store(true)
+	sink := &logSink{}
+	var fallbacks atomic.Int64
+	l, err := New(Options{Store: store, Pseudonyms: pseudonyms(t), Logger: slog.New(sink), ProbeInterval: time.Millisecond,
+		OnFallback: func(string, Failure) { fallbacks.Add(1) },
+		Rules:      []Rule{{Name: "g", Per: PerGlobal, Methods: []string{"*"}, Limit: 1000, Window: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				l.Check(context.Background(), Request{Method: "ping"})
+			}
+		}()
+	}
+	wg.Wait()
+	if n := sink.count("unreachable"); n != 1 {
+		t.Fatalf("outage logged %d times", n)
+	}
+	if fallbacks.Load() != 1600 {
+		t.Fatalf("%d fallbacks counted, want 1600", fallbacks.Load())
 	}
 }
