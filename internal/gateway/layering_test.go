@@ -23,7 +23,7 @@ import (
 var layering = []string{
 	"jsonrpc", "identity", "pseudonym", "sse", "childproc", "redact", "health", "idleread",
 	"mcpwire", "mcpwire/mcpwiretest", "record", "credmask", "attribution",
-	"config",
+	"config", "authz", "ratelimit",
 	"observe", "guard", "inspect", "authn", "sessionbind",
 	"audit", "telemetry", "otelsetup", "tracelog",
 	"httprelay", "stdiorelay", "aggregate",
