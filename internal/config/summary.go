@@ -28,6 +28,7 @@ func (c *Config) Warnings() []string {
 	}
 	w = append(w, c.authWarnings()...)
 	w = append(w, c.auditWarnings()...)
+	w = append(w, c.rateLimitWarnings()...)
 	if c.Admin.Listen != "" && !IsLoopback(c.Admin.Listen) {
 		what := "metrics"
 		if c.Admin.Pprof {
