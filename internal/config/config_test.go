@@ -249,6 +249,7 @@ func TestGoldenFull(t *testing.T) {
 		Audit: Audit{Principal: AuditPrincipalRaw, Fsync: AuditFsyncInterval, FsyncInterval: time.Second,
 			QueueSize: DefaultAuditQueueSize, Capture: AuditCapture{MaxBytes: DefaultAuditCaptureMaxBytes},
 			RejectedPerSecond: DefaultAuditRejectedPerSecond},
+		RateLimits: RateLimits{Store: RateLimitStoreMemory, OnStoreFailure: "local", Replicas: 1},
 	}
 	got := *c
 	got.meta = nil
