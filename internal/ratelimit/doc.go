@@ -13,4 +13,9 @@
 // hook, logs the outage once when it begins and once when it ends, and
 // probes the store at most once per probe interval meanwhile, so that an
 // outage costs requests no time-outs.
+//
+// Limiter.Stage is the request-path stage (after sessions and authz):
+// it checks each request message against the rules, records the decision
+// on the message (record.Op.RateLimit) and answers a rejected request
+// itself with HTTP 429, Retry-After and a JSON-RPC error per request.
 package ratelimit

@@ -81,6 +81,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// MaxRules bounds the rules: a message records the rule that decided as a
+// one-byte index (record.RateLimit).
+const MaxRules = 255
+
 // Limiter checks requests against the rules. Safe for concurrent use.
 type Limiter struct {
 	rules    []Rule
@@ -118,6 +122,9 @@ func New(o Options) (*Limiter, error) {
 	}
 	if l.probe <= 0 {
 		l.probe = time.Second
+	}
+	if len(o.Rules) > MaxRules {
+		return nil, fmt.Errorf("ratelimit: %d rules, at most %d", len(o.Rules), MaxRules)
 	}
 	replicas := max(1, o.Replicas)
 	for _, r := range o.Rules {
@@ -164,6 +171,8 @@ type Decision struct {
 	// Fallback is true when the store was unreachable and onStoreFailure
 	// decided.
 	Fallback bool
+	// index is Rule's position in Options.Rules (valid when Rule is set).
+	index int
 }
 
 // addressIssuer is the issuer under which a client address is
@@ -181,7 +190,7 @@ func (l *Limiter) Check(ctx context.Context, r Request) Decision {
 			continue
 		}
 		if d.Rule == "" {
-			d.Rule = rule.Name
+			d.Rule, d.index = rule.Name, i
 		}
 		if who == "" && (rule.Per == PerPrincipal || rule.Per == PerPrincipalTool) {
 			who = l.principalKey(r)
@@ -189,7 +198,7 @@ func (l *Limiter) Check(ctx context.Context, r Request) Decision {
 		res, fallback := l.allow(ctx, i, bucketKey(rule, who, r.Target))
 		d.Fallback = d.Fallback || fallback
 		if !res.Allowed {
-			return Decision{Rule: rule.Name, RetryAfter: res.RetryAfter, Fallback: d.Fallback}
+			return Decision{Rule: rule.Name, RetryAfter: res.RetryAfter, Fallback: d.Fallback, index: i}
 		}
 	}
 	return d
@@ -291,6 +300,27 @@ func (l *Limiter) storeUp() {
 	if l.onState != nil {
 		l.onState(true)
 	}
+}
+
+// Pinger is a store that can be asked whether it answers (Redis).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// CheckStore asks a shared store that is a Pinger whether it answers, as
+// at start-up: when it does not, the outage begins now — logged once,
+// decided by the fallback meanwhile — rather than with the first request.
+// It returns the store's error (nil without a shared store).
+func (l *Limiter) CheckStore(ctx context.Context) error {
+	p, ok := l.store.(Pinger)
+	if !l.shared || !ok {
+		return nil
+	}
+	if err := p.Ping(ctx); err != nil {
+		l.storeDown(err)
+		return err
+	}
+	return nil
 }
 
 // StoreUp reports whether the shared store answered last time it was asked

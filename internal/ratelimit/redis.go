@@ -59,6 +59,9 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	return Result{Allowed: res.Allowed > 0, Remaining: res.Remaining, RetryAfter: max(0, res.RetryAfter)}, nil
 }
 
+// Ping implements Pinger.
+func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
+
 // go-redis logs every failed dial; the limiter logs an outage once, which
 // is the point. mcpgate has no other Redis client whose logs this silences.
 var quietRedis sync.Once

@@ -30,6 +30,7 @@ const (
 	ReasonForbidden           Reason = "forbidden"         // 403: authenticated but lacking a required scope
 	ReasonAuthUnavailable     Reason = "auth_unavailable"  // 503: the identity provider's keys are not available yet
 	ReasonAuditUnavailable    Reason = "audit_unavailable" // 503: audit.failClosed and the audit sink is failing
+	ReasonRateLimited         Reason = "rate_limited"      // 429: a rateLimits rule refused the request
 )
 
 // Class is how an outcome counts: the audit log's outcome field, and
@@ -66,11 +67,14 @@ type reasonInfo struct {
 // "rejected" event for it instead of one per message. docs/audit.md has
 // the same table.
 var reasons = map[Reason]reasonInfo{
-	ReasonUnauthenticated:     {ClassDenied, true, CategoryAuth},
-	ReasonForbidden:           {ClassDenied, true, CategoryAuth},
-	ReasonAuthUnavailable:     {ClassFailure, true, CategoryAuth},
-	ReasonOriginRejected:      {ClassDenied, true, CategoryClient},
-	ReasonSessionNotFound:     {ClassDenied, true, CategoryClient},
+	ReasonUnauthenticated: {ClassDenied, true, CategoryAuth},
+	ReasonForbidden:       {ClassDenied, true, CategoryAuth},
+	ReasonAuthUnavailable: {ClassFailure, true, CategoryAuth},
+	ReasonOriginRejected:  {ClassDenied, true, CategoryClient},
+	ReasonSessionNotFound: {ClassDenied, true, CategoryClient},
+	// Over a limit is a refusal of a valid request, by the gateway's
+	// policy, like an unknown session: denied, not the client's error.
+	ReasonRateLimited:         {ClassDenied, true, CategoryClient},
 	ReasonBodyTooLarge:        {ClassError, true, CategoryClient},
 	ReasonHeadersTooLarge:     {ClassError, true, CategoryClient},
 	ReasonParseError:          {ClassError, true, CategoryClient},

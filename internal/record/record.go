@@ -9,12 +9,15 @@ import (
 
 // Op is one JSON-RPC message of a request body and what became of it.
 type Op struct {
-	Kind     OpKind
-	Method   string
-	ID       string // the raw JSON id, e.g. `7` or `"a"`; empty when absent
-	Name     string // tool or prompt name (tools/call, prompts/get)
-	URI      string // resource URI (resources/*)
-	Progress bool   // the request asked for progress notifications
+	Kind OpKind
+	// RateLimit is the rate-limit stage's decision (it sits next to Kind,
+	// in what would be padding).
+	RateLimit RateLimit
+	Method    string
+	ID        string // the raw JSON id, e.g. `7` or `"a"`; empty when absent
+	Name      string // tool or prompt name (tools/call, prompts/get)
+	URI       string // resource URI (resources/*)
+	Progress  bool   // the request asked for progress notifications
 
 	// Outcome, set by the relay from the backend's response (Record.Answer).
 	Answered  bool     // a response with this id was seen
