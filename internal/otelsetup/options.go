@@ -42,6 +42,8 @@ type Options struct {
 
 	// Attribution: see telemetry.InstrumentOptions.
 	Attribution telemetry.Attribution
+	// RateLimitRules: see telemetry.InstrumentOptions.
+	RateLimitRules []string
 	// Logger receives exporter errors (rate-limited) and telemetry's own
 	// problems; nil means slog.Default().
 	Logger *slog.Logger

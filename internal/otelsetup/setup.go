@@ -73,6 +73,7 @@ func Setup(ctx context.Context, opts Options) (*Providers, error) {
 		RecordToolArguments: opts.RecordToolArguments,
 		RecordClientAddress: opts.RecordClientAddress,
 		Attribution:         opts.Attribution,
+		RateLimitRules:      opts.RateLimitRules,
 		Logger:              log,
 	})
 	if err != nil {

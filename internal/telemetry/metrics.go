@@ -49,6 +49,8 @@ var allowedKeys = map[string][]attribute.Key{
 	MetricAuditDropped:          {keyErrorType},
 	MetricAuditErrors:           {},
 	MetricAuditFolded:           {},
+	MetricRateLimitDecisions:    {keyRateLimitRule, keyRateLimitDecision},
+	MetricRateLimitFallbacks:    {keyRateLimitRule, keyRateLimitOnStoreFailure},
 }
 
 // AllowedKeys yields each instrument's name with the only attribute keys
@@ -187,6 +189,7 @@ func (t *Telemetry) fillOp(a *opAttrs, op *record.Op, backend string, o outcome)
 // still count in mcpgate.auth.failures).
 func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, seconds float64) {
 	in := t.inst
+	t.rl.record(ctx, rec)
 	switch rec.Reason.Category() {
 	case record.CategoryAuth:
 		in.authFailures.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(keyErrorType.String(string(rec.Reason)))))

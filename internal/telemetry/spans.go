@@ -166,6 +166,7 @@ func (t *Telemetry) finishServer(sp trace.Span, rec *record.Record, op *record.O
 	var o outcome
 	if op != nil {
 		kv = appendOp(kv, op)
+		kv = t.appendRateLimit(kv, op)
 		o = opOutcome(rec, op)
 		if op.Method == "initialize" {
 			if rec.ClientName != "" {
@@ -194,7 +195,7 @@ func (t *Telemetry) finishServer(sp trace.Span, rec *record.Record, op *record.O
 // without the pool every span would allocate 1.5 KiB just to pass its
 // attributes; SetAttributes copies them into the span, so the buffer can be
 // reused as soon as it returns.
-type attrBuf = [24]attribute.KeyValue
+type attrBuf = [28]attribute.KeyValue
 
 var attrBufs = sync.Pool{New: func() any { return new(attrBuf) }}
 

@@ -37,6 +37,9 @@ type InstrumentOptions struct {
 	RecordClientAddress bool
 	// Attribution, when not nil, adds identity-derived attributes to spans.
 	Attribution Attribution
+	// RateLimitRules are the names of rateLimits.rules in order: a
+	// message's decision names its rule by index (record.RateLimit).
+	RateLimitRules []string
 	// Logger receives the instrumentation's own problems; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -56,6 +59,7 @@ type Telemetry struct {
 	// through to the backend untouched instead of being rewritten.
 	tracing bool
 	sets    setCache
+	rl      *rateLimits
 }
 
 // New returns the instrumentation using tp and mp (the SDK providers from
@@ -75,8 +79,13 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider, opts InstrumentOption
 	if err != nil {
 		return nil, err
 	}
+	rl, err := newRateLimits(meter, opts.RateLimitRules)
+	if err != nil {
+		return nil, err
+	}
 	_, noop := tp.(tracenoop.TracerProvider)
 	return &Telemetry{
+		rl:      rl,
 		tracing: !noop,
 		tracer:  tp.Tracer(ScopeName),
 		meter:   meter,
