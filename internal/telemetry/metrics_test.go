@@ -173,7 +173,9 @@ func TestMetricSeriesBounded(t *testing.T) {
 func TestMetricKeysAllowed(t *testing.T) {
 	h := newHarness(t, InstrumentOptions{RateLimitRules: []string{"r"}}, nil)
 	h.serve(post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`, mcpwire.HeaderSessionID, "s"),
-		answer(func(rec *record.Record) { rec.Ops[0].RateLimit = record.RateLimit{Decision: record.RateLimitAllowed, Rule: 1} }))
+		answer(func(rec *record.Record) {
+			rec.Ops[0].RateLimit = record.RateLimit{Decision: record.RateLimitAllowed, Rule: 1}
+		}))
 	h.tel.RateLimitFallback("r", "closed")
 	h.tel.SessionStarted(testBackend)
 	h.tel.SessionEnded(testBackend, "2025-06-18", time.Now(), "")
