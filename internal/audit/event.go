@@ -71,6 +71,9 @@ type Event struct {
 	// precision); for a batch, every event carries the whole request's.
 	DurationMs float64 `json:"durationMs"`
 	Error      *Error  `json:"error,omitempty"`
+	// RateLimit is the rate-limit decision on the message, when a rule
+	// covered it (zero, and left out, otherwise).
+	RateLimit RateLimit `json:"rateLimit,omitzero"`
 	// TraceID and SpanID name the message's SERVER span; zero (and left
 	// out) when tracing is off.
 	TraceID trace.TraceID `json:"traceId,omitzero"`
@@ -131,6 +134,14 @@ type Error struct {
 	Code    *int64 `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 	Type    string `json:"type"`
+}
+
+// RateLimit is a message's rate-limit decision: allowed, limited, or
+// allowed_fallback / limited_fallback when the shared store was
+// unreachable and onStoreFailure decided; and the rule that decided.
+type RateLimit struct {
+	Decision string `json:"decision"`
+	Rule     string `json:"rule"`
 }
 
 // timeLayout is RFC 3339 with a fixed nine-digit fraction, so that lines
@@ -199,6 +210,13 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		o.key("type")
 		o.b = jsonrpc.AppendQuote(o.b, er.Type)
 		b = append(o.b, '}')
+	}
+	if rl := &e.RateLimit; rl.Decision != "" {
+		b = append(b, `,"rateLimit":{"decision":`...)
+		b = jsonrpc.AppendQuote(b, rl.Decision)
+		b = append(b, `,"rule":`...)
+		b = jsonrpc.AppendQuote(b, rl.Rule)
+		b = append(b, '}')
 	}
 	if e.TraceID.IsValid() {
 		b = append(b, `,"traceId":"`...)

@@ -23,6 +23,7 @@ func fullEvent() *Event {
 		HTTP:       HTTP{Method: "POST", Status: 200},
 		DurationMs: 12.345,
 		Error:      &Error{Code: &code, Message: "bad\nparams", Type: "-32602"},
+		RateLimit:  RateLimit{Decision: "allowed", Rule: "per-user"},
 		TraceID:    trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		SpanID:     trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
 		Request:    json.RawMessage(`{"jsonrpc":"2.0","id":"a-1","method":"tools/call"}`),

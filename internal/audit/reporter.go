@@ -43,6 +43,9 @@ type ReportOptions struct {
 	Redactor Redactor
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RateLimitRules are the names of rateLimits.rules in order: a
+	// message's decision names its rule by index (record.RateLimit).
+	RateLimitRules []string
 }
 
 // CaptureOptions turn on capturing the messages' bodies, redacted and
@@ -80,11 +83,12 @@ type Reporter struct {
 	spanCtx func(ctx context.Context, rec *record.Record, op int) trace.SpanContext
 	red     Redactor
 	now     func() time.Time
+	rules   []string
 }
 
 // Reporter returns the reporter that feeds l.
 func (l *Logger) Reporter(opts ReportOptions) (*Reporter, error) {
-	r := &Reporter{l: l, hash: opts.Hash, capture: opts.Capture, spanCtx: opts.SpanContext, red: opts.Redactor, now: opts.Now}
+	r := &Reporter{l: l, hash: opts.Hash, capture: opts.Capture, spanCtx: opts.SpanContext, red: opts.Redactor, now: opts.Now, rules: opts.RateLimitRules}
 	switch opts.Principal {
 	case "", PrincipalRaw:
 	case PrincipalHashed:
@@ -150,6 +154,10 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 		e.Event = KindRejected
 		e.Outcome = r.requestOutcome(rec, &er)
 		e.Error = &er
+		if op := rec.RateLimited(); op != nil {
+			// A batch's one event names the message that was limited.
+			e.RateLimit = r.rateLimit(op)
+		}
 		op := -1
 		if len(rec.Ops) == 1 {
 			op = 0
@@ -174,6 +182,7 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 		op := &rec.Ops[i]
 		e.MCP = mcp
 		setOp(&e.MCP, op)
+		e.RateLimit = r.rateLimit(op)
 		e.Event = opKind(op)
 		er = Error{}
 		e.Error = nil
@@ -190,6 +199,14 @@ func (r *Reporter) log(ctx context.Context, rec *record.Record, op int, e *Event
 	sc := r.spanCtx(ctx, rec, op)
 	e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
 	r.l.Log(e)
+}
+
+// rateLimit is op's rate-limit decision; zero when no rule covered op.
+func (r *Reporter) rateLimit(op *record.Op) RateLimit {
+	if op.RateLimit.Decision == record.RateLimitNone {
+		return RateLimit{}
+	}
+	return RateLimit{Decision: op.RateLimit.Decision.String(), Rule: op.RateLimit.RuleName(r.rules)}
 }
 
 func setOp(m *MCP, op *record.Op) {
