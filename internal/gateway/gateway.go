@@ -52,6 +52,7 @@ type Gateway struct {
 	// attribution and the audit log.
 	principals *principals
 	binder     *sessionbind.Binder
+	rateLimits *rateLimits
 	otel       *otelsetup.Providers
 	tel        *telemetry.Telemetry // nil when traces and metrics are both off
 	// supported lists the revisions the -32022 error for an unknown one
@@ -107,6 +108,7 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 	g.principals = pr
 	topts := telemetryOptions(cfg, log)
 	topts.Attribution = pr.spanAttribution()
+	topts.RateLimitRules = ruleNames(cfg)
 	otel, err := otelsetup.Setup(context.Background(), topts)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
@@ -121,7 +123,7 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 			_ = pr.audit.Close(context.Background())
 		}
 	})
-	if err := pr.openAudit(cfg, log); err != nil {
+	if err := pr.openAudit(cfg, log, ruleNames(cfg)); err != nil {
 		return nil, err
 	}
 	if pr.audit != nil {
@@ -130,6 +132,10 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 			return nil, fmt.Errorf("audit metrics: %w", err)
 		}
 	}
+	if g.rateLimits, err = newRateLimits(cfg, pr.pseudonyms, g.tel, log); err != nil {
+		return nil, err
+	}
+	undo = append(undo, g.rateLimits.close)
 	var b backend
 	var ag *aggregate.Aggregator
 	if len(cfg.Backends) == 1 {
@@ -250,6 +256,12 @@ func (g *Gateway) stages() []Stage {
 		// started by the telemetry reporter).
 		{"trace", g.tel.Stage()},
 		{"sessions", g.binder.Middleware()},
+		// ratelimit after authz (which follows sessions): a call the
+		// policies deny spends no quota, costs no Redis round trip, and
+		// gets the 403 that says retrying will not help rather than a 429
+		// that invites a retry. Floods of unauthenticated callers are
+		// refused earlier by authn; Cedar's evaluation is in memory.
+		{"ratelimit", g.rateLimits.stage()},
 		// With audit.failClosed, nothing reaches a backend unaudited.
 		{"audit", g.principals.auditGuard()},
 		// Last: captures the bodies exactly as relayed (when enabled).
@@ -562,6 +574,7 @@ func (g *Gateway) stop(ctx, stopCtx context.Context) {
 		g.log.Warn("backend did not stop cleanly", "error", err)
 	}
 	g.auth.Close()
+	g.rateLimits.close()
 	// Every request has ended, so every audit event is queued and every
 	// span has ended: flush both at once, until the deadline.
 	var wg sync.WaitGroup

@@ -61,7 +61,7 @@ func (p *principals) spanAttribution() telemetry.Attribution {
 // openAudit starts the audit log when it is enabled. A sink that cannot be
 // opened stops the gateway from starting: serving unaudited would break
 // what the operator asked for.
-func (p *principals) openAudit(cfg *config.Config, log *slog.Logger) error {
+func (p *principals) openAudit(cfg *config.Config, log *slog.Logger, rateLimitRules []string) error {
 	a := &cfg.Audit
 	if !a.Enabled {
 		return nil
@@ -91,6 +91,7 @@ func (p *principals) openAudit(cfg *config.Config, log *slog.Logger) error {
 		SpanContext: func(_ context.Context, rec *record.Record, op int) trace.SpanContext {
 			return telemetry.ServerSpanContext(rec, op)
 		},
+		RateLimitRules: rateLimitRules,
 	}
 	if p.pseudonyms != nil {
 		opts.Hash = p.pseudonyms.Hash
