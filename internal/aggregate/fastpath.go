@@ -122,7 +122,7 @@ func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *reco
 		return false
 	}
 	c := s.connOf(route.Backend)
-	if c == nil || c.b.client == nil || c.cs.ID() == "" {
+	if c == nil || c.b.client == nil {
 		return false
 	}
 	ir := c.cs.InitializeResult()
@@ -179,9 +179,12 @@ func (c *conn) fastBody(ctx context.Context, in *inspect.Request, m *jsonrpc.Mes
 	edits = m.AppendReplaceNameEdits(edits, own)
 	carrier := metaCarrier{}
 	w3c.Inject(ctx, carrier)
-	// The fast path serves only calls in a backend session (cs.ID() set):
-	// the era is pinned, so the rule lets _meta be created.
-	if tp, _ := carrier["traceparent"].(string); tp != "" && mcpwire.TraceMeta(m.Method, m.Meta.Present(), true) {
+	// A backend session (cs.ID() set) pins the era, so the rule lets _meta
+	// be created; a stateless backend of a session-based revision assigns
+	// no session and reads each body on its own, so only a _meta the client
+	// sent carries the trace context — as on the SDK path (pinnedSession).
+	pinned := c.cs.ID() != ""
+	if tp, _ := carrier["traceparent"].(string); tp != "" && mcpwire.TraceMeta(m.Method, m.Meta.Present(), pinned) {
 		kv := []jsonrpc.MetaKV{{Key: "traceparent", Value: tp}}
 		if ts, _ := carrier["tracestate"].(string); ts != "" {
 			kv = append(kv, jsonrpc.MetaKV{Key: "tracestate", Value: ts})
@@ -296,7 +299,10 @@ func (c *conn) post(ctx context.Context, body []byte, version string) (*http.Res
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set(mcpwire.HeaderSessionID, c.cs.ID())
+	if id := c.cs.ID(); id != "" {
+		// A stateless backend assigned none: each POST stands alone.
+		req.Header.Set(mcpwire.HeaderSessionID, id)
+	}
 	req.Header.Set(mcpwire.HeaderProtocolVersion, version)
 	return c.b.client.Do(req)
 }
