@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
@@ -131,20 +134,24 @@ func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *reco
 	}
 	rec.Backend = route.Backend
 	clientID := m.ID.Bytes(in.Raw)
-	backendID := "mcpgate-" + strconv.FormatUint(fastIDs.Add(1), 10)
+	// The backend's id, "mcpgate-N", and its JSON form.
+	quoted := strconv.AppendUint(append(make([]byte, 0, 32), `"mcpgate-`...), fastIDs.Add(1), 10)
+	quoted = append(quoted, '"')
+	backendID := string(quoted[1 : len(quoted)-1])
 	ww := newWatchWriter(w, rec, a.tel.Catalog())
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	s.fast.put(string(clientID), &fastCall{c: c, backendID: backendID, cancel: cancel})
-	defer s.fast.take(string(clientID))
+	key := string(clientID)
+	s.fast.put(key, &fastCall{c: c, backendID: backendID, cancel: cancel})
+	defer s.fast.take(key)
 
 	st := &fastState{}
 	err := c.call(ctx, "tools/call", route.Own, m.ProgressToken.Present(), func(ctx context.Context) (bool, error) {
-		body, err := c.fastBody(ctx, in, m, route.Own, backendID)
+		body, err := c.fastBody(ctx, in, m, route.Own, quoted)
 		if err != nil {
 			return false, err
 		}
-		return c.fastSend(ctx, ww, body, ir.ProtocolVersion, sid, clientID, backendID, st)
+		return c.fastSend(ctx, ww, body, ir.ProtocolVersion, sid, clientID, quoted, st)
 	})
 	if r.Context().Err() != nil && !st.delivered {
 		// The client went away mid-call. This path keeps no event store,
@@ -174,8 +181,8 @@ func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *reco
 
 // fastBody is the client's message for the backend: its id, the tool's
 // own name, and the CLIENT span (in ctx) as _meta trace context.
-func (c *conn) fastBody(ctx context.Context, in *inspect.Request, m *jsonrpc.Message, own, backendID string) ([]byte, error) {
-	edits := m.AppendReplaceIDEdits(nil, strconv.AppendQuote(nil, backendID))
+func (c *conn) fastBody(ctx context.Context, in *inspect.Request, m *jsonrpc.Message, own string, backendID []byte) ([]byte, error) {
+	edits := m.AppendReplaceIDEdits(nil, backendID)
 	edits = m.AppendReplaceNameEdits(edits, own)
 	carrier := metaCarrier{}
 	w3c.Inject(ctx, carrier)
@@ -205,7 +212,7 @@ type fastState struct {
 // with the client's id restored. The returned error is a *jsonrpc.Error
 // when the backend answered with one (relayed as is), else a transport
 // failure (nothing relayed, unless *wrote says otherwise).
-func (c *conn) fastSend(ctx context.Context, w *watchWriter, body []byte, version, sid string, clientID []byte, backendID string, st *fastState) (bool, error) {
+func (c *conn) fastSend(ctx context.Context, w *watchWriter, body []byte, version, sid string, clientID, quoted []byte, st *fastState) (bool, error) {
 	resp, err := c.post(ctx, body, version)
 	if err != nil {
 		return false, err
@@ -215,7 +222,11 @@ func (c *conn) fastSend(ctx context.Context, w *watchWriter, body []byte, versio
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return false, fmt.Errorf("backend answered HTTP %d", resp.StatusCode)
 	}
-	quoted := strconv.AppendQuote(nil, backendID)
+	// in holds what is read of the answer, out what is written of it; both
+	// are the pool's and go back once written (the writers copy).
+	in, out := getBuf(), getBuf()
+	defer putBuf(in)
+	defer putBuf(out)
 	h := w.Header()
 	h.Set(mcpwire.HeaderSessionID, sid)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
@@ -230,15 +241,19 @@ func (c *conn) fastSend(ctx context.Context, w *watchWriter, body []byte, versio
 			if !ev.Dispatched() || ev.Truncated {
 				continue
 			}
-			out, done, toolErr, rpcErr := c.fastMessage(ev.Data, quoted, clientID)
-			if out == nil {
+			msg, done, toolErr, rpcErr := c.fastMessage((*in)[:0], ev.Data, quoted, clientID)
+			if msg == nil {
 				continue
+			}
+			if done {
+				*in = msg[:0]
 			}
 			if !st.wrote {
 				w.WriteHeader(http.StatusOK)
 				st.wrote = true
 			}
-			_, _ = w.Write(sse.AppendEvent(nil, "", "message", out))
+			*out = sse.AppendEvent((*out)[:0], "", "message", msg)
+			_, _ = w.Write(*out)
 			w.Flush()
 			if done {
 				st.delivered = true
@@ -246,26 +261,61 @@ func (c *conn) fastSend(ctx context.Context, w *watchWriter, body []byte, versio
 			}
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := appendAll((*in)[:0], io.LimitReader(resp.Body, 64<<20))
+	*in = data[:0]
 	if err != nil {
 		return false, err
 	}
-	out, done, toolErr, rpcErr := c.fastMessage(data, quoted, clientID)
+	msg, done, toolErr, rpcErr := c.fastMessage((*out)[:0], data, quoted, clientID)
 	if !done {
 		return false, errors.New("backend's JSON answer is not the call's response")
 	}
-	h.Set("Content-Type", "application/json")
+	*out = msg[:0]
+	h["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
 	st.wrote, st.delivered = true, true
-	_, _ = w.Write(out)
+	_, _ = w.Write(msg)
 	return toolErr, rpcErr
 }
 
+// fastBufs are the fast path's buffers for answers; one larger than
+// maxPooled is left to the collector rather than kept.
+var fastBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooled = 64 << 10
+
+func getBuf() *[]byte { return fastBufs.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= maxPooled {
+		*b = (*b)[:0]
+		fastBufs.Put(b)
+	}
+}
+
+// appendAll is io.ReadAll appending to dst.
+func appendAll(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, max(512, cap(dst)))
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
 // fastMessage returns one message of the backend's answer as the client
-// gets it: the call's response with the client's id (done), a notification
-// as it is, nil for anything else (a server→client request cannot be
-// answered on this path; the conditions make it unexpected).
-func (c *conn) fastMessage(data, backendID, clientID []byte) (out []byte, done, toolErr bool, rpcErr error) {
+// gets it: the call's response with the client's id, appended to dst
+// (done), a notification as it is (data itself), nil for anything else (a
+// server→client request cannot be answered on this path; the conditions
+// make it unexpected).
+func (c *conn) fastMessage(dst, data, backendID, clientID []byte) (out []byte, done, toolErr bool, rpcErr error) {
 	var b jsonrpc.Body
 	if b.Parse(data, jsonrpc.Limits{}) != nil || b.Batch || len(b.Messages) != 1 {
 		return nil, false, false, nil
@@ -278,7 +328,7 @@ func (c *conn) fastMessage(data, backendID, clientID []byte) (out []byte, done, 
 		if !m.ID.Present() || !bytes.Equal(m.ID.Bytes(data), backendID) {
 			return nil, false, false, nil
 		}
-		out, err := jsonrpc.Splice(make([]byte, 0, len(data)+len(clientID)), data, m.AppendReplaceIDEdits(nil, clientID))
+		out, err := jsonrpc.Splice(dst, data, m.AppendReplaceIDEdits(nil, clientID))
 		if err != nil {
 			return nil, false, false, nil
 		}
@@ -291,21 +341,71 @@ func (c *conn) fastMessage(data, backendID, clientID []byte) (out []byte, done, 
 	return nil, false, false, nil
 }
 
-// post sends one message to the backend's session.
+// post sends one message to the backend's session (to the backend, for a
+// stateless one). The request is the fast path's own, so it carries what
+// traceTransport would add — the backend's static headers, the CLIENT
+// span's context (in ctx) as W3C headers — from the start and goes straight
+// to the transport under it: traceTransport must clone a request it adds
+// to, and http.Client copies the headers of every request in case of a
+// redirect. A redirect, which the SDK's client would follow, is followed
+// through the backend's client.
 func (c *conn) post(ctx context.Context, body []byte, version string) (*http.Response, error) {
+	req, err := c.newPost(ctx, body, version)
+	if err != nil {
+		return nil, err
+	}
+	tt, ok := c.b.client.Transport.(*traceTransport)
+	if !ok {
+		return c.b.client.Do(req)
+	}
+	h := req.Header
+	// As traceTransport.RoundTrip does, in its order.
+	for k, vs := range tt.headers {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		h.Del("Tracestate")
+		w3c.Inject(ctx, propagation.HeaderCarrier(h))
+	}
+	resp, err := tt.base.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("post %s: %w", c.b.Name, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		if req, err = c.newPost(ctx, body, version); err != nil {
+			return nil, err
+		}
+		return c.b.client.Do(req)
+	}
+	return resp, nil
+}
+
+// newPost is a POST of body to the backend with the headers of the MCP
+// hop: its session (none for a stateless backend: each POST stands alone)
+// and its protocol revision.
+func (c *conn) newPost(ctx context.Context, body []byte, version string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.b.URL.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
+	h := req.Header
+	h["Content-Type"] = jsonContentType
+	h["Accept"] = acceptBoth
 	if id := c.cs.ID(); id != "" {
-		// A stateless backend assigned none: each POST stands alone.
-		req.Header.Set(mcpwire.HeaderSessionID, id)
+		h.Set(mcpwire.HeaderSessionID, id)
 	}
-	req.Header.Set(mcpwire.HeaderProtocolVersion, version)
-	return c.b.client.Do(req)
+	h.Set(mcpwire.HeaderProtocolVersion, version)
+	return req, nil
 }
+
+// The fast path's fixed request headers, shared (never modified).
+var (
+	jsonContentType = []string{"application/json"}
+	acceptBoth      = []string{"application/json, text/event-stream"}
+)
 
 // notifyCancelled tells the backend a fast call was cancelled.
 func (c *conn) notifyCancelled(backendID string) {
