@@ -28,7 +28,8 @@ import (
 
 // The fast path relays a tools/call to an HTTP backend without the SDK's
 // server and client in between: the client's bytes go to the backend's
-// session with three splices (the id, the tool's own name, the CLIENT
+// session (or, for a stateless backend, which assigned none, to the backend
+// with no session id) with three splices (the id, the tool's own name, the CLIENT
 // span's trace context in _meta), and the backend's answer comes back with
 // the id spliced back — the DESIGN's "rewrite by splicing". Everything else
 // (and every call the conditions in fastCall rule out) takes the SDK path.
@@ -41,7 +42,11 @@ import (
 //     (to which the gateway declared none either) sends no server→client
 //     request that would need answering through the SDK;
 //   - the tool belongs to an HTTP backend that is connected, with a
-//     session-based revision too.
+//     session-based revision too — with a session of its own or stateless
+//     (the Go SDK's Stateless: true), which needs none: each POST stands
+//     alone, and _meta trace context is then created only where the
+//     client sent a _meta (pinnedSession's rule; the header carries it
+//     always).
 //
 // Progress and log notifications the backend sends on the call's stream are
 // relayed as they come (the progress token is the client's own). The
