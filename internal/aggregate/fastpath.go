@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,7 +375,8 @@ func (c *conn) post(ctx context.Context, body []byte, version string) (*http.Res
 	}
 	resp, err := tt.base.RoundTrip(req)
 	if err != nil {
-		return nil, fmt.Errorf("post %s: %w", c.b.Name, err)
+		// As http.Client reports it: the log names the backend's URL.
+		return nil, &url.Error{Op: "Post", URL: c.b.URL.Redacted(), Err: err}
 	}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
