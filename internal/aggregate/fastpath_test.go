@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -156,5 +157,27 @@ func TestFastPathBackendGone(t *testing.T) {
 				t.Errorf("b's status %+v, want out of the session with its error", st)
 			}
 		})
+	}
+}
+
+// TestFastPathFollowsRedirect: the fast path sends its request to the
+// transport itself, not through http.Client; a backend URL that redirects
+// (as the SDK's client, which connected through it, follows) still serves
+// fast calls.
+func TestFastPathFollowsRedirect(t *testing.T) {
+	b := newTestBackend(t, "b", []string{"echo"}, nil)
+	moved := httptest.NewServer(http.RedirectHandler(b.srv.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(moved.Close)
+	be := b.backend(t)
+	be.URL, _ = url.Parse(moved.URL)
+	other := newTestBackend(t, "o", []string{"echo"}, nil)
+	agg := newAggregator(t, Options{Backends: []Backend{be, other.backend(t)}})
+	addr := frontRecorded(t, agg, &recorded{})
+	sid := rawInit(t, addr, true)
+	if ans := rawCall(t, addr, sid, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"b_echo","arguments":{}}}`); !strings.Contains(ans, "b:echo") || !strings.Contains(ans, `"id":5`) {
+		t.Errorf("answer %s, want b's echo under id 5", ans)
+	}
+	if !b.usedFast() {
+		t.Error("the call did not take the fast path")
 	}
 }
