@@ -38,7 +38,7 @@ import (
 // It is taken only when nothing can go wrong by skipping the SDK:
 //
 //   - one tools/call request, in a session-based revision, in a session the
-//     aggregator set up;
+//     aggregator set up, with no io.modelcontextprotocol/ key in its _meta;
 //   - the client declared no sampling, elicitation or roots, so the backend
 //     (to which the gateway declared none either) sends no server→client
 //     request that would need answering through the SDK;
@@ -54,6 +54,10 @@ import (
 // backend sees its own request id, "mcpgate-N", never the client's: the
 // backend session also carries the SDK client's requests, whose ids must
 // not collide. A notifications/cancelled for a fast call is forwarded.
+
+// metaNamespace begins the _meta keys the protocol defines
+// (mcp.MetaKeyProtocolVersion, …), as the key of a JSON member.
+var metaNamespace = []byte(`"io.modelcontextprotocol/`)
 
 // fastIDs numbers fast-path requests across the process.
 var fastIDs atomic.Uint64
@@ -116,6 +120,13 @@ func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *reco
 		w.WriteHeader(http.StatusAccepted)
 		return true
 	case m.Kind != jsonrpc.KindRequest || m.Method != "tools/call" || !m.NameValue.Present():
+		return false
+	}
+	if m.Meta.Present() && bytes.Contains(m.Meta.Bytes(in.Raw), metaNamespace) {
+		// A key of the protocol's own in the client's _meta: the SDK path
+		// leaves out those that describe the client's hop (forwardMeta),
+		// which a stateless backend, reading each body on its own, would
+		// take for the gateway's. Rare in a session's calls.
 		return false
 	}
 	accept := r.Header.Get("Accept")

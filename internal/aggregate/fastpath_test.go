@@ -181,3 +181,34 @@ func TestFastPathFollowsRedirect(t *testing.T) {
 		t.Error("the call did not take the fast path")
 	}
 }
+
+// TestFastPathClientEraMeta: a session client's tools/call whose _meta
+// carries a key by which a 2026-07-28 request describes its own hop (here
+// clientInfo) takes the SDK path, which leaves such keys out (forwardMeta);
+// spliced as they are, they would reach the backend as the gateway's own
+// (a stateless backend reads each body on its own). (A protocolVersion that
+// contradicts the session's is refused before the aggregator.)
+func TestFastPathClientEraMeta(t *testing.T) {
+	for _, k := range backendKinds {
+		t.Run(k.name, func(t *testing.T) {
+			b := newTestBackendKind(t, "b", []string{"echo"}, nil, false, k.stateless)
+			other := newTestBackendKind(t, "o", []string{"echo"}, nil, false, k.stateless)
+			agg := newAggregator(t, Options{Backends: []Backend{b.backend(t), other.backend(t)}})
+			addr := frontRecorded(t, agg, &recorded{})
+			sid := rawInit(t, addr, true)
+			ans := rawCall(t, addr, sid, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b_echo","arguments":{},"_meta":{"io.modelcontextprotocol/clientInfo":{"name":"x","version":"1"},"progressToken":"p"}}}`)
+			if !strings.Contains(ans, "b:echo") {
+				t.Errorf("answer %s, want b's echo", ans)
+			}
+			if b.usedFast() {
+				t.Error("the call took the fast path")
+			}
+			b.mu.Lock()
+			body := b.bodies[len(b.bodies)-1]
+			b.mu.Unlock()
+			if strings.Contains(body, "io.modelcontextprotocol/") {
+				t.Errorf("backend got %s, with the client's own hop keys", body)
+			}
+		})
+	}
+}
