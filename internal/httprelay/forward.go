@@ -217,11 +217,14 @@ func (r *Relay) outRequest(in *http.Request, body []byte, hasBody bool) *http.Re
 	case hasBody && len(body) > 0:
 		// Known length: sent with Content-Length, however the client
 		// framed it (chunked, with trailers).
-		rb := &rawBody{raw: body}
-		rb.Reset(body)
-		out.Body = rb
+		// An io.NopCloser of a *bytes.Reader, which net/http knows not to
+		// block: the headers and the body go out in one write, where any
+		// other type would have the headers flushed on their own first
+		// (one more syscall and packet per request, on both ends; what
+		// ReverseProxy's own body wrapper cost).
+		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
-		out.GetBody = rb.replay
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	case hasBody, in.ContentLength == 0:
 		// No body: nil, so that the Transport may retry the request on a
 		// fresh connection when a reused one turns out closed.
@@ -289,21 +292,6 @@ func (r *Relay) outHeader(in *http.Request) http.Header {
 		h[name] = vs
 	}
 	return h
-}
-
-// rawBody is the request body as the inspect stage read it, sent on
-// exactly as received; replay gives the Transport a fresh copy for a retry.
-type rawBody struct {
-	bytes.Reader
-	raw []byte
-}
-
-func (*rawBody) Close() error { return nil }
-
-func (b *rawBody) replay() (io.ReadCloser, error) {
-	rb := &rawBody{raw: b.raw}
-	rb.Reset(b.raw)
-	return rb, nil
 }
 
 // noCloseBody is a client's body not read by the inspect stage, lent to
