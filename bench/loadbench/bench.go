@@ -11,6 +11,16 @@ import (
 	"time"
 )
 
+// The kinds of backend (-backend).
+const (
+	backendSession   = "session"
+	backendStateless = "stateless"
+)
+
+// maxPayload is the largest -payload: 1 MiB, the gateway's default
+// limits.maxBodyBytes being 4 MiB and the SDK's request limit as much.
+const maxPayload = 1 << 20
+
 // options are the benchmark's flags.
 type options struct {
 	clients       int
@@ -22,6 +32,7 @@ type options struct {
 	maxRequests   int
 	payload       int
 	sse           bool
+	backend       string // backendSession or backendStateless
 	direct        bool
 	mcpgate       string
 	gatewayConfig string
@@ -50,6 +61,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.payload, "payload", 64, "echo message size in `bytes`")
 	fs.StringVar(&o.tool, "tool", "echo", "the echo tool's `name` at the gateway arm (an aggregating gateway prefixes it: bench_echo); the other arms call echo")
 	fs.BoolVar(&o.oidc, "oidc", false, "start an OpenID Connect issuer ({{.Issuer}}, {{.Audience}} in config templates) and send its bearer token on every request of every arm")
+	fs.StringVar(&o.backend, "backend", backendSession, "`kind` of backend: session (the SDK's Streamable HTTP handler with sessions) or stateless (Stateless: true, no sessions)")
 	fs.BoolVar(&o.sse, "sse", false, "backend answers POSTs with text/event-stream instead of application/json")
 	fs.BoolVar(&o.direct, "direct", false, "add an arm `direct` with no relay, clients talking to the backend")
 	fs.StringVar(&o.mcpgate, "mcpgate", "", "mcpgate binary `path`: runs `mcpgate serve --listen ADDR --upstream URL`")
@@ -79,8 +91,10 @@ func parseOptions(args []string) (*options, error) {
 		return nil, errors.New("-warmup must be in [0, 1h]")
 	case o.maxRequests < 1:
 		return nil, errors.New("-max-requests must be positive")
-	case o.payload < 0 || o.payload > 1<<19:
-		return nil, errors.New("-payload must be in 0..524288")
+	case o.payload < 0 || o.payload > maxPayload:
+		return nil, fmt.Errorf("-payload must be in 0..%d", maxPayload)
+	case o.backend != backendSession && o.backend != backendStateless:
+		return nil, fmt.Errorf("-backend must be %s or %s", backendSession, backendStateless)
 	case o.minRatio < 0:
 		return nil, errors.New("-min-ratio must not be negative")
 	}
@@ -144,6 +158,9 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	backendArgv := []string{self, "backend", "-listen", "127.0.0.1:0"}
 	if o.sse {
 		backendArgv = append(backendArgv, "-sse")
+	}
+	if o.backend == backendStateless {
+		backendArgv = append(backendArgv, "-stateless")
 	}
 	lines := make(chan string, 1)
 	backend, err := startProc("backend", backendArgv, dir, lines)

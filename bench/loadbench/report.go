@@ -33,6 +33,7 @@ type reportConfig struct {
 	RoundSecs float64 `json:"round_s"`
 	WarmupSec float64 `json:"warmup_s"`
 	SSE       bool    `json:"sse"`
+	Backend   string  `json:"backend"` // session or stateless
 	Payload   int     `json:"payload_bytes"`
 	CPUs      int     `json:"cpus"`
 	MinRatio  float64 `json:"min_ratio,omitempty"`
@@ -111,7 +112,7 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 		Time:      time.Now().UTC().Format(time.RFC3339),
 		Config: reportConfig{
 			Clients: o.clients, Rounds: o.rounds, RoundSecs: o.duration.Seconds(), WarmupSec: o.warmup.Seconds(),
-			SSE: o.sse, Payload: o.payload, CPUs: runtime.NumCPU(), MinRatio: o.minRatio,
+			SSE: o.sse, Backend: o.backend, Payload: o.payload, CPUs: runtime.NumCPU(), MinRatio: o.minRatio,
 		},
 		BackendRSS: backendRSS,
 	}
@@ -184,8 +185,8 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 	if c.SSE {
 		mode = "text/event-stream"
 	}
-	fmt.Fprintf(w, "loadbench: tools/call echo, %d clients, %d rounds x %gs per arm (warm-up %gs), backend answers %s, message %d B, %d CPUs\n\n",
-		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, mode, c.Payload, c.CPUs)
+	fmt.Fprintf(w, "loadbench: tools/call echo, %d clients, %d rounds x %gs per arm (warm-up %gs), %s backend answers %s, message %d B, %d CPUs\n\n",
+		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, c.Backend, mode, c.Payload, c.CPUs)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tarm\treq/s\tp50\tp99\trelay CPU/req\tall CPU/req\tconns\terrors\t")
@@ -278,7 +279,7 @@ func benchfmtLines(rep *report) []string {
 		lines = append(lines, "cpu: "+cpu)
 	}
 	for _, a := range rep.Arms {
-		name := fmt.Sprintf("BenchmarkRelay/arm=%s/resp=%s/c=%d/payload=%d-%d", a.Name, resp, c.Clients, c.Payload, c.CPUs)
+		name := fmt.Sprintf("BenchmarkRelay/arm=%s/backend=%s/resp=%s/c=%d/payload=%d-%d", a.Name, c.Backend, resp, c.Clients, c.Payload, c.CPUs)
 		for _, r := range a.Rounds {
 			if r.Requests == 0 {
 				continue

@@ -131,7 +131,7 @@ func TestBuildArms(t *testing.T) {
 
 func TestBenchfmtLines(t *testing.T) {
 	rep := &report{
-		Config: reportConfig{Clients: 16, Payload: 64, CPUs: 2},
+		Config: reportConfig{Clients: 16, Backend: backendStateless, Payload: 64, CPUs: 2},
 		Arms: []armReport{{Name: "proxy", Rounds: []roundJSON{
 			{Throughput: 2000, P50us: 1500, P99us: 4000, Requests: 10000},
 			{Throughput: 0, Requests: 0}, // a round with nothing done has no ns/op
@@ -143,7 +143,7 @@ func TestBenchfmtLines(t *testing.T) {
 			got = append(got, l)
 		}
 	}
-	want := []string{"BenchmarkRelay/arm=proxy/resp=json/c=16/payload=64-2\t10000\t500000 ns/op\t2000.0 req/s\t1500000 p50-ns\t4000000 p99-ns"}
+	want := []string{"BenchmarkRelay/arm=proxy/backend=stateless/resp=json/c=16/payload=64-2\t10000\t500000 ns/op\t2000.0 req/s\t1500000 p50-ns\t4000000 p99-ns"}
 	if !slices.Equal(got, want) {
 		t.Errorf("benchfmt lines:\n%q\nwant\n%q", got, want)
 	}
