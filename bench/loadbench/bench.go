@@ -41,6 +41,7 @@ type options struct {
 	configArms    configArmFlags
 	jsonPath      string
 	benchfmtPath  string
+	rowsPath      string
 	minRatio      float64
 	logDir        string
 	keepLogs      bool
@@ -71,6 +72,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.Var(&o.configArms, "config-arm", "extra mcpgate arm `name=FILE[,tool=NAME]` from config template FILE (as -gateway-config), calling tool NAME; repeatable")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the JSON result line to `file`")
 	fs.StringVar(&o.benchfmtPath, "benchfmt", "", "write per-round results in Go benchmark format to `file` (- for stdout), for benchstat")
+	fs.StringVar(&o.rowsPath, "rows", "", "append one Markdown table row per arm (against the proxy) to `file`, for bench/run-matrix.sh")
 	fs.Float64Var(&o.minRatio, "min-ratio", 0, "fail when an arm's median throughput / the proxy's is below this (0: off)")
 	fs.StringVar(&o.logDir, "logdir", "", "`directory` for server logs and rendered configs (default: a temporary one)")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the log directory after a successful run")

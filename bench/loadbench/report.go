@@ -236,10 +236,70 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 			return err
 		}
 	}
+	if o.rowsPath != "" {
+		if err := appendRows(o.rowsPath, rep); err != nil {
+			return err
+		}
+	}
 	if o.benchfmtPath != "" {
 		return writeBenchfmt(o.benchfmtPath, w, rep)
 	}
 	return nil
+}
+
+// rowsHeader is the header of the table appendRows writes rows of.
+const rowsHeader = "| backend | resp | c | message | arm | throughput / proxy | paired rounds | relay CPU/req | proxy CPU/req | relay CPU / proxy | peak RSS | errors |\n" +
+	"| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+
+// rowLines are the Markdown table rows of rep: one per arm but the
+// baseline, with its ratios to it.
+func rowLines(rep *report) []string {
+	c := rep.Config
+	resp := "json"
+	if c.SSE {
+		resp = "sse"
+	}
+	base := rep.Arms[0]
+	var lines []string
+	for i, r := range rep.Ratios {
+		a := rep.Arms[i+1]
+		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d |",
+			c.Backend, resp, c.Clients, fmtSize(c.Payload), r.Arm, fmtRatio(r.Throughput), fmtRatio(r.ThroughputPaired),
+			fmtUS(a.CPU.Relay), fmtUS(base.CPU.Relay), fmtRatio(r.RelayCPU), fmtBytes(a.PeakRSS), a.Errors))
+	}
+	return lines
+}
+
+// appendRows appends rep's rows to path, with the header if the file is new.
+func appendRows(path string, rep *report) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() == 0 {
+		_, err = io.WriteString(f, rowsHeader)
+	}
+	for _, l := range rowLines(rep) {
+		if err == nil {
+			_, err = io.WriteString(f, l+"\n")
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fmtSize is a message size as the docs write it: 64 B, 64 KiB, 1 MiB.
+func fmtSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // writeBenchfmt writes one Go benchmark result line per arm and round, so
