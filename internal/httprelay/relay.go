@@ -280,7 +280,13 @@ func (r *Relay) modifyResponse(resp *http.Response) error {
 		rec.SSE = true
 		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
 	case strings.HasPrefix(ct, "application/json") && in != nil:
-		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
+		jw := newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
+		if w, ok := jw.(*jsonWatcher); ok && resp.ContentLength > int64(r.opts.MaxInspect) {
+			// Too large to inspect, as announced: not buffered at all,
+			// rather than up to MaxInspect and then dropped.
+			w.over = true
+		}
+		resp.Body = jw
 	default:
 		if r.opts.IdleTimeout > 0 {
 			resp.Body = newIdleBody(resp.Body, r.opts.IdleTimeout)

@@ -210,8 +210,12 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	n, err := w.body.Read(p)
 	if !w.over {
 		if len(w.buf)+n > w.max {
-			w.over, w.buf = true, nil
+			w.over = true
+			w.release()
 		} else {
+			if w.buf == nil && n > 0 {
+				w.buf = getInspectBuf()
+			}
 			w.buf = append(w.buf, p[:n]...)
 		}
 	}
@@ -220,7 +224,7 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 		if b.Parse(w.buf, jsonrpc.Limits{}) == nil {
 			noteResponses(w.rec, &b, w.buf, w.backend, w.cat, w.ver)
 		}
-		w.buf = nil
+		w.release()
 	}
 	if err != nil && err != io.EOF {
 		// The response was cut short (ReverseProxy aborts it); without this
@@ -237,7 +241,16 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *jsonWatcher) Close() error { return w.body.Close() }
+func (w *jsonWatcher) Close() error {
+	w.release()
+	return w.body.Close()
+}
+
+// release gives the buffer back for reuse (see inspectBufs).
+func (w *jsonWatcher) release() {
+	putInspectBuf(w.buf)
+	w.buf = nil
+}
 
 var errIdle = errors.New("backend response idle timeout")
 

@@ -1,0 +1,32 @@
+package httprelay
+
+import "sync"
+
+// inspectBufs holds the buffers a jsonWatcher keeps a response in until it
+// is parsed. Without them a 64 KiB response cost about 110 KiB of garbage
+// (append's doublings), more than everything else the relay allocates for
+// it; nothing the parse leaves behind points into the buffer (the record,
+// the catalog and the advertised versions copy what they keep), so it is
+// reused as soon as the response is noted.
+var inspectBufs sync.Pool
+
+// maxPooledInspect bounds the buffers kept for reuse: larger ones (a
+// MaxInspect raised far above the default) are left to the collector
+// rather than held by the pool.
+const maxPooledInspect = 1 << 20
+
+// getInspectBuf returns an empty buffer, preferably one used before.
+func getInspectBuf() []byte {
+	if b, ok := inspectBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+// putInspectBuf gives b back for reuse.
+func putInspectBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledInspect {
+		return
+	}
+	inspectBufs.Put(&b)
+}
