@@ -15,18 +15,21 @@ var inspectBufs sync.Pool
 // rather than held by the pool.
 const maxPooledInspect = 1 << 20
 
-// getInspectBuf returns an empty buffer, preferably one used before.
-func getInspectBuf() []byte {
-	if b, ok := inspectBufs.Get().(*[]byte); ok {
-		return (*b)[:0]
+// getInspectBuf returns a buffer, preferably one used before, by the
+// pointer it goes back into the pool by (a pointer, so that giving it back
+// allocates nothing).
+func getInspectBuf() *[]byte {
+	if p, ok := inspectBufs.Get().(*[]byte); ok {
+		return p
 	}
-	return nil
+	return new([]byte)
 }
 
-// putInspectBuf gives b back for reuse.
-func putInspectBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > maxPooledInspect {
+// putInspectBuf gives b back for reuse through p, the pointer it came with.
+func putInspectBuf(p *[]byte, b []byte) {
+	if p == nil || cap(b) > maxPooledInspect {
 		return
 	}
-	inspectBufs.Put(&b)
+	*p = b[:0]
+	inspectBufs.Put(p)
 }

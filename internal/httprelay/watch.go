@@ -193,6 +193,7 @@ type jsonWatcher struct {
 	rec     *record.Record
 	max     int
 	buf     []byte
+	bufp    *[]byte // buf's way back into inspectBufs
 	over    bool
 	backend string
 	cat     *telemetry.Catalog
@@ -213,8 +214,9 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 			w.over = true
 			w.release()
 		} else {
-			if w.buf == nil && n > 0 {
-				w.buf = getInspectBuf()
+			if w.bufp == nil && n > 0 {
+				w.bufp = getInspectBuf()
+				w.buf = (*w.bufp)[:0]
 			}
 			w.buf = append(w.buf, p[:n]...)
 		}
@@ -248,8 +250,8 @@ func (w *jsonWatcher) Close() error {
 
 // release gives the buffer back for reuse (see inspectBufs).
 func (w *jsonWatcher) release() {
-	putInspectBuf(w.buf)
-	w.buf = nil
+	putInspectBuf(w.bufp, w.buf)
+	w.bufp, w.buf = nil, nil
 }
 
 var errIdle = errors.New("backend response idle timeout")
