@@ -33,3 +33,19 @@ func putInspectBuf(p *[]byte, b []byte) {
 	*p = b[:0]
 	inspectBufs.Put(p)
 }
+
+// appendBounded is append(buf, p...) for a buffer that never holds more
+// than limit bytes (the caller checks): it grows by doubling, but never past
+// limit, so that a buffer grown to it still fits the pool
+// (maxPooledInspect) instead of being regrown for every large response.
+func appendBounded(buf, p []byte, limit int) []byte {
+	need := len(buf) + len(p)
+	if need > cap(buf) {
+		c := max(2*cap(buf), need, 4<<10)
+		c = min(c, limit)
+		nb := make([]byte, len(buf), c)
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, p...)
+}

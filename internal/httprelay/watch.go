@@ -218,7 +218,7 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 				w.bufp = getInspectBuf()
 				w.buf = (*w.bufp)[:0]
 			}
-			w.buf = append(w.buf, p[:n]...)
+			w.buf = appendBounded(w.buf, p[:n], w.max)
 		}
 	}
 	if err == io.EOF && !w.over && len(w.buf) > 0 {
