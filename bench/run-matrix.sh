@@ -12,7 +12,9 @@
 #                  everything on (arm agg-all, configs/aggregate-all.yaml);
 #   - payloads:    the plain relay with 64 B, 64 KiB and 1 MiB messages, c=16;
 #   - concurrency: the plain relay with 1 and 256 clients, 64 B (16 is the
-#                  first payload run).
+#                  first payload run);
+#   - sse:         the plain relay with the backend answering POSTs with
+#                  text/event-stream, c=16, 64 B.
 # Every run measures its arms against a bare httputil.ReverseProxy in the
 # same run, rounds interleaved. The rows, one per arm, are appended to
 # OUTDIR/rows.md (a Markdown table); each run's full report is
@@ -21,6 +23,7 @@
 # Environment:
 #   ROUNDS (3), D (3s), WARMUP (1s)   rounds per arm, their length, warm-up
 #   BACKENDS ("session stateless")    which backends
+#   RUNS ("modes payload c sse")      which of the runs above
 #   BEFORE=PATH                       another mcpgate build, measured as arm
 #                                     "before" (configs/relay.yaml) beside the
 #                                     plain relay in every run
@@ -41,6 +44,7 @@ rounds=${ROUNDS:-3}
 d=${D:-3s}
 warmup=${WARMUP:-1s}
 backends=${BACKENDS:-session stateless}
+runs=" ${RUNS:-modes payload c sse} "
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
 
@@ -78,15 +82,24 @@ run() {
 
 cd "$root"
 for b in $backends; do
-	run "$b-modes" -backend "$b" -oidc \
-		-config-arm all=bench/configs/relay-all.yaml \
-		-config-arm agg-all=bench/configs/aggregate-all.yaml,tool=bench_echo
-	for p in 64 65536 1048576; do
-		run "$b-payload-$p" -backend "$b" -payload "$p"
-	done
-	for c in 1 256; do
-		run "$b-c$c" -backend "$b" -c "$c"
-	done
+	if [[ $runs == *" modes "* ]]; then
+		run "$b-modes" -backend "$b" -oidc \
+			-config-arm all=bench/configs/relay-all.yaml \
+			-config-arm agg-all=bench/configs/aggregate-all.yaml,tool=bench_echo
+	fi
+	if [[ $runs == *" payload "* ]]; then
+		for p in 64 65536 1048576; do
+			run "$b-payload-$p" -backend "$b" -payload "$p"
+		done
+	fi
+	if [[ $runs == *" c "* ]]; then
+		for c in 1 256; do
+			run "$b-c$c" -backend "$b" -c "$c"
+		done
+	fi
+	if [[ $runs == *" sse "* ]]; then
+		run "$b-sse" -backend "$b" -sse
+	fi
 done
 echo "rows: $out/rows.md" >&2
 cat "$out/rows.md"
