@@ -22,12 +22,16 @@ import (
 // headers that rewrite then threw away, an httptrace.ClientTrace (and a
 // context) per request to forward 1xx responses, a timer per streamed
 // response, mime.ParseMediaType per response. What a backend receives and
-// what a client is sent are the same, header for header; the tests in
-// relay_test.go and hygiene_test.go say so.
+// what a client is sent are what they were with ReverseProxy, header for
+// header; the tests in relay_test.go and hygiene_test.go say so. Two
+// differences:
 //
-// Interim (1xx) responses of the backend stay at the gateway: MCP has no
-// use for them, and 103 Early Hints would carry the backend's Link headers
-// to the client past every stage.
+//   - Interim (1xx) responses of the backend stay at the gateway: MCP has
+//     no use for them, and 103 Early Hints would carry the backend's Link
+//     headers to the client past every stage (TestNoInterimResponses).
+//   - A client's Upgrade header is never acted on (outHeader drops it), so
+//     ReverseProxy's check of its value, a 502 for a non-printable one,
+//     has no equivalent: the request goes upstream without it.
 
 // relay sends out (the client's request as the backend must see it) and
 // relays the answer to w.
