@@ -155,6 +155,7 @@ type jsonWatcher struct {
 	rec     *record.Record
 	max     int
 	buf     []byte
+	bufp    *[]byte // buf's way back into inspectBufs
 	over    bool
 	backend string
 	cat     *telemetry.Catalog
@@ -172,9 +173,14 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	n, err := w.body.Read(p)
 	if !w.over {
 		if len(w.buf)+n > w.max {
-			w.over, w.buf = true, nil
+			w.over = true
+			w.release()
 		} else {
-			w.buf = append(w.buf, p[:n]...)
+			if w.bufp == nil && n > 0 {
+				w.bufp = getInspectBuf()
+				w.buf = (*w.bufp)[:0]
+			}
+			w.buf = appendBounded(w.buf, p[:n], w.max)
 		}
 	}
 	if err == io.EOF && !w.over && len(w.buf) > 0 {
@@ -182,7 +188,7 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 		if b.Parse(w.buf, jsonrpc.Limits{}) == nil {
 			noteResponses(w.rec, &b, w.buf, w.backend, w.cat, w.ver)
 		}
-		w.buf = nil
+		w.release()
 	}
 	if err != nil && err != io.EOF {
 		// The response was cut short (ReverseProxy aborts it); without this
@@ -199,7 +205,16 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *jsonWatcher) Close() error { return w.body.Close() }
+func (w *jsonWatcher) Close() error {
+	w.release()
+	return w.body.Close()
+}
+
+// release gives the buffer back for reuse (see inspectBufs).
+func (w *jsonWatcher) release() {
+	putInspectBuf(w.bufp, w.buf)
+	w.bufp, w.buf = nil, nil
+}
 
 var errIdle = errors.New("backend response idle timeout")
 
