@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/idleread"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -289,7 +290,7 @@ func (r *Relay) modifyResponse(resp *http.Response) error {
 		resp.Body = jw
 	default:
 		if r.opts.IdleTimeout > 0 {
-			resp.Body = newIdleBody(resp.Body, r.opts.IdleTimeout)
+			resp.Body = idleread.New(resp.Body, r.opts.IdleTimeout, nil)
 		}
 	}
 	return nil
@@ -318,7 +319,7 @@ func (r *Relay) errorHandler(w http.ResponseWriter, req *http.Request, err error
 }
 
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errIdle) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, idleread.ErrIdle) {
 		return true
 	}
 	var ne net.Error
@@ -328,4 +329,3 @@ func isTimeout(err error) bool {
 	// net/http reports ResponseHeaderTimeout with this text only.
 	return strings.Contains(err.Error(), "timeout awaiting response headers")
 }
-
