@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // startAggregate starts an aggregating gateway (backends local: stdio,
@@ -278,7 +280,7 @@ func TestUserAttributionAggregate(t *testing.T) {
 	for _, c := range cells {
 		t.Run(c.mode+"/"+c.auth, func(t *testing.T) {
 			t.Parallel()
-			service := fmt.Sprintf("attr-agg-%s-%s-%s", c.mode, c.auth, randomString(4))
+			service := fmt.Sprintf("attr-agg-%s-%s-%s", c.mode, c.auth, testidp.RandomString(4))
 			g := f.startAggregate(t, service, c.auth, c.mode, web)
 
 			tok := f.oidcToken(t, f.sigKey, nil)

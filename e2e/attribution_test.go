@@ -21,6 +21,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // Distinctive values, so that a hit is a leak and not a coincidence.
@@ -37,10 +41,10 @@ const (
 // OIDC issuer, one API key and two pseudonymization keys.
 type attrFixture struct {
 	j        *jaeger
-	issuer   *testIssuer
-	sigKey   *issuerKey // published
-	badKey   *issuerKey // same kid, never published: bad signatures
-	key      apiKey     // subject attrKeySubject
+	issuer   *testidp.IdP
+	sigKey   *testidp.Key // published
+	badKey   *testidp.Key // same kid, never published: bad signatures
+	key      apiKey       // subject attrKeySubject
 	keyA     []byte
 	keyAFile string
 	keyB     []byte
@@ -49,9 +53,9 @@ type attrFixture struct {
 
 func newAttrFixture(t *testing.T) *attrFixture {
 	t.Helper()
-	f := &attrFixture{j: startJaeger(t), issuer: newTestIssuer(t)}
-	f.sigKey = newIssuerKey(t, "attr-k1")
-	f.badKey = newIssuerKey(t, "attr-k1")
+	f := &attrFixture{j: startJaeger(t), issuer: testidp.New(t)}
+	f.sigKey = testidp.NewKey(t, "attr-k1", jose.RS256)
+	f.badKey = testidp.NewKey(t, "attr-k1", jose.RS256)
 	f.issuer.Publish(f.sigKey)
 	f.key = newAPIKey(t, attrKeySubject)
 	dir := t.TempDir()
@@ -75,13 +79,13 @@ func writePseudonymKey(t *testing.T, dir, name string) ([]byte, string) {
 
 // oidcToken is a valid token for attrOIDCSubject with an e-mail claim,
 // signed with k, plus mod's changes.
-func (f *attrFixture) oidcToken(t *testing.T, k *issuerKey, mod func(map[string]any)) string {
+func (f *attrFixture) oidcToken(t *testing.T, k *testidp.Key, mod func(map[string]any)) string {
 	c := f.issuer.Claims(attrOIDCSubject)
 	c["email"] = attrOIDCEmail
 	if mod != nil {
 		mod(c)
 	}
-	return signJWT(t, k, c)
+	return testidp.Sign(t, k, c)
 }
 
 // attrGW configures one gateway.
@@ -492,7 +496,7 @@ func TestUserAttribution(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("matrix/%s/%s/%s", mode, auth, metrics), func(t *testing.T) {
 				t.Parallel()
-				cfg := attrGW{service: fmt.Sprintf("attr-%s-%s-%s", mode, auth, randomString(4)), auth: auth, mode: mode, pseudonym: "file", metrics: metrics}
+				cfg := attrGW{service: fmt.Sprintf("attr-%s-%s-%s", mode, auth, testidp.RandomString(4)), auth: auth, mode: mode, pseudonym: "file", metrics: metrics}
 				if mode == "off" && auth == "oidc" {
 					// No attribution configuration at all: the default is off.
 					cfg.mode, cfg.pseudonym = "", ""
@@ -590,7 +594,7 @@ func TestUserAttribution(t *testing.T) {
 	// the forbidden detail naming the subject.
 	t.Run("forbidden/raw/oidc", func(t *testing.T) {
 		t.Parallel()
-		cfg := attrGW{service: "attr-forbidden-" + randomString(4), auth: "oidc", mode: "raw", scopes: true}
+		cfg := attrGW{service: "attr-forbidden-" + testidp.RandomString(4), auth: "oidc", mode: "raw", scopes: true}
 		g := f.start(t, cfg)
 		good := f.oidcToken(t, f.sigKey, func(c map[string]any) { c["scope"] = "mcp:tools" })
 		noScope := f.oidcToken(t, f.sigKey, nil)
@@ -624,7 +628,7 @@ func TestUserAttribution(t *testing.T) {
 		gws := make(map[string]*gateway, len(sources))
 		svc := make(map[string]string, len(sources))
 		for _, src := range sources {
-			svc[src] = "attr-key-" + src + "-" + randomString(4)
+			svc[src] = "attr-key-" + src + "-" + testidp.RandomString(4)
 			gws[src] = f.start(t, attrGW{service: svc[src], auth: "apiKey", mode: "hashed", pseudonym: src})
 		}
 		for _, src := range sources {
@@ -681,7 +685,7 @@ func TestUserAttribution(t *testing.T) {
 		}
 		svc := make([]string, len(cases))
 		for i, c := range cases {
-			svc[i] = fmt.Sprintf("attr-prec-%d-%s", i, randomString(4))
+			svc[i] = fmt.Sprintf("attr-prec-%d-%s", i, testidp.RandomString(4))
 			g := f.start(t, attrGW{service: svc[i], auth: "apiKey", mode: c.file, pseudonym: "file", env: c.env, args: c.args})
 			status, _, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
 				callTimeout, "X-API-Key", f.key.Key)

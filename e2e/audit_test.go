@@ -30,12 +30,16 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // audAuthConfig is a gateway configuration with auth.mode [oidc, apiKey]
 // (the issuer, the API keys) in front of server-everything over stdio,
 // with more top-level YAML in extra (audit, telemetry, pseudonymization).
-func audAuthConfig(t *testing.T, iss *testIssuer, keys []apiKey, extra string) string {
+func audAuthConfig(t *testing.T, iss *testidp.IdP, keys []apiKey, extra string) string {
 	t.Helper()
 	port := freeClosedPort(t)
 	var ks strings.Builder
@@ -242,8 +246,8 @@ func audSpans(t *testing.T, j *jaeger, service string, events []audEvent) map[st
 // its SERVER span in Jaeger — with principal raw and with principal hashed.
 func TestAuditEndToEnd(t *testing.T) {
 	t.Parallel()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 
 	t.Run("raw", func(t *testing.T) {
@@ -764,8 +768,8 @@ func audFailingSink(t *testing.T, failClosed bool) {
 	// failure under test.
 	extra := fmt.Sprintf("  failClosed: %v\n  fsync: never\n", failClosed)
 	// API keys: a refusal comes after authentication and names the caller.
-	iss := newTestIssuer(t)
-	iss.Publish(newIssuerKey(t, "k1"))
+	iss := testidp.New(t)
+	iss.Publish(testidp.NewKey(t, "k1", jose.RS256))
 	bot := newAPIKey(t, "fifo-bot")
 	key := map[string]string{"X-API-Key": bot.Key}
 	g := audStart(t, audAuthConfig(t, iss, []apiKey{bot}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n%s", fifo, extra)))

@@ -33,6 +33,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // TestFaultHTTPBackendKilledMidStream: server-everything over Streamable
@@ -251,7 +253,7 @@ func TestFaultCollectorKilledAndRestarted(t *testing.T) {
 		after   = 3 * time.Second
 	)
 	j := faultStartJaeger(t)
-	service := "mcpgate-e2e-fault-collector-" + randomString(6)
+	service := "mcpgate-e2e-fault-collector-" + testidp.RandomString(6)
 	// The default queueSize: it must hold the spans of a 30 s outage of
 	// this load.
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
@@ -461,7 +463,7 @@ func TestFaultSIGTERMDrain(t *testing.T) {
 		shutdown  = 20 * time.Second // timeouts.shutdown
 	)
 	j := startJaeger(t)
-	service := "mcpgate-e2e-fault-drain-" + randomString(6)
+	service := "mcpgate-e2e-fault-drain-" + testidp.RandomString(6)
 	// audStart passes the test's environment on, so every telemetry key
 	// an OTEL_* variable could change is pinned in the file.
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")

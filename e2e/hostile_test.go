@@ -40,6 +40,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // The limits and timeouts the hostile gateway runs with: small, so that the
@@ -147,8 +151,8 @@ func (rec *hostileRecorder) containing(s string) []hostileSeen {
 // and the gateway, and opens a session for A and one for B.
 func hostileStart(t *testing.T) *hostileEnv {
 	t.Helper()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	e := &hostileEnv{keyA: newAPIKey(t, hostileSubjectA)}
 	e.tokB = iss.Token(k1, hostileSubjectB, nil)

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // TestJaegerHarness proves the harness: two spans exported from this process
@@ -27,7 +29,7 @@ func TestJaegerHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	service := "e2e-harness-" + randomString(6)
+	service := "e2e-harness-" + testidp.RandomString(6)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSyncer(exp),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),

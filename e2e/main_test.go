@@ -71,7 +71,11 @@ func run(m *testing.M) int {
 	gatewayBin = filepath.Join(dir, "mcpgate")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", gatewayBin, "github.com/mcpgate/mcpgate/cmd/mcpgate")
+	// The gateway is built with the race detector, so that every end-to-end
+	// test (the soak and the fault suites included) also race-checks it; a
+	// report in a gateway's stderr fails the test that started it
+	// (harness_process_test.go).
+	cmd := exec.CommandContext(ctx, "go", "build", "-race", "-o", gatewayBin, "github.com/mcpgate/mcpgate/cmd/mcpgate")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: building mcpgate:", err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // TestAggregateSecretsRedacted reproduces issue 13 item 10: an aggregating
@@ -23,7 +25,7 @@ import (
 func TestAggregateSecretsRedacted(t *testing.T) {
 	t.Parallel()
 	gob := startGoBackend(t)
-	secret := "e2e-agg-key-" + randomString(12)
+	secret := "e2e-agg-key-" + testidp.RandomString(12)
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
 	port := freeClosedPort(t)
 	dead := freeClosedPort(t) // nothing listens there
