@@ -9,113 +9,19 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// startGatewayEnv is startGatewayArgs with extra environment variables
-// (NAME=value). The child gets the test's environment minus every OTEL_*
-// variable and MCPGATE_USER_ATTRIBUTION, so that a developer's shell cannot
-// change what these tests assert, plus env. Like tryStartGateway, it waits
-// for the "mcpgate serving" line and, at cleanup, stops the gateway with
-// SIGTERM and asserts a clean exit within gatewayStopTimeout.
-//
-// It only uses goroutine-safe methods of t until it returns an error, so it
-// can be called from the subtests of a shared fixture.
-func startGatewayEnv(t *testing.T, env []string, args ...string) (*gateway, error) {
-	t.Helper()
-	cmd := exec.Command(gatewayBin, args...)
-	cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "MCPGATE_USER_ATTRIBUTION=") {
-			continue
-		}
-		cmd.Env = append(cmd.Env, kv)
-	}
-	cmd.Env = append(cmd.Env, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting mcpgate: %w", err)
-	}
-	g := &gateway{Log: newLineBuf(), cmd: cmd}
-	pumped := make(chan struct{})
-	go pump(stderr, g.Log, pumped)
-	waited := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() { <-pumped; waited <- cmd.Wait(); close(exited) }()
-
-	serving := make(chan string, 1)
-	go func() {
-		if l, ok := g.Log.waitFor(gatewayStartTimeout, func(l string) bool {
-			return strings.Contains(l, `"msg":"mcpgate serving"`)
-		}); ok {
-			serving <- l
-		}
-		close(serving)
-	}()
-	var line string
-	select {
-	case line = <-serving:
-	case <-exited:
-		return nil, &errExited{log: g.Log.String()}
-	}
-	if line == "" {
-		_ = cmd.Process.Kill()
-		<-exited
-		return nil, fmt.Errorf("mcpgate did not log \"mcpgate serving\" within %v\nlog:\n%s", gatewayStartTimeout, g.Log.String())
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		termAt := time.Now()
-		select {
-		case err := <-waited:
-			if d := time.Since(termAt); d > 2*time.Second {
-				t.Logf("mcpgate took %v to exit after SIGTERM", d.Round(time.Millisecond))
-			}
-			if err != nil {
-				t.Errorf("mcpgate did not exit cleanly after SIGTERM: %v\nlog:\n%s", err, tail(g.Log.String(), 4000))
-			}
-		case <-time.After(gatewayStopTimeout):
-			_ = cmd.Process.Kill()
-			<-waited
-			t.Errorf("mcpgate did not exit within %v of SIGTERM\nlog:\n%s", gatewayStopTimeout, tail(g.Log.String(), 4000))
-		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", tail(g.Log.String(), 8000))
-		}
-	})
-	var sv struct{ Listen, Path, Admin string }
-	if err := json.Unmarshal([]byte(line), &sv); err != nil || sv.Listen == "" {
-		return nil, fmt.Errorf("cannot parse the serving line %q: %v", line, err)
-	}
-	if sv.Path == "" {
-		sv.Path = "/mcp"
-	}
-	g.Base = "http://" + sv.Listen
-	g.URL = g.Base + sv.Path
-	if sv.Admin != "" && sv.Admin != "<nil>" {
-		g.Admin = "http://" + sv.Admin
-	}
-	return g, nil
-}
-
-// attrPost sends one JSON-RPC body to url (protocol 2025-06-18, the given
+// tryPost sends one JSON-RPC body to url (protocol 2025-06-18, the given
 // session and header pairs) and returns status, session id and body. Unlike
 // rawPost it returns transport errors instead of failing the test, and its
 // client timeout is per request.
-func attrPost(url, sid, body string, timeout time.Duration, headers ...string) (int, string, string, error) {
+func tryPost(url, sid, body string, timeout time.Duration, headers ...string) (int, string, string, error) {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return 0, "", "", err
@@ -175,16 +81,16 @@ func jaegerRawTraces(t *testing.T, j *jaeger, service string, minSpans int) ([]b
 	return nil, nil
 }
 
-// attrPseudonym computes user.hash independently of mcpgate: lower-case hex
+// userHash computes user.hash independently of mcpgate: lower-case hex
 // of the first 16 bytes of HMAC-SHA256(key, issuer + "\n" + subject).
-func attrPseudonym(key []byte, issuer, subject string) string {
+func userHash(key []byte, issuer, subject string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(issuer + "\n" + subject))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// attrNeedle is a value that must not leak, and what it is (for messages).
-type attrNeedle struct {
+// needle is a value that must not leak, and what it is (for messages).
+type needle struct {
 	what, value string
 }
 
@@ -210,10 +116,10 @@ func scrapeOpenMetrics(admin string) (string, string, error) {
 	return string(b), resp.Header.Get("Content-Type"), err
 }
 
-// attrPromSample returns the sum of the values of the Prometheus text samples
+// promSample returns the sum of the values of the Prometheus text samples
 // of metric (the name up to "{" or " ") whose labels contain every one of
 // labels (`key="value"` strings), and whether there was one.
-func attrPromSample(text, metric string, labels ...string) (float64, bool) {
+func promSample(text, metric string, labels ...string) (float64, bool) {
 	var sum float64
 	found := false
 	for _, l := range strings.Split(text, "\n") {
@@ -247,15 +153,4 @@ func attrPromSample(text, metric string, labels ...string) (float64, bool) {
 		}
 	}
 	return sum, found
-}
-
-// attrLinesWith returns the lines of lines that contain s.
-func attrLinesWith(lines []string, s string) []string {
-	var out []string
-	for _, l := range lines {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return out
 }

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -94,20 +93,11 @@ type authConfig struct {
 // refetch every 100ms.
 func startAuthGateway(t *testing.T, c authConfig) *authGateway {
 	t.Helper()
-	port := freeClosedPort(t)
-	resource := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
-	admin := `""`
+	cfg := gatewayConfig{port: freeClosedPort(t), backends: []backendSpec{c.backend}}
 	if c.admin {
-		admin = `"127.0.0.2:0"`
+		cfg.admin = adminOn
 	}
-	var keys strings.Builder
-	for _, k := range c.keys {
-		keys.WriteString("    " + k.Entry + "\n")
-	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: %s}
-log: {requests: all}
-auth:
+	cfg.auth = fmt.Sprintf(`
   mode: [oidc, apiKey]
   resource: %s
   oidc:
@@ -119,16 +109,11 @@ auth:
     jwksMinRefreshInterval: 100ms
     fetchTimeout: 2s
   apiKeys:
-%sbackends:%s`, port, admin, resource, c.issuer.URL, keys.String(), c.backend.yaml)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g := startGatewayArgs(t, "serve", "--config", path)
+%s`, cfg.resource(), c.issuer.URL, strings.TrimSuffix(apiKeyEntries(c.keys), "\n"))
 	return &authGateway{
-		gateway:   g,
-		Resource:  resource,
-		Challenge: fmt.Sprintf(`Bearer resource_metadata="http://127.0.0.1:%d/.well-known/oauth-protected-resource/mcp"`, port),
+		gateway:   startGatewayConfig(t, nil, cfg.String()),
+		Resource:  cfg.resource(),
+		Challenge: fmt.Sprintf(`Bearer resource_metadata="http://127.0.0.1:%d/.well-known/oauth-protected-resource/mcp"`, cfg.port),
 	}
 }
 
@@ -750,7 +735,7 @@ func TestAuthClaimSpellings(t *testing.T) {
 	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
-	g := audStart(t, audAuthConfig(t, iss, []apiKey{newAPIKey(t, "ci-bot")}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n  principal: raw\n", sink)))
+	g := startGatewayConfig(t, nil, oidcAPIKeyConfig(t, iss, []apiKey{newAPIKey(t, "ci-bot")}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n  principal: raw\n", sink)))
 	eventually(t, 15*time.Second, "the gateway is ready (OIDC keys fetched)", func() bool {
 		resp, err := http.Get(g.Admin + "/readyz")
 		if err != nil {
@@ -788,7 +773,7 @@ func TestAuthClaimSpellings(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			id := fmt.Sprint(100 + i)
-			r := audPost(t, g.URL, "", fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-claims","version":"1"}}}`, id, audProtocol),
+			r := postMCP(t, g.URL, "", fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-claims","version":"1"}}}`, id, sessionProto),
 				bearerH(testidp.SignRaw(t, k1, "JWT", c.payload)))
 			if r.status != http.StatusUnauthorized || r.header.Get("Mcp-Session-Id") != "" {
 				t.Fatalf("status %d, session %q; want 401 and no session; body %s", r.status, r.header.Get("Mcp-Session-Id"), r.body)
@@ -800,12 +785,12 @@ func TestAuthClaimSpellings(t *testing.T) {
 		})
 	}
 	// The control: the same issuer's plain token for alice is served.
-	audInit(t, g.URL, 1, "e2e-claims", bearerH(iss.Token(k1, "alice", nil)))
+	openSession(t, g.URL, 1, "e2e-claims", bearerH(iss.Token(k1, "alice", nil)))
 
 	if err := g.stop(); err != nil {
 		t.Fatalf("mcpgate did not exit cleanly: %v", err)
 	}
-	events, data := audRead(t, sink)
+	events, data := readAuditLog(t, sink)
 	refused := 0
 	for _, e := range events {
 		if e.str("outcome") != "success" {

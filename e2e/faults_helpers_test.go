@@ -9,37 +9,25 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"testing"
 	"time"
 )
 
-// faultProto is the protocol revision every raw request of these tests
-// speaks: a session-based one, so that sessions (and stdio children) exist.
-const faultProto = "2025-06-18"
-
-// faultHTTPClient has no overall timeout (it would cut the SSE streams the
+// newStreamClient has no overall timeout (it would cut the SSE streams the
 // tests read event by event); every request is bounded by a context instead.
-func faultHTTPClient() *http.Client {
+func newStreamClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 }
 
-// faultMsg is one JSON-RPC message of a response (a JSON body, or the data
+// rpcMsg is one JSON-RPC message of a response (a JSON body, or the data
 // of one SSE event).
-type faultMsg struct {
+type rpcMsg struct {
 	Raw    string          `json:"-"`
 	ID     json.RawMessage `json:"id"`
 	Method string          `json:"method"`
@@ -51,29 +39,29 @@ type faultMsg struct {
 }
 
 // idIs reports whether the message's id is the JSON literal id.
-func (m faultMsg) idIs(id string) bool { return string(m.ID) == id }
+func (m rpcMsg) idIs(id string) bool { return string(m.ID) == id }
 
 // isError reports whether a tool result says isError: true.
-func (m faultMsg) isToolError() bool {
+func (m rpcMsg) isToolError() bool {
 	var r struct {
 		IsError bool `json:"isError"`
 	}
 	return json.Unmarshal(m.Result, &r) == nil && r.IsError
 }
 
-func faultParseMsg(doc string) (faultMsg, bool) {
-	var m faultMsg
+func parseRPCMsg(doc string) (rpcMsg, bool) {
+	var m rpcMsg
 	if json.Unmarshal([]byte(doc), &m) != nil {
-		return faultMsg{}, false
+		return rpcMsg{}, false
 	}
 	m.Raw = doc
 	return m, true
 }
 
-// faultPost POSTs one JSON-RPC message on session sid (none when "") and
+// postMsgs POSTs one JSON-RPC message on session sid (none when "") and
 // reads the whole response, bounded by timeout. Goroutine-safe: failures are
 // returned, not reported.
-func faultPost(c *http.Client, url, sid, body string, timeout time.Duration) (rawResponse, []faultMsg, error) {
+func postMsgs(c *http.Client, url, sid, body string, timeout time.Duration) (rawResponse, []rpcMsg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
@@ -82,7 +70,7 @@ func faultPost(c *http.Client, url, sid, body string, timeout time.Duration) (ra
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", faultProto)
+	req.Header.Set("MCP-Protocol-Version", sessionProto)
 	if sid != "" {
 		req.Header.Set("Mcp-Session-Id", sid)
 	}
@@ -96,32 +84,32 @@ func faultPost(c *http.Client, url, sid, body string, timeout time.Duration) (ra
 	if err != nil {
 		return r, nil, fmt.Errorf("reading the body: %w", err)
 	}
-	var msgs []faultMsg
+	var msgs []rpcMsg
 	for _, d := range r.jsonDocs() {
-		if m, ok := faultParseMsg(d); ok {
+		if m, ok := parseRPCMsg(d); ok {
 			msgs = append(msgs, m)
 		}
 	}
 	return r, msgs, nil
 }
 
-// faultEchoBody is a tools/call of echo; id is a JSON literal.
-func faultEchoBody(id, message string) string {
+// echoBody is a tools/call of echo; id is a JSON literal.
+func echoBody(id, message string) string {
 	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"echo","arguments":{"message":%q}}}`, id, message)
 }
 
-// faultSlowBody is a tools/call of server-everything's
+// slowBody is a tools/call of server-everything's
 // trigger-long-running-operation (seconds long, one progress notification
 // per step under token).
-func faultSlowBody(id, token string, seconds, steps int) string {
+func slowBody(id, token string, seconds, steps int) string {
 	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":%d,"steps":%d},"_meta":{"progressToken":%q}}}`,
 		id, seconds, steps, token)
 }
 
-// faultEcho calls echo on session sid and checks the answer: 200 with the
+// tryEcho calls echo on session sid and checks the answer: 200 with the
 // echoed text, no JSON-RPC error, no isError. Goroutine-safe.
-func faultEcho(c *http.Client, url, sid, id, message string, timeout time.Duration) error {
-	r, msgs, err := faultPost(c, url, sid, faultEchoBody(id, message), timeout)
+func tryEcho(c *http.Client, url, sid, id, message string, timeout time.Duration) error {
+	r, msgs, err := postMsgs(c, url, sid, echoBody(id, message), timeout)
 	if err != nil {
 		return err
 	}
@@ -134,27 +122,27 @@ func faultEcho(c *http.Client, url, sid, id, message string, timeout time.Durati
 		}
 		return nil
 	}
-	return &faultBadReply{id: id, status: r.status, body: r.body}
+	return &badReply{id: id, status: r.status, body: r.body}
 }
 
-// faultBadReply is an HTTP exchange that completed with the wrong answer,
+// badReply is an HTTP exchange that completed with the wrong answer,
 // as opposed to a connection that failed.
-type faultBadReply struct {
+type badReply struct {
 	id     string
 	status int
 	body   string
 }
 
-func (e *faultBadReply) Error() string {
+func (e *badReply) Error() string {
 	return fmt.Sprintf("echo %s: status %d, body %s", e.id, e.status, tail(e.body, 500))
 }
 
-// faultInit opens a session (initialize, then notifications/initialized)
+// tryInit opens a session (initialize, then notifications/initialized)
 // and returns its id. Goroutine-safe; the reply is returned for callers
 // that accept a refusal (503 during a start back-off).
-func faultInit(c *http.Client, url, id string) (string, rawResponse, error) {
-	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-fault","version":"1"}}}`, id, faultProto)
-	r, msgs, err := faultPost(c, url, "", body, 30*time.Second)
+func tryInit(c *http.Client, url, id string) (string, rawResponse, error) {
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-fault","version":"1"}}}`, id, sessionProto)
+	r, msgs, err := postMsgs(c, url, "", body, 30*time.Second)
 	if err != nil {
 		return "", r, err
 	}
@@ -162,7 +150,7 @@ func faultInit(c *http.Client, url, id string) (string, rawResponse, error) {
 	if r.status != http.StatusOK || sid == "" || len(msgs) == 0 || msgs[0].Result == nil {
 		return "", r, fmt.Errorf("initialize: status %d, session %q, body %s", r.status, sid, tail(r.body, 500))
 	}
-	n, _, err := faultPost(c, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, 30*time.Second)
+	n, _, err := postMsgs(c, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, 30*time.Second)
 	if err != nil {
 		return "", n, err
 	}
@@ -175,11 +163,11 @@ func faultInit(c *http.Client, url, id string) (string, rawResponse, error) {
 // ---------------------------------------------------------------------------
 // A response read event by event
 
-// faultStream is one POST whose SSE response is read as it arrives.
-type faultStream struct {
+// eventStream is one POST whose SSE response is read as it arrives.
+type eventStream struct {
 	status int
 	header http.Header
-	msgs   chan faultMsg // each event's JSON-RPC message, in order; closed at the end of the body
+	msgs   chan rpcMsg   // each event's JSON-RPC message, in order; closed at the end of the body
 	err    error         // how the body ended: nil for a clean end; valid once msgs is closed
 	done   chan struct{} // closed with msgs, for checks that must not consume messages
 
@@ -187,7 +175,7 @@ type faultStream struct {
 }
 
 // ended reports, without reading, whether the response has ended.
-func (s *faultStream) ended() bool {
+func (s *eventStream) ended() bool {
 	select {
 	case <-s.done:
 		return true
@@ -196,22 +184,22 @@ func (s *faultStream) ended() bool {
 	}
 }
 
-// faultOpenStream POSTs body on session sid and starts reading the response
+// openEventStream POSTs body on session sid and starts reading the response
 // (which must be an event stream) in the background; ctx bounds it all.
-func faultOpenStream(ctx context.Context, c *http.Client, url, sid, body string) (*faultStream, error) {
+func openEventStream(ctx context.Context, c *http.Client, url, sid, body string) (*eventStream, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", faultProto)
+	req.Header.Set("MCP-Protocol-Version", sessionProto)
 	req.Header.Set("Mcp-Session-Id", sid)
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	s := &faultStream{status: resp.StatusCode, header: resp.Header, msgs: make(chan faultMsg, 64), done: make(chan struct{})}
+	s := &eventStream{status: resp.StatusCode, header: resp.Header, msgs: make(chan rpcMsg, 64), done: make(chan struct{})}
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
@@ -224,7 +212,7 @@ func faultOpenStream(ctx context.Context, c *http.Client, url, sid, body string)
 		var data strings.Builder
 		flush := func() {
 			if data.Len() > 0 {
-				if m, ok := faultParseMsg(data.String()); ok {
+				if m, ok := parseRPCMsg(data.String()); ok {
 					s.msgs <- m
 				}
 				data.Reset()
@@ -254,10 +242,10 @@ func faultOpenStream(ctx context.Context, c *http.Client, url, sid, body string)
 // waitProgress reads messages until a notifications/progress arrives,
 // returning what came before it; false when the stream ends or timeout
 // passes first.
-func (s *faultStream) waitProgress(timeout time.Duration) ([]faultMsg, bool) {
+func (s *eventStream) waitProgress(timeout time.Duration) ([]rpcMsg, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	var before []faultMsg
+	var before []rpcMsg
 	for {
 		select {
 		case m, ok := <-s.msgs:
@@ -277,7 +265,7 @@ func (s *faultStream) waitProgress(timeout time.Duration) ([]faultMsg, bool) {
 // rest reads the stream to its end and returns every message after the
 // ones already read; ended is false when the stream was still open after
 // timeout.
-func (s *faultStream) rest(timeout time.Duration) (msgs []faultMsg, ended bool) {
+func (s *eventStream) rest(timeout time.Duration) (msgs []rpcMsg, ended bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -293,10 +281,10 @@ func (s *faultStream) rest(timeout time.Duration) (msgs []faultMsg, ended bool) 
 	}
 }
 
-// faultResponseTo returns the response (result or error) to id among msgs,
+// responseTo returns the response (result or error) to id among msgs,
 // and how many there are.
-func faultResponseTo(msgs []faultMsg, id string) (faultMsg, int) {
-	var found faultMsg
+func responseTo(msgs []rpcMsg, id string) (rpcMsg, int) {
+	var found rpcMsg
 	n := 0
 	for _, m := range msgs {
 		if m.idIs(id) && m.Method == "" && (m.Result != nil || m.Error != nil) {
@@ -307,8 +295,8 @@ func faultResponseTo(msgs []faultMsg, id string) (faultMsg, int) {
 	return found, n
 }
 
-// faultDescribe renders msgs for failure messages.
-func faultDescribe(msgs []faultMsg) string {
+// describeMsgs renders msgs for failure messages.
+func describeMsgs(msgs []rpcMsg) string {
 	var b strings.Builder
 	for _, m := range msgs {
 		b.WriteString(tail(m.Raw, 300))
@@ -317,242 +305,11 @@ func faultDescribe(msgs []faultMsg) string {
 	return b.String()
 }
 
-// ---------------------------------------------------------------------------
-// Processes the tests kill
-
-// faultProc is a child process of the test, with its stderr captured and
-// its exit observable.
-type faultProc struct {
-	cmd    *exec.Cmd
-	Log    *lineBuf
-	exited chan struct{} // closed once it has been waited for
-}
-
-// faultSpawn starts cmd with its stderr captured.
-func faultSpawn(cmd *exec.Cmd) (*faultProc, error) {
-	p := &faultProc{cmd: cmd, Log: newLineBuf(), exited: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if cmd.Stdout == nil {
-		cmd.Stdout = io.Discard
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	pumped := make(chan struct{})
-	go pump(stderr, p.Log, pumped)
-	go func() { <-pumped; _ = cmd.Wait(); close(p.exited) }()
-	return p, nil
-}
-
-// kill sends SIGKILL — no chance to say goodbye on any connection — and
-// waits (bounded) until the process is gone.
-func (p *faultProc) kill(t *testing.T) {
-	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("pid %d still running 10s after SIGKILL", p.cmd.Process.Pid)
-	}
-}
-
-// stop ends the process politely (SIGTERM, then SIGKILL), for cleanups.
-func (p *faultProc) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-// faultRefused reports whether a TCP connection to addr is refused.
-func faultRefused(addr string) (bool, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		c.Close()
-		return false, nil
-	}
-	return errors.Is(err, syscall.ECONNREFUSED), err
-}
-
-// faultEverything is server-everything in streamableHttp mode on a port
-// the test chooses, so that it can be killed and started again at the same
-// address.
-type faultEverything struct {
-	*faultProc
-	port int
-}
-
-func (b *faultEverything) URL() string  { return fmt.Sprintf("http://127.0.0.1:%d/mcp", b.port) }
-func (b *faultEverything) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
-
-// faultStartEverythingHTTP starts server-everything (streamableHttp) on
-// 127.0.0.1:port (0: a free one) and waits until it accepts connections. A
-// start that loses the port (a previous instance's socket not yet gone) is
-// retried, bounded.
-func faultStartEverythingHTTP(t *testing.T, port int) *faultEverything {
-	t.Helper()
-	return startNodeHTTPPeer(t, "everything-http.mjs", "server-everything", port)
-}
-
-// startNodeHTTPPeer starts the e2e/node script (an MCP server that reports
-// "E2E_LISTENING <port>" on stderr) on 127.0.0.1:port (0: a free one) and
-// waits until it accepts connections; what names it in failures.
-func startNodeHTTPPeer(t *testing.T, script, what string, port int) *faultEverything {
-	t.Helper()
-	re := regexp.MustCompile(`^E2E_LISTENING (\d+)$`)
-	var lastLog string
-	for attempt := 0; attempt < 10; attempt++ {
-		cmd := exec.Command(nodeBin, filepath.Join(nodeDir, script))
-		cmd.Dir = nodeDir
-		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
-		p, err := faultSpawn(cmd)
-		if err != nil {
-			t.Fatalf("starting %s: %v", what, err)
-		}
-		t.Cleanup(p.stop)
-		line, ok := p.Log.waitFor(peerStartTimeout, func(l string) bool { return re.MatchString(l) })
-		if !ok {
-			p.stop()
-			lastLog = p.Log.String()
-			if strings.Contains(lastLog, "EADDRINUSE") {
-				time.Sleep(200 * time.Millisecond)
-				continue
-			}
-			t.Fatalf("%s did not start within %v:\n%s", what, peerStartTimeout, tail(lastLog, 3000))
-		}
-		got, _ := strconv.Atoi(re.FindStringSubmatch(line)[1])
-		if port != 0 && got != port {
-			t.Fatalf("%s listens on %d, want %d", what, got, port)
-		}
-		b := &faultEverything{faultProc: p, port: got}
-		deadline := time.Now().Add(peerStartTimeout)
-		for {
-			c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
-			if err == nil {
-				c.Close()
-				return b
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s does not accept on %s: %v", what, b.Addr(), err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	t.Fatalf("%s could not listen on port %d:\n%s", what, port, tail(lastLog, 3000))
-	return nil
-}
-
-// faultJaeger is a Jaeger whose ports are fixed for its life, so that it
-// can be killed and started again with the OTLP receiver at the same
-// address (the gateway's exporter keeps its endpoint). It reuses the
-// harness's configuration, readiness check and query parsing.
-type faultJaeger struct {
-	*jaeger
-	bin, cfgPath, dir string
-	healthURL         string
-	proc              *faultProc
-}
-
-// faultStartJaeger starts a Jaeger on free ports; like startJaeger, a start
-// that loses a port to another process is retried with new ones.
-func faultStartJaeger(t *testing.T) *faultJaeger {
-	t.Helper()
-	bin := jaegerBinary(t)
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		health, qHTTP, qGRPC, oGRPC, oHTTP := freeClosedPort(t), freeClosedPort(t), freeClosedPort(t), freeClosedPort(t), freeClosedPort(t)
-		dir := t.TempDir()
-		f := &faultJaeger{
-			jaeger: &jaeger{
-				t:        t,
-				otlpHTTP: fmt.Sprintf("127.0.0.1:%d", oHTTP),
-				otlpGRPC: fmt.Sprintf("127.0.0.1:%d", oGRPC),
-				query:    fmt.Sprintf("http://127.0.0.1:%d", qHTTP),
-				Log:      newLineBuf(),
-			},
-			bin:       bin,
-			dir:       dir,
-			cfgPath:   filepath.Join(dir, "jaeger.yaml"),
-			healthURL: fmt.Sprintf("http://127.0.0.1:%d/status", health),
-		}
-		if err := os.WriteFile(f.cfgPath, fmt.Appendf(nil, jaegerConfig, health, qHTTP, qGRPC, oGRPC, oHTTP), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if lastErr = f.start(); lastErr == nil {
-			t.Cleanup(func() {
-				if f.proc != nil {
-					f.proc.stop()
-				}
-				if t.Failed() {
-					t.Logf("jaeger log:\n%s", tail(f.proc.Log.String(), 4000))
-				}
-			})
-			return f
-		}
-	}
-	t.Fatal(lastErr)
-	return nil
-}
-
-// start runs the Jaeger process with the fixed configuration and waits
-// until it is healthy and its query API answers.
-func (f *faultJaeger) start() error {
-	cmd := exec.Command(f.bin, "--config", "file:"+f.cfgPath)
-	cmd.Dir = f.dir
-	p, err := faultSpawn(cmd)
-	if err != nil {
-		return fmt.Errorf("starting %s: %w", f.bin, err)
-	}
-	f.proc = p
-	f.jaeger.Log = p.Log
-	deadline := time.Now().Add(jaegerStartTimeout)
-	for {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("jaeger exited during start-up:\n%s", tail(p.Log.String(), 4000))
-		default:
-		}
-		if f.ready(f.healthURL) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return fmt.Errorf("jaeger was not ready within %v:\n%s", jaegerStartTimeout, tail(p.Log.String(), 4000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// restart starts Jaeger again on the same ports after kill; a start that
-// fails (a port not yet free) is retried, bounded.
-func (f *faultJaeger) restart(t *testing.T) {
-	t.Helper()
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = f.start(); err == nil {
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("jaeger did not start again on the same ports: %v", err)
-}
-
-// faultSpans makes one API v3 query for the spans of service that started
+// spansSince makes one API v3 query for the spans of service that started
 // at or after since — a narrow window, so that the answer's trace limit
 // cannot hide recent spans behind older ones. Nothing stored yet is no
 // error.
-func faultSpans(j *jaeger, service string, since time.Time) ([]Span, error) {
+func spansSince(j *jaeger, service string, since time.Time) ([]Span, error) {
 	body, err := j.querySince(service, since, 5000)
 	if err != nil || body == nil {
 		return nil, err
@@ -568,9 +325,9 @@ func faultSpans(j *jaeger, service string, since time.Time) ([]Span, error) {
 	return out, nil
 }
 
-// faultServerSpans returns the SERVER spans named name by their
+// serverSpans returns the SERVER spans named name by their
 // jsonrpc.request.id.
-func faultServerSpans(spans []Span, name string) map[string]Span {
+func serverSpans(spans []Span, name string) map[string]Span {
 	out := map[string]Span{}
 	for _, s := range spans {
 		if s.Kind == "server" && s.Name == name {
@@ -583,36 +340,36 @@ func faultServerSpans(spans []Span, name string) map[string]Span {
 // ---------------------------------------------------------------------------
 // Load
 
-// faultResult is one request of a load run.
-type faultResult struct {
+// loadResult is one request of a load run.
+type loadResult struct {
 	id    string
 	phase int32     // the phase when it was sent
 	err   error     // nil: it succeeded
 	at    time.Time // when it ended
 }
 
-// faultLoad runs echo calls from several goroutines, each on its own
+// echoLoad runs echo calls from several goroutines, each on its own
 // session, one after another with a pause between (a bounded, constant
 // load), recording every outcome with the phase it was sent in. Request
 // ids stay below 10^6 so that every rendering of them (the audit log's JSON
 // number read back as a float, fmt.Sprint) is the plain integer.
-type faultLoad struct {
+type echoLoad struct {
 	phase   atomic.Int32
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	results []faultResult
+	results []loadResult
 }
 
-// faultStartLoad starts one goroutine per session in sids. Request ids are
+// startEchoLoad starts one goroutine per session in sids. Request ids are
 // (worker+1)*100000 + n, unique across the run (at most 9 workers). untilErr stops a worker at
 // its first failure (for a drain, where the listener going away is
 // expected); otherwise workers run until finish.
-func faultStartLoad(url string, sids []string, pause time.Duration, untilErr bool) *faultLoad {
-	l := &faultLoad{stop: make(chan struct{})}
+func startEchoLoad(url string, sids []string, pause time.Duration, untilErr bool) *echoLoad {
+	l := &echoLoad{stop: make(chan struct{})}
 	for w, sid := range sids {
 		l.wg.Go(func() {
-			c := faultHTTPClient()
+			c := newStreamClient()
 			defer c.CloseIdleConnections()
 			for n := 1; ; n++ {
 				select {
@@ -622,9 +379,9 @@ func faultStartLoad(url string, sids []string, pause time.Duration, untilErr boo
 				}
 				id := strconv.Itoa((w+1)*100_000 + n)
 				phase := l.phase.Load()
-				err := faultEcho(c, url, sid, id, "load "+id, 30*time.Second)
+				err := tryEcho(c, url, sid, id, "load "+id, 30*time.Second)
 				l.mu.Lock()
-				l.results = append(l.results, faultResult{id: id, phase: phase, err: err, at: time.Now()})
+				l.results = append(l.results, loadResult{id: id, phase: phase, err: err, at: time.Now()})
 				l.mu.Unlock()
 				if err != nil && untilErr {
 					return
@@ -641,7 +398,7 @@ func faultStartLoad(url string, sids []string, pause time.Duration, untilErr boo
 }
 
 // finish stops the workers and returns every outcome.
-func (l *faultLoad) finish() []faultResult {
+func (l *echoLoad) finish() []loadResult {
 	select {
 	case <-l.stop:
 	default:
@@ -650,11 +407,11 @@ func (l *faultLoad) finish() []faultResult {
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]faultResult(nil), l.results...)
+	return append([]loadResult(nil), l.results...)
 }
 
 // count returns how many requests have completed so far.
-func (l *faultLoad) count() int {
+func (l *echoLoad) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.results)

@@ -31,8 +31,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,16 +157,12 @@ func hostileStart(t *testing.T) *hostileEnv {
 	e.tokSameA = iss.Token(k1, hostileSubjectA, nil)
 	e.rec = hostileStartRecorder(t, startEverythingHTTP(t))
 
-	port := freeClosedPort(t)
-	e.addr = fmt.Sprintf("127.0.0.1:%d", port)
-	resource := "http://" + e.addr + "/mcp"
-	e.plain = fmt.Sprintf(`Bearer resource_metadata="http://%s/.well-known/oauth-protected-resource/mcp"`, e.addr)
 	// log.level debug: net/http's own error log (a recovered panic, a
 	// superfluous WriteHeader) is logged at debug level.
-	cfg := fmt.Sprintf(`listen: %s
-admin: {listen: ""}
-log: {requests: all, level: debug}
-limits:
+	cfg := gatewayConfig{
+		port: freeClosedPort(t),
+		log:  "{requests: all, level: debug}",
+		extra: fmt.Sprintf(`limits:
   maxBodyBytes: %d
   maxHeaderBytes: %d
   maxBatch: 32
@@ -176,7 +170,18 @@ limits:
 timeouts:
   readHeader: %s
   readBody: %s
-auth:
+`, hostileMaxBody, hostileMaxHeader, hostileReadHeader, hostileReadBody),
+		backends: []backendSpec{{kind: "http", url: e.rec.URL, yaml: fmt.Sprintf(`
+  - name: everything
+    url: %q
+    # Forwarded so that the raw-header probes can check the backend got
+    # the fields exactly as the gateway parsed them.
+    forwardHeaders: [X-Hostile-Lf, X-Hostile-Fold, %s]
+`, e.rec.URL, hostileInjectedHdr)}},
+	}
+	e.addr = fmt.Sprintf("127.0.0.1:%d", cfg.port)
+	e.plain = fmt.Sprintf(`Bearer resource_metadata="http://%s/.well-known/oauth-protected-resource/mcp"`, e.addr)
+	cfg.auth = fmt.Sprintf(`
   mode: [oidc, apiKey]
   resource: %s
   oidc:
@@ -184,19 +189,8 @@ auth:
     audience: mcpgate
     fetchTimeout: 2s
   apiKeys:
-    %s
-backends:
-  - name: everything
-    url: %q
-    # Forwarded so that the raw-header probes can check the backend got
-    # the fields exactly as the gateway parsed them.
-    forwardHeaders: [X-Hostile-Lf, X-Hostile-Fold, %s]
-`, e.addr, hostileMaxBody, hostileMaxHeader, hostileReadHeader, hostileReadBody, resource, iss.URL, e.keyA.Entry, e.rec.URL, hostileInjectedHdr)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.g = startGatewayArgs(t, "serve", "--config", path)
+    %s`, cfg.resource(), iss.URL, e.keyA.Entry)
+	e.g = startGatewayConfig(t, nil, cfg.String())
 	// The OIDC keys are fetched in the background: wait until the gateway
 	// is ready, so that B's first request is not answered 503.
 	eventually(t, 15*time.Second, "the gateway is ready (OIDC keys fetched)", func() bool {

@@ -343,35 +343,21 @@ func soakStartOTLPSink(t *testing.T) *soakSink {
 // admin listener, request lines only for errors (the default).
 func soakStartGateway(t *testing.T, backendURL, otlpURL, auditPath string, keys []apiKey) *gateway {
 	t.Helper()
-	port := freeClosedPort(t)
-	var entries strings.Builder
-	for _, k := range keys {
-		entries.WriteString("    " + k.Entry + "\n")
-	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: "127.0.0.1:0", pprof: true}
-auth:
-  mode: apiKey
-  resource: http://127.0.0.1:%d/mcp
-  apiKeys:
-%saudit: {enabled: true, sink: %q}
+	c := gatewayConfig{
+		port:  freeClosedPort(t),
+		admin: `{listen: "127.0.0.1:0", pprof: true}`,
+		log:   "{requests: errors}",
+		extra: fmt.Sprintf(`audit: {enabled: true, sink: %q}
 telemetry:
   serviceName: mcpgate-soak
   traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, sampler: always_on, batchTimeout: 1s}
   metrics: {exporter: prometheus}
-log: {requests: errors}
-backends:
-  - name: soak
-    url: %q
-`, port, port, entries.String(), auditPath, otlpURL, backendURL)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+`, auditPath, otlpURL),
+		backends: []backendSpec{{kind: "http", url: backendURL, yaml: fmt.Sprintf("\n  - name: soak\n    url: %q\n", backendURL)}},
 	}
-	g, err := startGatewayEnv(t, nil, "serve", "--config", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c.auth = fmt.Sprintf("\n  mode: apiKey\n  resource: %s\n  apiKeys:\n%s", c.resource(), strings.TrimSuffix(apiKeyEntries(keys), "\n"))
+	cfg := c.String()
+	g := startGatewayConfig(t, nil, cfg)
 	if g.Admin == "" {
 		t.Fatalf("the gateway reported no admin listener; config:\n%s", cfg)
 	}

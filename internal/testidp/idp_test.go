@@ -35,7 +35,7 @@ func TestIdP(t *testing.T) {
 	}
 
 	tok := p.Token(es, "ada", func(c map[string]any) { c["scope"] = "mcp:tools" })
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
