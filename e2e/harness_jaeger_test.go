@@ -578,3 +578,71 @@ func parseOTLPTraces(body []byte) ([]Trace, error) {
 	slices.SortStableFunc(out, func(a, b Trace) int { return a.Spans[0].Start.Compare(b.Spans[0].Start) })
 	return out, nil
 }
+
+// spansSince makes one API v3 query for the spans of service that started
+// at or after since — a narrow window, so that the answer's trace limit
+// cannot hide recent spans behind older ones. Nothing stored yet is no
+// error.
+func spansSince(j *jaeger, service string, since time.Time) ([]Span, error) {
+	body, err := j.querySince(service, since, 5000)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	traces, err := parseOTLPTraces(body)
+	if err != nil {
+		return nil, err
+	}
+	var out []Span
+	for _, tr := range traces {
+		out = append(out, tr.Spans...)
+	}
+	return out, nil
+}
+
+// serverSpans returns the SERVER spans named name by their
+// jsonrpc.request.id.
+func serverSpans(spans []Span, name string) map[string]Span {
+	out := map[string]Span{}
+	for _, s := range spans {
+		if s.Kind == "server" && s.Name == name {
+			out[s.Attributes["jsonrpc.request.id"]] = s
+		}
+	}
+	return out
+}
+
+// jaegerRawTraces polls Jaeger's API v3 for service until at least minSpans
+// spans are stored, and returns the raw answer (every attribute, resource,
+// link and event as Jaeger stores them, for substring searches) with its
+// parsed form. It reports through t (not j.t), so subtests of a test that
+// shares one Jaeger can call it.
+func jaegerRawTraces(t *testing.T, j *jaeger, service string, minSpans int) ([]byte, []Trace) {
+	t.Helper()
+	deadline := time.Now().Add(jaegerQueryTimeout)
+	var (
+		body    []byte
+		got     []Trace
+		n       int
+		lastErr error
+	)
+	for {
+		body, lastErr = j.queryRaw(service)
+		if lastErr == nil && body != nil {
+			got, lastErr = parseOTLPTraces(body)
+		}
+		n = 0
+		for _, tr := range got {
+			n += len(tr.Spans)
+		}
+		if lastErr == nil && n >= minSpans {
+			return body, got
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("jaeger: %d span(s) of service %q after %v, want at least %d (last error: %v)",
+		n, service, jaegerQueryTimeout, minSpans, lastErr)
+	return nil, nil
+}

@@ -18,17 +18,6 @@ const (
 	e2eRejTP  = "00-33333333333333333333333333333333-cccccccccccccccc-01"
 )
 
-// rawPost sends one JSON-RPC body and returns the response's status,
-// session id and body.
-func rawPost(t *testing.T, url, sid, body string, headers ...string) (int, string, string) {
-	t.Helper()
-	status, gotSid, resp, err := tryPost(url, sid, body, callTimeout, headers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return status, gotSid, resp
-}
-
 func TestTracesInJaeger(t *testing.T) {
 	for _, bc := range backends() {
 		t.Run(bc.name, func(t *testing.T) {
