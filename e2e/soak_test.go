@@ -749,15 +749,7 @@ func (f *soakFailure) Error() string { return f.kind + ": " + f.msg }
 func soakCheck(hdr http.Header, body []byte, id int, out any) error {
 	docs := rawResponse{header: hdr, body: string(body)}.jsonDocs()
 	for _, doc := range docs {
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var m rpcMsg
 		if err := json.Unmarshal([]byte(doc), &m); err != nil {
 			return &soakFailure{"wrong-result", fmt.Sprintf("not JSON-RPC (%v): %s", err, tail(doc, 300))}
 		}
