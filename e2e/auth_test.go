@@ -32,7 +32,7 @@ import (
 )
 
 // The authentication tests run real mcpgate processes configured with
-// auth.mode [oidc, apiKey] against the test issuer of oidc_test.go, and
+// auth.mode [oidc, apiKey] against the fake OpenID provider of internal/testidp, and
 // assert what a client sees (status, WWW-Authenticate, JSON-RPC error body)
 // and what the gateway logs (the request line's reason and detail).
 

@@ -3,20 +3,17 @@ package e2e
 // The peers the gateway talks to in the tests, each started for one test
 // and stopped at its cleanup: server-everything over stdio (a command in the
 // configuration, see stdioBackend) and over Streamable HTTP, the other
-// e2e/node servers, and an OTLP collector that hangs. Jaeger is in
-// harness_jaeger_test.go, the OTLP metrics receiver in
+// e2e/node servers. Jaeger is in harness_jaeger_test.go, the OTLP sinks in
 // harness_otlp_test.go.
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -101,58 +98,4 @@ func backends() []backendCase {
 		{"stdio", func(*testing.T) backendSpec { return stdioBackend() }},
 		{"http", func(t *testing.T) backendSpec { return httpBackend(startEverythingHTTP(t)) }},
 	}
-}
-
-// blackhole is a TCP listener that accepts connections and never reads or
-// answers: a collector that hangs.
-type blackhole struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// startBlackhole listens on 127.0.0.1 until the test's cleanup.
-func startBlackhole(t *testing.T) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c)
-			b.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		for _, c := range b.conns {
-			c.Close()
-		}
-	})
-	return b
-}
-
-// String is the listener's 127.0.0.1:PORT.
-func (b *blackhole) String() string { return b.ln.Addr().String() }
-
-// URL is the listener as an OTLP/HTTP endpoint.
-func (b *blackhole) URL() string { return "http://" + b.String() }
-
-// accepted is how many connections it has taken.
-func (b *blackhole) accepted() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.conns)
 }

@@ -97,7 +97,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	backend := soakStartBackend(t)
-	sink := soakStartOTLPSink(t)
+	sink := startTraceSink(t)
 	keys := []apiKey{newAPIKey(t, "soak-alice"), newAPIKey(t, "soak-bob")}
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	g := soakStartGateway(t, backend.URL(), sink.URL(), auditPath, keys)
@@ -278,64 +278,6 @@ func soakStartBackend(t *testing.T) *soakBackend {
 	go func() { _ = b.srv.Serve(l) }()
 	t.Cleanup(func() { _ = b.srv.Close() })
 	return b
-}
-
-// soakSink is an OTLP/HTTP receiver that discards everything (as
-// bench/otlpsink): the gateway pays the whole cost of tracing, and no trace
-// store runs on the machine. It closes every connection after its response,
-// so that no idle exporter connection is counted in the gateway's
-// goroutines at one measurement and not at the other.
-type soakSink struct {
-	srv             *http.Server
-	addr            string
-	requests, bytes atomic.Int64
-}
-
-func (s *soakSink) URL() string { return "http://" + s.addr }
-
-// waitQuiet waits (bounded) until no export has arrived for twice the
-// gateway's traces.batchTimeout (1s): the spans of the last requests have
-// then left the gateway's span queue, whose contents (up to 2048 spans, a
-// few MiB) would otherwise make the heap figure depend on when it is read.
-func (s *soakSink) waitQuiet(t *testing.T) {
-	t.Helper()
-	const quiet = 2 * time.Second
-	deadline := time.Now().Add(soakSettle + quiet)
-	last, since := s.requests.Load(), time.Now()
-	for time.Since(since) < quiet {
-		if time.Now().After(deadline) {
-			t.Logf("the gateway still exported spans %v after the load ended", soakSettle)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-		if n := s.requests.Load(); n != last {
-			last, since = n, time.Now()
-		}
-	}
-}
-
-func soakStartOTLPSink(t *testing.T) *soakSink {
-	t.Helper()
-	s := &soakSink{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		s.requests.Add(1)
-		s.bytes.Add(n)
-		// Zero bytes are an empty ExportTraceServiceResponse: all accepted.
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	s.srv.SetKeepAlivesEnabled(false)
-	go func() { _ = s.srv.Serve(l) }()
-	t.Cleanup(func() { _ = s.srv.Close() })
-	return s
 }
 
 // soakStartGateway starts mcpgate with the configuration an operator would
@@ -788,7 +730,7 @@ func soakCheck(hdr http.Header, body []byte, id int, out any) error {
 //
 // It also checks that every DELETE reached the backend (the backend must
 // have no session left), and waits for the gateway's span exports to stop.
-func soakQuiesce(t *testing.T, client *http.Client, b *soakBackend, sink *soakSink) {
+func soakQuiesce(t *testing.T, client *http.Client, b *soakBackend, sink *traceSink) {
 	t.Helper()
 	client.CloseIdleConnections()
 	b.closeIdleConns()
@@ -801,7 +743,7 @@ func soakQuiesce(t *testing.T, client *http.Client, b *soakBackend, sink *soakSi
 	if n != 0 {
 		t.Errorf("the backend still has %d MCP session(s) %v after every session was DELETEd through the gateway", n, soakSettle)
 	}
-	sink.waitQuiet(t)
+	sink.waitQuiet(t, soakSettle)
 }
 
 var soakGoroutineRe = regexp.MustCompile(`^goroutine profile: total (\d+)`)

@@ -21,7 +21,7 @@ sc=$(ensure_staticcheck "$root")
 "$sc" ./...
 
 ensure_node_peers "$root"
-# The end-to-end trace tests run a real Jaeger (e2e/jaeger_test.go).
+# The end-to-end trace tests run a real Jaeger (e2e/harness_jaeger_test.go).
 MCPGATE_JAEGER=$(ensure_jaeger "$root")
 export MCPGATE_JAEGER
 
