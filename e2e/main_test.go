@@ -7,6 +7,14 @@
 // Missing peers make the package FAIL (never skip): a skipped end-to-end
 // check that is counted as a pass hides exactly the regressions these tests
 // exist to catch.
+//
+// TestMain builds the gateway once, with -race: every test race-checks it,
+// and a race report in a gateway's stderr fails the test that started it.
+// The harness the tests share is in the harness_*_test.go files: the one
+// process type (process), the gateway and its start (gateway), the one way
+// to write its configuration (config), the peers it talks to (peers,
+// jaeger, otlp), and MCP over raw HTTP (mcp). The fake OpenID provider is
+// internal/testidp, shared with internal/authn's tests.
 package e2e
 
 import (
@@ -18,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -64,8 +73,13 @@ func run(m *testing.M) int {
 	// The gateway is built with the race detector, so that every end-to-end
 	// test (the soak and the fault suites included) also race-checks it; a
 	// report in a gateway's stderr fails the test that started it
-	// (harness_process_test.go).
-	cmd := exec.CommandContext(ctx, "go", "build", "-race", "-o", gatewayBin, "github.com/mcpgate/mcpgate/cmd/mcpgate")
+	// (startGatewayEnv). MCPGATE_E2E_RACE=0 builds it without, for the
+	// throughput figures of a long soak (docs/operations.md).
+	build := []string{"build", "-race", "-o", gatewayBin, "github.com/mcpgate/mcpgate/cmd/mcpgate"}
+	if os.Getenv("MCPGATE_E2E_RACE") == "0" {
+		build = slices.Delete(build, 1, 2)
+	}
+	cmd := exec.CommandContext(ctx, "go", build...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: building mcpgate:", err)
