@@ -108,14 +108,21 @@ func rawDoReader(t *testing.T, method, url string, body io.Reader, headers map[s
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	return sendRaw(t, req)
+}
+
+// sendRaw sends req with rawClient and reads the whole response (at most
+// 8 MiB), failing the test when the exchange fails.
+func sendRaw(t *testing.T, req *http.Request) rawResponse {
+	t.Helper()
 	resp, err := rawClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
 	}
 	return rawResponse{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }

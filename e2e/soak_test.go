@@ -509,10 +509,8 @@ type soakSession struct {
 	failed int
 }
 
-const soakProtocol = "2025-06-18"
-
 func (s *soakSession) handshake(ctx context.Context) error {
-	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + soakProtocol +
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + sessionProto +
 		`","capabilities":{},"clientInfo":{"name":"e2e-soak","version":"1"}}}`
 	status, hdr, b, err := s.do(ctx, http.MethodPost, body)
 	if err != nil {
@@ -528,8 +526,8 @@ func (s *soakSession) handshake(ctx context.Context) error {
 	if err := soakCheck(hdr, b, 1, &res); err != nil {
 		return fmt.Errorf("initialize: %w", err)
 	}
-	if res.ProtocolVersion != soakProtocol {
-		return fmt.Errorf("initialize: protocol version %q, want %q", res.ProtocolVersion, soakProtocol)
+	if res.ProtocolVersion != sessionProto {
+		return fmt.Errorf("initialize: protocol version %q, want %q", res.ProtocolVersion, sessionProto)
 	}
 	status, _, b, err = s.do(ctx, http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	if err != nil {
@@ -667,7 +665,7 @@ func (s *soakSession) do(ctx context.Context, method, body string) (int, http.He
 	req.Header.Set("X-API-Key", s.key)
 	if s.sid != "" {
 		req.Header.Set("Mcp-Session-Id", s.sid)
-		req.Header.Set("Mcp-Protocol-Version", soakProtocol)
+		req.Header.Set("Mcp-Protocol-Version", sessionProto)
 	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
