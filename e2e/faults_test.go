@@ -384,22 +384,11 @@ func serverSpansIn(j *jaeger, service string, from, to time.Time, name string) (
 	const step = 5 * time.Second
 	all := map[string]Span{}
 	for w := from; w.Before(to); w = w.Add(step) {
-		body, err := j.queryWindow(service, w, w.Add(step), 5000)
+		spans, traces, err := j.spansIn(service, w, w.Add(step), 5000)
 		if err != nil {
 			return all, err
 		}
-		if body == nil {
-			continue
-		}
-		traces, err := parseOTLPTraces(body)
-		if err != nil {
-			return all, err
-		}
-		var spans []Span
-		for _, tr := range traces {
-			spans = append(spans, tr.Spans...)
-		}
-		if len(traces) >= 5000 {
+		if traces >= 5000 {
 			return all, fmt.Errorf("window %v+%v holds 5000 traces or more: narrow it", w, step)
 		}
 		maps.Copy(all, serverSpans(spans, name))

@@ -584,19 +584,27 @@ func parseOTLPTraces(body []byte) ([]Trace, error) {
 // cannot hide recent spans behind older ones. Nothing stored yet is no
 // error.
 func spansSince(j *jaeger, service string, since time.Time) ([]Span, error) {
-	body, err := j.querySince(service, since, 5000)
+	spans, _, err := j.spansIn(service, since, time.Now().Add(time.Minute), 5000)
+	return spans, err
+}
+
+// spansIn makes one API v3 query for the spans of service in the traces
+// that started in [from, to], at most limit traces, and returns them with
+// the number of traces. Nothing stored yet is no error.
+func (j *jaeger) spansIn(service string, from, to time.Time, limit int) ([]Span, int, error) {
+	body, err := j.queryWindow(service, from, to, limit)
 	if err != nil || body == nil {
-		return nil, err
+		return nil, 0, err
 	}
 	traces, err := parseOTLPTraces(body)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []Span
 	for _, tr := range traces {
 		out = append(out, tr.Spans...)
 	}
-	return out, nil
+	return out, len(traces), nil
 }
 
 // serverSpans returns the SERVER spans named name by their
