@@ -79,7 +79,7 @@ func startGatewayEnv(t *testing.T, env []string, args ...string) (*gateway, erro
 	cmd.Env = append(cmd.Env, env...)
 	p, err := startProc(cmd)
 	if err != nil {
-		return nil, fmt.Errorf("starting mcpgate: %w", err)
+		return nil, err
 	}
 	g := &gateway{proc: p}
 

@@ -58,7 +58,7 @@ func startNodeHTTPPeer(t *testing.T, script, what string, port int) *nodePeer {
 		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
 		p, err := startProc(cmd)
 		if err != nil {
-			t.Fatalf("starting %s: %v", what, err)
+			t.Fatalf("%s: %v", what, err)
 		}
 		t.Cleanup(p.halt)
 		line, ok := p.Log.waitFor(peerStartTimeout, func(l string) bool { return re.MatchString(l) })
