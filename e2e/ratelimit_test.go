@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,6 +86,12 @@ rateLimits:
 				t.Errorf("no limited decision on %s/metrics", g.Admin)
 			}
 		}
+		// The one shared bucket is keyed on the principal's pseudonym,
+		// never on its subject.
+		keys := rs.keys(t)
+		if len(keys) != 1 || !keyRe.MatchString(keys[0]) || strings.Contains(keys[0], "rate-limited-bot") {
+			t.Errorf("Redis keys %q, want one rate:mcpgate:rl:per-bot:p:<pseudonym>", keys)
+		}
 	})
 
 	t.Run("Redis killed: each its share, every fallback counted", func(t *testing.T) {
@@ -125,6 +132,10 @@ rateLimits:
 		}
 	})
 }
+
+// keyRe is a per-principal bucket's Redis key: redis_rate's prefix, the
+// rule, and the principal's keyed pseudonym (hex).
+var keyRe = regexp.MustCompile(`^rate:mcpgate:rl:per-bot:p:[0-9a-f]{16,}$`)
 
 // promValue is the value of the series name with every one of labels on
 // g's admin /metrics (Prometheus text); 0 when there is none.
@@ -202,6 +213,38 @@ func (s *redisServer) pong() bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+// keys lists the server's keys (KEYS *: a test's few).
+func (s *redisServer) keys(t *testing.T) []string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "KEYS *\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "*") {
+		t.Fatalf("KEYS: %q %v", line, err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+	keys := make([]string, 0, n)
+	for range n {
+		if _, err := r.ReadString('\n'); err != nil { // $len
+			t.Fatal(err)
+		}
+		k, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, strings.TrimRight(k, "\r\n"))
+	}
+	return keys
 }
 
 // stop kills the server (SIGKILL: an outage, not a shutdown).
