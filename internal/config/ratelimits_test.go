@@ -157,3 +157,30 @@ func TestRateLimitErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitLogValue: the start-up summary names the store and the rule
+// count, and never a Redis password: a reference is shown as written, an
+// inline password masked.
+func TestRateLimitLogValue(t *testing.T) {
+	tests := []struct{ name, url, want string }{
+		{"by reference", "redis://:${env:REDIS_PASSWORD}@r.internal:6379/0", "redis://:${env:REDIS_PASSWORD}@r.internal:6379/0"},
+		{"inline", "redis://:hunter22@r.internal:6379/0", "redis://:xxxxx@r.internal:6379/0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("m.yaml", []byte(rateBase+"rateLimits:\n  store: redis\n  redis: {url: \""+tt.url+"\"}\n"+
+				"  rules: [{name: all, per: global, methods: [\"*\"], limit: 1, window: 1s}]\n"),
+				fakeLookup(map[string]string{"REDIS_PASSWORD": "s3cret-pw"}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := c.LogValue().String()
+			if strings.Contains(out, "s3cret-pw") || strings.Contains(out, "hunter22") {
+				t.Errorf("summary reveals the password: %s", out)
+			}
+			if !strings.Contains(out, tt.want) || !strings.Contains(out, "rules=1") {
+				t.Errorf("summary %s lacks %s and rules=1", out, tt.want)
+			}
+		})
+	}
+}

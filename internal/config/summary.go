@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -77,6 +78,21 @@ func (c *Config) LogValue() slog.Value {
 	}
 	if len(c.Auth.APIKeys) > 0 {
 		attrs = append(attrs, slog.Int("apiKeys", len(c.Auth.APIKeys)))
+	}
+	if r := &c.RateLimits; r.RateLimited() {
+		ra := []slog.Attr{slog.String("store", string(r.Store)), slog.Int("rules", len(r.Rules))}
+		if r.Store == RateLimitStoreRedis {
+			// As written when it is a reference; else with any password
+			// written inline masked.
+			u := show("rateLimits.redis.url", r.Redis.URL)
+			if _, ref := c.meta.ref("rateLimits.redis.url"); !ref {
+				if pu, err := url.Parse(u); err == nil {
+					u = pu.Redacted()
+				}
+			}
+			ra = append(ra, slog.String("redis", u), slog.String("onStoreFailure", r.OnStoreFailure), slog.Int("replicas", r.Replicas))
+		}
+		attrs = append(attrs, slog.Attr{Key: "rateLimits", Value: slog.GroupValue(ra...)})
 	}
 	for i, b := range c.Backends {
 		p := joinIndex("backends", i)
