@@ -29,7 +29,8 @@
 //
 // Besides the request path, the components that see sessions, stdio
 // restarts, JWKS fetches and the audit log's losses report them through the
-// methods of selfmetrics.go; ServerSpanContext gives the request's span to
+// methods of selfmetrics.go (the rate limiter's store fallbacks through
+// RateLimitFallback, ratelimit.go); ServerSpanContext gives the request's span to
 // whatever else must join its trace (the audit log, internal/tracelog's log
 // lines).
 //
