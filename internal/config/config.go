@@ -23,8 +23,8 @@ type Config struct {
 	Backends       []Backend      // backends: one is relayed; several are aggregated
 	Aggregate      Aggregate      // aggregate: naming in aggregating mode (several backends)
 	Auth           Auth           // auth:
-	// Pseudonymization holds the keys shared by telemetry attribution and
-	// the audit log.
+	// Pseudonymization holds the keys shared by telemetry attribution, the
+	// audit log and the rate limits' per-caller buckets.
 	Pseudonymization Pseudonymization // pseudonymization:
 	Log              Log              // log:
 	Telemetry        Telemetry        // telemetry: (telemetry.go)

@@ -10,8 +10,9 @@ import (
 )
 
 // Pseudonymization holds the keys of the keyed pseudonyms that telemetry
-// attribution (userAttribution: hashed) and the audit log
-// (audit.principal: hashed) use.
+// attribution (userAttribution: hashed), the audit log (audit.principal:
+// hashed) and the rate limits' per-caller buckets (per: principal,
+// principal+tool) use.
 type Pseudonymization struct {
 	Keys []PseudonymKey // keys: the first is active; ids label the epoch
 }
