@@ -84,6 +84,7 @@ func applyDefaults(c *Config) {
 	applyAuthDefaults(c)
 	applyTelemetryDefaults(c)
 	applyAuditDefaults(c)
+	applyAuthzDefaults(c)
 
 	for i := range c.Backends {
 		b := &c.Backends[i]

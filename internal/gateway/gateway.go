@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/internal/aggregate"
 	"github.com/mcpgate/mcpgate/internal/authn"
+	"github.com/mcpgate/mcpgate/internal/authzstage"
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/guard"
 	"github.com/mcpgate/mcpgate/internal/health"
@@ -52,6 +53,7 @@ type Gateway struct {
 	// attribution and the audit log.
 	principals *principals
 	binder     *sessionbind.Binder
+	authz      *authzstage.Stage
 	otel       *otelsetup.Providers
 	tel        *telemetry.Telemetry // nil when traces and metrics are both off
 	// supported lists the revisions the -32022 error for an unknown one
@@ -165,6 +167,9 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 	}
 	undo = append(undo, g.auth.Close)
 	g.binder = sessionbind.New(binderOptions(cfg))
+	if g.authz, err = newAuthz(cfg); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, Chain(b, g.stages()...))
@@ -250,6 +255,11 @@ func (g *Gateway) stages() []Stage {
 		// started by the telemetry reporter).
 		{"trace", g.tel.Stage()},
 		{"sessions", g.binder.Middleware()},
+		// After sessions: decided on the principal authn found, for a
+		// session it owns; before audit and the relay, so that a denied
+		// message reaches no backend, and so that list results are
+		// filtered in front of every relay alike.
+		{"authz", g.authz.Middleware},
 		// With audit.failClosed, nothing reaches a backend unaudited.
 		{"audit", g.principals.auditGuard()},
 		// Last: captures the bodies exactly as relayed (when enabled).

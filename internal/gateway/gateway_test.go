@@ -100,10 +100,11 @@ func newGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
 // TestStageOrder pins the request path of docs/architecture.md: authn right after
 // inspect (a rejected request is still recorded with what it asked for),
 // trace right after authn (only an admitted request's trace context may
-// parent its spans), then session binding, which needs authn's identity.
+// parent its spans), then session binding, which needs authn's identity,
+// then authz, which decides on that identity for a session it owns.
 func TestStageOrder(t *testing.T) {
 	g := newGateway(t, upstreamConfig(t, "http://127.0.0.1:1/mcp"), nil)
-	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions", "audit", "capture"}
+	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions", "authz", "audit", "capture"}
 	if got := StageNames(g.stages()); !slices.Equal(got, want) {
 		t.Fatalf("stages %v, want %v", got, want)
 	}

@@ -30,6 +30,7 @@ const (
 	ReasonForbidden           Reason = "forbidden"         // 403: authenticated but lacking a required scope
 	ReasonAuthUnavailable     Reason = "auth_unavailable"  // 503: the identity provider's keys are not available yet
 	ReasonAuditUnavailable    Reason = "audit_unavailable" // 503: audit.failClosed and the audit sink is failing
+	ReasonAccessDenied        Reason = "access_denied"     // 403: authz.mode enforce and the policies deny a message
 )
 
 // Class is how an outcome counts: the audit log's outcome field, and
@@ -53,6 +54,7 @@ const (
 	CategoryUpstream                 // the backend
 	CategoryGateway                  // the gateway itself
 	CategoryTool                     // the backend's tool reported an error
+	CategoryAuthz                    // the authz stage: a policy denied the request
 )
 
 type reasonInfo struct {
@@ -69,6 +71,7 @@ var reasons = map[Reason]reasonInfo{
 	ReasonUnauthenticated:     {ClassDenied, true, CategoryAuth},
 	ReasonForbidden:           {ClassDenied, true, CategoryAuth},
 	ReasonAuthUnavailable:     {ClassFailure, true, CategoryAuth},
+	ReasonAccessDenied:        {ClassDenied, true, CategoryAuthz},
 	ReasonOriginRejected:      {ClassDenied, true, CategoryClient},
 	ReasonSessionNotFound:     {ClassDenied, true, CategoryClient},
 	ReasonBodyTooLarge:        {ClassError, true, CategoryClient},

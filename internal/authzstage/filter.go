@@ -1,0 +1,309 @@
+package authzstage
+
+import (
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/mcpgate/mcpgate/internal/authz"
+	"github.com/mcpgate/mcpgate/internal/jsonrpc"
+	"github.com/mcpgate/mcpgate/internal/mcpwire"
+	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/sse"
+)
+
+// pending is a list request of the body whose result the filter rewrites.
+type pending struct {
+	id, method string
+	// done: its result was rewritten, or replaced by an error (failed);
+	// a later message with the id is dropped when failed.
+	done, failed bool
+}
+
+type filterMode uint8
+
+const (
+	modeUndecided filterMode = iota
+	modePass                 // not JSON or SSE: passed through untouched
+	modeJSON                 // held whole, rewritten at the end
+	modeSSE                  // rewritten event by event
+)
+
+// filter is the response writer the stage installs for a request holding
+// list requests. A JSON body is held (bounded) and rewritten when the
+// handler returns; an event stream is rewritten event by event, so that
+// everything but a list result streams as it came; anything else passes.
+type filter struct {
+	w      http.ResponseWriter
+	s      *Stage
+	rec    *record.Record
+	p      authz.Principal
+	client authz.Client
+	lists  []pending
+	mode   filterMode
+	status int
+	buf    []byte
+	over   bool // the JSON body outgrew the bound
+	feeder *sse.Feeder
+	dropEv bool // dropping the chunks of an oversized event
+	out    []byte
+}
+
+func (s *Stage) newFilter(w http.ResponseWriter, rec *record.Record, p authz.Principal, c authz.Client, lists []pending) *filter {
+	return &filter{w: w, s: s, rec: rec, p: p, client: c, lists: lists}
+}
+
+func (f *filter) Header() http.Header { return f.w.Header() }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (f *filter) Unwrap() http.ResponseWriter { return f.w }
+
+func (f *filter) WriteHeader(code int) {
+	if f.mode != modeUndecided {
+		return
+	}
+	f.status = code
+	mt, _, _ := mime.ParseMediaType(f.w.Header().Get("Content-Type"))
+	switch {
+	case code < 200 || code >= 300:
+		f.mode = modePass
+	case mt == "application/json":
+		f.mode = modeJSON
+		// The body changes size: the length is set again at the end.
+		f.w.Header().Del("Content-Length")
+		return // written at the end
+	case mt == "text/event-stream":
+		f.mode = modeSSE
+		f.w.Header().Del("Content-Length")
+		f.feeder = sse.NewFeeder(f.s.o.MaxListBytes)
+	default:
+		f.mode = modePass
+	}
+	f.w.WriteHeader(code)
+}
+
+func (f *filter) Write(p []byte) (int, error) {
+	if f.mode == modeUndecided {
+		f.WriteHeader(http.StatusOK)
+	}
+	switch f.mode {
+	case modeJSON:
+		if f.over {
+			return len(p), nil
+		}
+		if len(f.buf)+len(p) > f.s.o.MaxListBytes {
+			if f.s.o.Engine.Mode() != authz.ModeEnforce {
+				// Shadow mode removes nothing: the body passes as it is,
+				// streaming from here on.
+				f.mode = modePass
+				f.w.WriteHeader(f.status)
+				if _, err := f.w.Write(f.buf); err != nil {
+					return 0, err
+				}
+				f.buf = nil
+				return f.w.Write(p)
+			}
+			f.over = true
+			f.buf = nil
+			return len(p), nil
+		}
+		f.buf = append(f.buf, p...)
+		return len(p), nil
+	case modeSSE:
+		f.out = f.out[:0]
+		f.feeder.Feed(p, f.event)
+		if len(f.out) > 0 {
+			if _, err := f.w.Write(f.out); err != nil {
+				return 0, err
+			}
+		}
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
+// Flush passes through except while a JSON body is held.
+func (f *filter) Flush() {
+	if f.mode == modeJSON {
+		return
+	}
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+// event rewrites one SSE event (or chunk) into f.out.
+func (f *filter) event(ev *sse.Event) {
+	enforce := f.s.o.Engine.Mode() == authz.ModeEnforce
+	if ev.Partial || ev.Truncated {
+		// Larger than the bound: it cannot be read, so it may be a list
+		// result. In enforce mode, while a list is unanswered, it is
+		// dropped and the unanswered lists get a gateway error.
+		if !enforce || !f.unanswered() {
+			f.out = append(f.out, ev.Raw...)
+			return
+		}
+		if !ev.Partial { // its last chunk
+			f.out = f.failAll(f.out, ev.ID)
+		}
+		return
+	}
+	if !ev.Dispatched() {
+		f.out = append(f.out, ev.Raw...)
+		return
+	}
+	data, drop, changed := f.rewrite(ev.Data)
+	switch {
+	case drop:
+	case !changed:
+		f.out = append(f.out, ev.Raw...)
+	default:
+		f.out = sse.AppendEvent(f.out, string(ev.ID), string(ev.Name), data)
+	}
+}
+
+func (f *filter) unanswered() bool {
+	for i := range f.lists {
+		if !f.lists[i].done {
+			return true
+		}
+	}
+	return false
+}
+
+// failAll appends an error event for each unanswered list.
+func (f *filter) failAll(dst, id []byte) []byte {
+	for i := range f.lists {
+		if l := &f.lists[i]; !l.done {
+			l.done, l.failed = true, true
+			f.rec.Fail(record.ReasonUpstreamError, "authz: "+l.method+" result too large to filter")
+			dst = sse.AppendEvent(dst, string(id), "", mcpwire.AppendError(nil, []byte(l.id), mcpwire.CodeGateway, tooLarge(l.method)))
+		}
+	}
+	return dst
+}
+
+func tooLarge(method string) string {
+	return "gateway: the " + method + " result is too large to filter for authorization"
+}
+
+// rewrite filters the list results in msg (one JSON-RPC message or a
+// batch of them). drop: msg answers a list already failed.
+func (f *filter) rewrite(msg []byte) (out []byte, drop, changed bool) {
+	body, err := jsonrpc.Parse(msg, jsonrpc.Limits{MaxBatch: 1 << 16, MaxDepth: 1 << 10})
+	if err != nil {
+		return msg, false, false
+	}
+	var edits []jsonrpc.Edit
+	for i := range body.Messages {
+		m := &body.Messages[i]
+		if m.Kind != jsonrpc.KindResult && m.Kind != jsonrpc.KindError {
+			continue
+		}
+		l := f.list(m.ID.Bytes(msg))
+		if l == nil {
+			continue
+		}
+		if l.failed {
+			if !body.Batch {
+				return nil, true, false
+			}
+			continue
+		}
+		l.done = true
+		if m.Kind != jsonrpc.KindResult {
+			continue
+		}
+		res, err := f.filterResult(l.method, m.Result.Bytes(msg))
+		if err != nil {
+			edits = append(edits, jsonrpc.Edit{At: m.Object, Data: mcpwire.AppendError(nil, []byte(l.id), mcpwire.CodeGateway, "gateway: the "+l.method+" result is malformed")})
+			f.rec.Fail(record.ReasonUpstreamError, "authz: "+l.method+" result is malformed")
+			continue
+		}
+		if res != nil {
+			edits = append(edits, jsonrpc.Edit{At: m.Result, Data: res})
+		}
+	}
+	if len(edits) == 0 {
+		return msg, false, false
+	}
+	out, err = jsonrpc.Splice(nil, msg, edits)
+	if err != nil {
+		return msg, false, false
+	}
+	return out, false, true
+}
+
+func (f *filter) list(id []byte) *pending {
+	if len(id) == 0 {
+		return nil
+	}
+	for i := range f.lists {
+		if f.lists[i].id == string(id) {
+			return &f.lists[i]
+		}
+	}
+	return nil
+}
+
+// filterResult returns the filtered result, or nil when it is unchanged.
+// A malformed result is an error only in enforce mode: in shadow mode
+// nothing would have been removed anyway.
+func (f *filter) filterResult(method string, result []byte) ([]byte, error) {
+	e := f.s.o.Engine
+	out, st, err := e.FilterList(f.p, method, result, authz.ListOptions{
+		Backend: f.s.o.Backend, BackendOf: f.s.o.BackendOf, Client: f.client, Catalog: f.s.o.Catalog,
+	})
+	if err != nil {
+		if e.Mode() == authz.ModeEnforce {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if st.Private && mcpwire.Stateless(f.client.ProtocolVersion) {
+		if out, err = authz.MarkPrivate(out); err != nil {
+			return nil, err
+		}
+	}
+	if st.Removed == 0 && !(st.Private && mcpwire.Stateless(f.client.ProtocolVersion)) {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// finish writes a held JSON body, rewritten.
+func (f *filter) finish() {
+	if f.mode != modeJSON {
+		return
+	}
+	body := f.buf
+	if f.over {
+		// Enforce mode: a list that cannot be filtered may not pass.
+		body = f.overflow()
+	} else if out, _, changed := f.rewrite(body); changed {
+		body = out
+	}
+	f.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	f.w.WriteHeader(f.status)
+	_, _ = f.w.Write(body)
+}
+
+// overflow is the body answering the lists of an oversized JSON response.
+func (f *filter) overflow() []byte {
+	var out []byte
+	n := 0
+	for i := range f.lists {
+		l := &f.lists[i]
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = mcpwire.AppendError(out, []byte(l.id), mcpwire.CodeGateway, tooLarge(l.method))
+		f.rec.Fail(record.ReasonUpstreamError, "authz: "+l.method+" result too large to filter")
+	}
+	if n > 1 {
+		out = append(append([]byte{'['}, out...), ']')
+	}
+	f.status = http.StatusBadGateway
+	return out
+}
