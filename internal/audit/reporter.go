@@ -156,6 +156,7 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 			setOp(&e.MCP, &rec.Ops[0])
 			r.captureInto(&e, capt, rec, 0)
 		}
+		e.Authz = deniedAuthz(rec)
 		sc := r.spanCtx(ctx, rec, op)
 		e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
 		r.l.logRejected(&e)
@@ -175,6 +176,7 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 		e.MCP = mcp
 		setOp(&e.MCP, op)
 		e.Event = opKind(op)
+		e.Authz = authzOf(op.Authz)
 		er = Error{}
 		e.Error = nil
 		if e.Outcome = r.opOutcome(rec, op, &er); er.Type != "" {
@@ -190,6 +192,28 @@ func (r *Reporter) log(ctx context.Context, rec *record.Record, op int, e *Event
 	sc := r.spanCtx(ctx, rec, op)
 	e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
 	r.l.Log(e)
+}
+
+// authzOf is the event's form of a decision.
+func authzOf(a *record.Authz) *Authz {
+	if a == nil {
+		return nil
+	}
+	return &Authz{Decision: a.Effect.String(), Mode: a.Mode, Policies: a.Policies}
+}
+
+// deniedAuthz is the decision a rejected request's one event carries: the
+// first denial (a denied batch is refused whole), else the only message's.
+func deniedAuthz(rec *record.Record) *Authz {
+	for i := range rec.Ops {
+		if a := rec.Ops[i].Authz; a != nil && a.Effect == record.AuthzDeny {
+			return authzOf(a)
+		}
+	}
+	if len(rec.Ops) == 1 {
+		return authzOf(rec.Ops[0].Authz)
+	}
+	return nil
 }
 
 func setOp(m *MCP, op *record.Op) {

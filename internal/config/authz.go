@@ -53,17 +53,11 @@ func (d *decoder) authz(a *Authz) func(*yaml.Node, string) {
 	}
 }
 
-func applyAuthzDefaults(c *Config) {
-	if c.Authz.Mode == "" {
-		c.Authz.Mode = AuthzOff
-	}
-}
-
 // authz validates the section's shape; the policy files are the engine's
 // to parse.
 func (v *validator) authz(a *Authz) {
 	switch a.Mode {
-	case AuthzOff, AuthzShadow, AuthzEnforce:
+	case "", AuthzOff, AuthzShadow, AuthzEnforce: // "": off, the default
 	default:
 		v.errorf("authz.mode", "unknown mode %s (valid: off, shadow, enforce)", v.m.quote("authz.mode", a.Mode))
 	}

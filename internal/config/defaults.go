@@ -84,7 +84,6 @@ func applyDefaults(c *Config) {
 	applyAuthDefaults(c)
 	applyTelemetryDefaults(c)
 	applyAuditDefaults(c)
-	applyAuthzDefaults(c)
 
 	for i := range c.Backends {
 		b := &c.Backends[i]

@@ -36,6 +36,8 @@ const (
 	keyMCPClientName    = attribute.Key("mcp.client.name")
 	keyMCPClientVersion = attribute.Key("mcp.client.version")
 	keyBackend          = attribute.Key("mcpgate.backend")
+	keyAuthzDecision    = attribute.Key("mcpgate.authz.decision")
+	keyAuthzPolicies    = attribute.Key("mcpgate.authz.policies")
 	keyHTTPKind         = attribute.Key("mcpgate.http.kind")
 	keyMessageKind      = attribute.Key("mcpgate.jsonrpc.kind")
 	keyLinkSource       = attribute.Key("mcpgate.link.source")
