@@ -146,4 +146,3 @@ func checkRequest(principal, method, target, arguments, annotations string) (aut
 	}
 	return req, id, nil
 }
-
