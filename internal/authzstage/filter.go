@@ -43,7 +43,8 @@ type filter struct {
 	mode   filterMode
 	status int
 	buf    []byte
-	over   bool // the JSON body outgrew the bound
+	over   bool // the JSON body cannot be filtered: refused with why
+	why    func(method string) string
 	feeder *sse.Feeder
 	dropEv bool // dropping the chunks of an oversized event
 	out    []byte
@@ -64,9 +65,17 @@ func (f *filter) WriteHeader(code int) {
 	}
 	f.status = code
 	mt, _, _ := mime.ParseMediaType(f.w.Header().Get("Content-Type"))
+	enc := f.w.Header().Get("Content-Encoding")
 	switch {
 	case code < 200 || code >= 300:
 		f.mode = modePass
+	case enc != "" && enc != "identity" && f.enforce():
+		// A compressed list cannot be read, so it may not pass (the HTTP
+		// relay asks its backend for identity; this is the fence).
+		f.mode, f.over, f.why = modeJSON, true, unreadable
+		f.w.Header().Del("Content-Length")
+		f.w.Header().Del("Content-Encoding")
+		return
 	case mt == "application/json":
 		f.mode = modeJSON
 		// The body changes size: the length is set again at the end.
@@ -103,7 +112,7 @@ func (f *filter) Write(p []byte) (int, error) {
 				f.buf = nil
 				return f.w.Write(p)
 			}
-			f.over = true
+			f.over, f.why = true, tooLarge
 			f.buf = nil
 			return len(p), nil
 		}
@@ -133,8 +142,10 @@ func (f *filter) Flush() {
 }
 
 // event rewrites one SSE event (or chunk) into f.out.
+func (f *filter) enforce() bool { return f.s.o.Engine.Mode() == authz.ModeEnforce }
+
 func (f *filter) event(ev *sse.Event) {
-	enforce := f.s.o.Engine.Mode() == authz.ModeEnforce
+	enforce := f.enforce()
 	if ev.Partial || ev.Truncated {
 		// Larger than the bound: it cannot be read, so it may be a list
 		// result. In enforce mode, while a list is unanswered, it is
@@ -192,6 +203,12 @@ func tooLarge(method string) string {
 func (f *filter) rewrite(msg []byte) (out []byte, drop, changed bool) {
 	body, err := jsonrpc.Parse(msg, jsonrpc.Limits{MaxBatch: 1 << 16, MaxDepth: 1 << 10})
 	if err != nil {
+		if f.enforce() && f.unanswered() {
+			// It may be a list result a lenient client would read: in
+			// enforce mode it is not relayed unfiltered.
+			f.rec.Fail(record.ReasonUpstreamError, "authz: a response that answers a list could not be parsed")
+			return nil, true, false
+		}
 		return msg, false, false
 	}
 	var edits []jsonrpc.Edit
@@ -279,8 +296,10 @@ func (f *filter) finish() {
 	body := f.buf
 	if f.over {
 		// Enforce mode: a list that cannot be filtered may not pass.
-		body = f.overflow()
-	} else if out, _, changed := f.rewrite(body); changed {
+		body = f.refuseLists(f.why)
+	} else if out, drop, changed := f.rewrite(body); drop {
+		body = f.refuseLists(unreadable)
+	} else if changed {
 		body = out
 	}
 	f.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -288,18 +307,26 @@ func (f *filter) finish() {
 	_, _ = f.w.Write(body)
 }
 
-// overflow is the body answering the lists of an oversized JSON response.
-func (f *filter) overflow() []byte {
+func unreadable(method string) string {
+	return "gateway: the response to " + method + " cannot be read to filter it for authorization"
+}
+
+// refuseLists is the body answering the unanswered lists of a JSON
+// response that cannot be filtered, with why(method) as the message.
+func (f *filter) refuseLists(why func(string) string) []byte {
 	var out []byte
 	n := 0
 	for i := range f.lists {
 		l := &f.lists[i]
+		if l.done {
+			continue
+		}
 		if n > 0 {
 			out = append(out, ',')
 		}
 		n++
-		out = mcpwire.AppendError(out, []byte(l.id), mcpwire.CodeGateway, tooLarge(l.method))
-		f.rec.Fail(record.ReasonUpstreamError, "authz: "+l.method+" result too large to filter")
+		out = mcpwire.AppendError(out, []byte(l.id), mcpwire.CodeGateway, why(l.method))
+		f.rec.Fail(record.ReasonUpstreamError, "authz: "+why(l.method))
 	}
 	if n > 1 {
 		out = append(append([]byte{'['}, out...), ']')

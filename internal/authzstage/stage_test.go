@@ -163,32 +163,64 @@ func TestListFiltering(t *testing.T) {
 		ctype   string
 		resp    string
 		want    string
+		status  int    // 0: 200
+		enc     string // Content-Encoding
+		req     string // the request; "" a tools/list with id 7
 	}{
 		{"json enforce", authz.ModeEnforce, "2025-06-18", "application/json", toolsList,
-			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}`},
-		{"json shadow keeps", authz.ModeShadow, "2025-06-18", "application/json", toolsList, toolsList},
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}`, 0, "", ""},
+		{"json shadow keeps", authz.ModeShadow, "2025-06-18", "application/json", toolsList, toolsList, 0, "", ""},
 		{"json 2026 private", authz.ModeEnforce, "2026-07-28", "application/json",
 			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"},{"name":"drop"}],"cacheScope":"public","ttlMs":5}}`,
-			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}],"cacheScope":"private","ttlMs":5}}`},
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}],"cacheScope":"private","ttlMs":5}}`, 0, "", ""},
 		{"json 2026 private added", authz.ModeEnforce, "2026-07-28", "application/json",
 			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}`,
-			`{"jsonrpc":"2.0","id":7,"result":{"cacheScope":"private","tools":[{"name":"echo"}]}}`},
+			`{"jsonrpc":"2.0","id":7,"result":{"cacheScope":"private","tools":[{"name":"echo"}]}}`, 0, "", ""},
 		{"other id untouched", authz.ModeEnforce, "2025-06-18", "application/json",
 			`{"jsonrpc":"2.0","id":8,"result":{"tools":[{"name":"drop"}]}}`,
-			`{"jsonrpc":"2.0","id":8,"result":{"tools":[{"name":"drop"}]}}`},
+			`{"jsonrpc":"2.0","id":8,"result":{"tools":[{"name":"drop"}]}}`, 0, "", ""},
 		{"sse enforce", authz.ModeEnforce, "2025-06-18", "text/event-stream",
 			": keepalive\n\n" + sseOf(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}`) + sseOf(toolsList),
 			": keepalive\n\n" + sseOf(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}`) +
-				"id: 5\nevent: message\ndata: " + `{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}` + "\n\n"},
+				"id: 5\nevent: message\ndata: " + `{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}` + "\n\n", 0, "", ""},
 		{"json too large", authz.ModeEnforce, "2025-06-18", "application/json",
 			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo","description":"` + strings.Repeat("x", 5000) + `"}]}}`,
-			`{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"gateway: the tools/list result is too large to filter for authorization"}}`},
+			`{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"gateway: the tools/list result is too large to filter for authorization"}}`, 502, "", ""},
+		{"json too large, shadow passes", authz.ModeShadow, "2025-06-18", "application/json",
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"drop","description":"` + strings.Repeat("x", 5000) + `"}]}}`,
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"drop","description":"` + strings.Repeat("x", 5000) + `"}]}}`, 0, "", ""},
+		{"json unparseable", authz.ModeEnforce, "2025-06-18", "application/json",
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"drop"}]},"Result":{}}`,
+			`{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"gateway: the response to tools/list cannot be read to filter it for authorization"}}`, 502, "", ""},
+		{"compressed", authz.ModeEnforce, "2025-06-18", "application/json", "\x1f\x8b...",
+			`{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"gateway: the response to tools/list cannot be read to filter it for authorization"}}`, 502, "gzip", ""},
+		{"sse oversized event", authz.ModeEnforce, "2025-06-18", "text/event-stream",
+			sseOf(`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"drop","description":"` + strings.Repeat("x", 5000) + `"}]}}`),
+			"id: 5\ndata: " + `{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"gateway: the tools/list result is too large to filter for authorization"}}` + "\n\n", 0, "", ""},
+		{"batch list and call", authz.ModeEnforce, "2025-03-26", "application/json",
+			`[{"jsonrpc":"2.0","id":1,"result":{"content":[]}},{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"drop"},{"name":"echo"}]}}]`,
+			`[{"jsonrpc":"2.0","id":1,"result":{"content":[]}},{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}]`, 0, "",
+			`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}},{"jsonrpc":"2.0","id":7,"method":"tools/list"}]`},
+		{"anonymous sees public only", authz.ModeEnforce, "2025-06-18", "application/json",
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"},{"name":"public_echo"}]}}`,
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"public_echo"}]}}`, 0, "", "anonymous"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStage(t, tc.mode)
-			w, _, _ := serve(t, s, alice, tc.version, list, func(w http.ResponseWriter, _ *http.Request) {
+			req, who := list, alice
+			switch tc.req {
+			case "":
+			case "anonymous":
+				who = nil
+			default:
+				req = tc.req
+			}
+			w, _, _ := serve(t, s, who, tc.version, req, func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", tc.ctype)
+				if tc.enc != "" {
+					w.Header().Set("Content-Encoding", tc.enc)
+				}
 				w.Header().Set("Content-Length", strconv.Itoa(len(tc.resp)))
 				w.WriteHeader(http.StatusOK)
 				// In pieces, as a relay streams it.
@@ -197,6 +229,9 @@ func TestListFiltering(t *testing.T) {
 					w.(http.Flusher).Flush()
 				}
 			})
+			if want := max(tc.status, 200); w.Code != want {
+				t.Errorf("status %d, want %d", w.Code, want)
+			}
 			if got := w.Body.String(); got != tc.want {
 				t.Fatalf("body\n%s\nwant\n%s", got, tc.want)
 			}
