@@ -83,20 +83,22 @@ func ReadParams(method string, params []byte) RequestParams {
 
 // MarkPrivate returns result (a list result object) with its cacheScope
 // member set to "private" (SEP-2549): a filtered list depends on the
-// principal, and a shared cache must not hand it to another. An existing
-// cacheScope (matched ignoring case) is replaced; otherwise the member is
-// added first. Every other byte is kept.
+// principal, and a shared cache must not hand it to another. Every
+// existing cacheScope (matched ignoring case, as a lenient reader would) is
+// replaced; without one the member is added first. Every other byte is
+// kept.
 func MarkPrivate(result []byte) ([]byte, error) {
 	const private = `"private"`
+	type span struct{ start, end int }
+	var found []span
 	s := scan{b: result}
-	at, end := -1, -1
 	err := s.object(func(name []byte, esc bool) error {
 		if nameIs(name, esc, "cacheScope") {
-			at = s.pos
+			start := s.pos
 			if err := s.skip(); err != nil {
 				return err
 			}
-			end = s.pos
+			found = append(found, span{start, s.pos})
 			return nil
 		}
 		return s.skip()
@@ -105,10 +107,14 @@ func MarkPrivate(result []byte) ([]byte, error) {
 		return nil, ErrListShape
 	}
 	out := make([]byte, 0, len(result)+32)
-	if at >= 0 {
-		out = append(out, result[:at]...)
-		out = append(out, private...)
-		return append(out, result[end:]...), nil
+	if len(found) > 0 {
+		at := 0
+		for _, f := range found {
+			out = append(out, result[at:f.start]...)
+			out = append(out, private...)
+			at = f.end
+		}
+		return append(out, result[at:]...), nil
 	}
 	open := 0
 	for result[open] != '{' {
