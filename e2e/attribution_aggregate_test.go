@@ -16,46 +16,29 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // startAggregate starts an aggregating gateway (backends local: stdio,
 // web: webURL) with auth and telemetry.userAttribution mode, pseudonym key A
 // as k1, spans to the fixture's Jaeger and Prometheus metrics.
-func (f *attrFixture) startAggregate(t *testing.T, service, auth, mode, webURL string) *gateway {
+func (f *leakFixture) startAggregate(t *testing.T, service, auth, mode, webURL string) *gateway {
 	t.Helper()
-	port := freeClosedPort(t)
+	cfg := gatewayConfig{port: freeClosedPort(t), admin: adminOn, backends: []backendSpec{namedStdioBackend("local"), namedHTTPBackend("web", webURL)}}
+	cfg.auth = f.auth(t, auth, cfg.resource(), false)
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: 127.0.0.1:%d\nadmin: {listen: \"127.0.0.2:0\"}\nlog: {requests: all}\n", port)
-	switch auth {
-	case "oidc":
-		fmt.Fprintf(&b, "auth:\n  mode: oidc\n  resource: http://127.0.0.1:%d/mcp\n  oidc:\n    issuer: %s\n    audience: mcpgate\n", port, f.issuer.URL)
-	case "apiKey":
-		fmt.Fprintf(&b, "auth:\n  mode: apiKey\n  resource: http://127.0.0.1:%d/mcp\n  apiKeys:\n    %s\n", port, f.key.Entry)
-	case "anonymous":
-		b.WriteString("auth: {mode: anonymous}\n")
-	default:
-		t.Fatalf("unknown auth %q", auth)
-	}
 	fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, file: %q}\n", f.keyAFile)
 	fmt.Fprintf(&b, "telemetry:\n  serviceName: %s\n", service)
 	fmt.Fprintf(&b, "  traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 50ms}\n", f.j.OTLPHTTPEndpoint())
 	b.WriteString("  metrics: {exporter: prometheus}\n")
 	fmt.Fprintf(&b, "  userAttribution: %s\n", mode)
-	fmt.Fprintf(&b, "backends:\n  - name: local\n    command: [%q, %q, \"stdio\"]\n  - name: web\n    url: %q\n", nodeBin, everythingJS, webURL)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := startGatewayEnv(t, nil, "serve", "--config", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg.extra = b.String()
+	g := startGatewayConfig(t, nil, cfg.String())
 	if auth == "oidc" {
 		eventually(t, 15*time.Second, "OIDC keys fetched (/readyz 200)", func() bool {
 			resp, err := http.Get(g.Admin + "/readyz")
@@ -69,9 +52,9 @@ func (f *attrFixture) startAggregate(t *testing.T, service, auth, mode, webURL s
 	return g
 }
 
-// attrAggCalls are the tools/call requests of the aggregate traffic: the
+// aggregateCalls are the tools/call requests of the aggregate traffic: the
 // client-visible name, the backend, the CLIENT span's transport.
-var attrAggCalls = []struct{ tool, backend, transport string }{
+var aggregateCalls = []struct{ tool, backend, transport string }{
 	{"local_echo", "local", "pipe"},
 	{"web_echo", "web", "tcp"},
 }
@@ -79,22 +62,22 @@ var attrAggCalls = []struct{ tool, backend, transport string }{
 // runAggregate sends initialize, notifications/initialized, tools/list, a
 // tools/call echo on each backend (the first with a _meta parent and an
 // HTTP traceparent) and, when tr.badH is set, a rejected tools/call.
-func (tr attrTraffic) runAggregate(t *testing.T, g *gateway) {
+func (tr traffic) runAggregate(t *testing.T, g *gateway) {
 	t.Helper()
 	post, sid := tr.open(t, g, "e2e-attr-agg")
 	_, list := post("tools/list", sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, http.StatusOK, tr.listH...)
-	for _, c := range attrAggCalls {
+	for _, c := range aggregateCalls {
 		if !strings.Contains(list, `"`+c.tool+`"`) {
 			t.Fatalf("tools/list lacks %s: %s", c.tool, tail(list, 800))
 		}
 	}
-	for i, c := range attrAggCalls {
-		msg := attrToolMessage + "-" + c.backend
+	for i, c := range aggregateCalls {
+		msg := toolMessage + "-" + c.backend
 		meta := ""
 		h := slices.Clone(tr.callH)
 		if i == 0 {
-			metaTP, _ := attrTraceparent()
-			httpTP, _ := attrTraceparent()
+			metaTP, _ := newTraceparent()
+			httpTP, _ := newTraceparent()
 			meta = `,"_meta":{"traceparent":"` + metaTP + `"}`
 			h = append(h, "Traceparent", httpTP)
 		}
@@ -104,7 +87,7 @@ func (tr attrTraffic) runAggregate(t *testing.T, g *gateway) {
 		}
 	}
 	if tr.badH != nil {
-		rejTP, _ := attrTraceparent()
+		rejTP, _ := newTraceparent()
 		post("rejected tools/call", sid, `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"web_echo","arguments":{"message":"x"}}}`,
 			http.StatusUnauthorized, append(slices.Clone(tr.badH), "Traceparent", rejTP)...)
 	}
@@ -115,10 +98,10 @@ func (tr attrTraffic) runAggregate(t *testing.T, g *gateway) {
 // mcpgate.backend and transport) and wantRejected rejected SERVER spans;
 // every admitted span carries exactly want.attrs, rejected ones nothing;
 // needles occur in what Jaeger stored only as the allowed attribute value.
-func (f *attrFixture) checkAggregateSpans(t *testing.T, service string, wantRejected int, want attrExpect, needles []attrNeedle) {
+func (f *leakFixture) checkAggregateSpans(t *testing.T, service string, wantRejected int, want wantUser, needles []needle) {
 	t.Helper()
 	const wantServer = 5 // initialize, notifications/initialized, tools/list, 2 × tools/call
-	wantClient := len(attrAggCalls)
+	wantClient := len(aggregateCalls)
 	raw, traces := jaegerRawTraces(t, f.j, service, wantServer+wantClient+wantRejected)
 	var spans []Span
 	for _, tr := range traces {
@@ -147,33 +130,33 @@ func (f *attrFixture) checkAggregateSpans(t *testing.T, service string, wantReje
 		default:
 			t.Errorf("unexpected %s span %q", s.Kind, s.Name)
 		}
-		if got := attrUserKeys(s.Attributes); !attrMapsEqual(got, wantAttrs) {
+		if got := userKeys(s.Attributes); !mapsEqual(got, wantAttrs) {
 			t.Errorf("%s span %q (backend %q, rejected=%v): identity attributes %v, want %v",
 				s.Kind, s.Name, s.Attributes["mcpgate.backend"], isRejected, got, wantAttrs)
 		}
 		if want.allowed.value != "" && !isRejected && (s.Attributes["user.id"] == want.allowed.value || s.Attributes["user.hash"] == want.allowed.value) {
 			attributed++
 		}
-		if u := attrUserKeys(s.Resource); len(u) > 0 {
+		if u := userKeys(s.Resource); len(u) > 0 {
 			t.Errorf("span %q: identity attributes on the resource: %v", s.Name, u)
 		}
 		for _, l := range s.Links {
-			if u := attrUserKeys(l.Attributes); len(u) > 0 {
+			if u := userKeys(l.Attributes); len(u) > 0 {
 				t.Errorf("span %q: identity attributes on a link: %v", s.Name, u)
 			}
 		}
 	}
 	if servers != wantServer || clients != wantClient || rejected != wantRejected {
 		t.Errorf("%d admitted SERVER, %d CLIENT and %d rejected spans, want %d, %d and %d: %v",
-			servers, clients, rejected, wantServer, wantClient, wantRejected, attrSpanNames(spans))
+			servers, clients, rejected, wantServer, wantClient, wantRejected, spanNames(spans))
 	}
 	// One CLIENT span per backend called, each under its call's SERVER span.
 	backends := map[string]bool{}
 	for _, c := range clientSpans {
 		b := c.Attributes["mcpgate.backend"]
 		backends[b] = true
-		t.Logf("CLIENT span %q: backend %q, transport %q, identity %v", c.Name, b, c.Attributes["network.transport"], attrUserKeys(c.Attributes))
-		i := slices.IndexFunc(attrAggCalls, func(x struct{ tool, backend, transport string }) bool { return x.backend == b })
+		t.Logf("CLIENT span %q: backend %q, transport %q, identity %v", c.Name, b, c.Attributes["network.transport"], userKeys(c.Attributes))
+		i := slices.IndexFunc(aggregateCalls, func(x struct{ tool, backend, transport string }) bool { return x.backend == b })
 		if i < 0 {
 			t.Errorf("CLIENT span %q: mcpgate.backend %q, want one of local, web", c.Name, b)
 			continue
@@ -181,14 +164,14 @@ func (f *attrFixture) checkAggregateSpans(t *testing.T, service string, wantReje
 		if c.Name != "tools/call echo" || c.Attributes["gen_ai.tool.name"] != "echo" {
 			t.Errorf("CLIENT span of %s: name %q, gen_ai.tool.name %q; want tools/call echo, echo", b, c.Name, c.Attributes["gen_ai.tool.name"])
 		}
-		if tp := c.Attributes["network.transport"]; tp != attrAggCalls[i].transport {
-			t.Errorf("CLIENT span of %s: network.transport %q, want %q", b, tp, attrAggCalls[i].transport)
+		if tp := c.Attributes["network.transport"]; tp != aggregateCalls[i].transport {
+			t.Errorf("CLIENT span of %s: network.transport %q, want %q", b, tp, aggregateCalls[i].transport)
 		}
 		parent, ok := serverByID[c.ParentSpanID]
 		if !ok {
 			t.Errorf("CLIENT span of %s: parent %s is not an admitted SERVER span", b, c.ParentSpanID)
-		} else if parent.Name != "tools/call "+attrAggCalls[i].tool || parent.Attributes["mcpgate.backend"] != b {
-			t.Errorf("CLIENT span of %s: parent SERVER span %q (backend %q), want tools/call %s", b, parent.Name, parent.Attributes["mcpgate.backend"], attrAggCalls[i].tool)
+		} else if parent.Name != "tools/call "+aggregateCalls[i].tool || parent.Attributes["mcpgate.backend"] != b {
+			t.Errorf("CLIENT span of %s: parent SERVER span %q (backend %q), want tools/call %s", b, parent.Name, parent.Attributes["mcpgate.backend"], aggregateCalls[i].tool)
 		}
 	}
 	if len(backends) != wantClient {
@@ -204,15 +187,15 @@ func (f *attrFixture) checkAggregateSpans(t *testing.T, service string, wantReje
 		}
 		if got := bytes.Count(raw, []byte(n.value)); got != allowed {
 			t.Errorf("traces: %s %q occurs %d times in what Jaeger stored, want %d (only as the attribution attribute); first at: %s",
-				n.what, n.value, got, allowed, attrAround(raw, n.value))
+				n.what, n.value, got, allowed, around(raw, n.value))
 		}
 	}
 }
 
-// attrCheckAggregateProm scrapes /metrics (OpenMetrics) until it holds both
+// checkAggregateProm scrapes /metrics (OpenMetrics) until it holds both
 // calls (SERVER and per-backend CLIENT metrics) and, with wantAuthFailure,
 // the rejection; then no needle, exemplar or identity label may occur.
-func attrCheckAggregateProm(t *testing.T, g *gateway, wantAuthFailure bool, needles []attrNeedle) {
+func checkAggregateProm(t *testing.T, g *gateway, wantAuthFailure bool, needles []needle) {
 	t.Helper()
 	var text, ctype string
 	eventually(t, 20*time.Second, "both calls on /metrics", func() bool {
@@ -221,20 +204,20 @@ func attrCheckAggregateProm(t *testing.T, g *gateway, wantAuthFailure bool, need
 			return false
 		}
 		ok := true
-		for _, c := range attrAggCalls {
-			_, srv := attrPromSample(text, "mcp_server_operation_duration_seconds_count", `mcp_method_name="tools/call"`, `mcpgate_backend="`+c.backend+`"`)
-			_, cli := attrPromSample(text, "mcp_client_operation_duration_seconds_count", `mcp_method_name="tools/call"`, `mcpgate_backend="`+c.backend+`"`)
+		for _, c := range aggregateCalls {
+			_, srv := promSample(text, "mcp_server_operation_duration_seconds_count", `mcp_method_name="tools/call"`, `mcpgate_backend="`+c.backend+`"`)
+			_, cli := promSample(text, "mcp_client_operation_duration_seconds_count", `mcp_method_name="tools/call"`, `mcpgate_backend="`+c.backend+`"`)
 			ok = ok && srv && cli
 		}
 		if wantAuthFailure {
-			_, fail := attrPromSample(text, "mcpgate_auth_failures_total", `error_type="unauthenticated"`)
+			_, fail := promSample(text, "mcpgate_auth_failures_total", `error_type="unauthenticated"`)
 			ok = ok && fail
 		}
 		return ok
 	})
 	lines := strings.Split(text, "\n")
 	for _, n := range needles {
-		if hits := attrLinesWith(lines, n.value); len(hits) > 0 {
+		if hits := linesWith(lines, n.value); len(hits) > 0 {
 			t.Errorf("/metrics: %s %q in %d line(s), e.g. %s", n.what, n.value, len(hits), hits[0])
 		}
 	}
@@ -259,13 +242,13 @@ func attrCheckAggregateProm(t *testing.T, g *gateway, wantAuthFailure bool, need
 // auth, against one Jaeger and one server-everything over HTTP.
 func TestUserAttributionAggregate(t *testing.T) {
 	t.Parallel()
-	f := newAttrFixture(t)
+	f := newLeakFixture(t)
 	web := startEverythingHTTP(t)
 	start := time.Now()
 	t.Cleanup(func() { t.Logf("TestUserAttributionAggregate: %v", time.Since(start).Round(time.Millisecond)) })
 
-	pseudoOIDC := attrPseudonym(f.keyA, f.issuer.URL, attrOIDCSubject)
-	pseudoKey := attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject)
+	pseudoOIDC := userHash(f.keyA, f.issuer.URL, oidcSubject)
+	pseudoKey := userHash(f.keyA, keyIssuer, keySubject)
 
 	cells := []struct{ mode, auth string }{
 		{"raw", "apiKey"},
@@ -278,15 +261,15 @@ func TestUserAttributionAggregate(t *testing.T) {
 	for _, c := range cells {
 		t.Run(c.mode+"/"+c.auth, func(t *testing.T) {
 			t.Parallel()
-			service := fmt.Sprintf("attr-agg-%s-%s-%s", c.mode, c.auth, randomString(4))
+			service := fmt.Sprintf("attr-agg-%s-%s-%s", c.mode, c.auth, testidp.RandomString(4))
 			g := f.startAggregate(t, service, c.auth, c.mode, web)
 
 			tok := f.oidcToken(t, f.sigKey, nil)
 			badTok := f.oidcToken(t, f.badKey, nil)
 			badKey := "mcpg_" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, 32))
-			needles := []attrNeedle{
-				{"the OIDC subject", attrOIDCSubject},
-				{"the e-mail claim", attrOIDCEmail},
+			needles := []needle{
+				{"the OIDC subject", oidcSubject},
+				{"the e-mail claim", oidcEmail},
 				{"the bearer token", tok},
 				{"the bearer token's signature", tok[strings.LastIndexByte(tok, '.')+1:]},
 				{"the bad bearer token", badTok},
@@ -294,39 +277,39 @@ func TestUserAttributionAggregate(t *testing.T) {
 				{"the API key", f.key.Key},
 				{"the API key's secret part", strings.TrimPrefix(f.key.Key, "mcpg_")},
 				{"the bad API key", badKey},
-				{"the API key's subject", attrKeySubject},
+				{"the API key's subject", keySubject},
 				{"the OIDC principal's pseudonym", pseudoOIDC},
 				{"the API-key principal's pseudonym", pseudoKey},
 			}
-			var tr attrTraffic
+			var tr traffic
 			var subject, pseudonym string
 			switch c.auth {
 			case "oidc":
 				h := []string{"Authorization", "Bearer " + tok}
-				tr = attrTraffic{initH: h, listH: h, callH: h, badH: []string{"Authorization", "Bearer " + badTok}}
-				subject, pseudonym = attrOIDCSubject, pseudoOIDC
+				tr = traffic{initH: h, listH: h, callH: h, badH: []string{"Authorization", "Bearer " + badTok}}
+				subject, pseudonym = oidcSubject, pseudoOIDC
 			case "apiKey":
-				tr = attrTraffic{
+				tr = traffic{
 					initH: []string{"X-API-Key", f.key.Key}, listH: []string{"X-API-Key", f.key.Key},
 					callH: []string{"Authorization", "Bearer " + f.key.Key},
 					badH:  []string{"X-API-Key", badKey},
 				}
-				subject, pseudonym = attrKeySubject, pseudoKey
+				subject, pseudonym = keySubject, pseudoKey
 			case "anonymous":
 				// Credentials are ignored in anonymous mode: send them
 				// anyway, they must not attribute.
-				tr = attrTraffic{
+				tr = traffic{
 					initH: []string{"Authorization", "Bearer " + tok}, listH: []string{"X-API-Key", f.key.Key},
 					callH: []string{"Authorization", "Bearer " + tok},
 				}
 			}
-			want := attrExpect{}
+			want := wantUser{}
 			if subject != "" {
 				switch c.mode {
 				case "raw":
-					want = attrExpect{attrs: map[string]string{"user.id": subject}, allowed: attrNeedle{"the subject", subject}}
+					want = wantUser{attrs: map[string]string{"user.id": subject}, allowed: needle{"the subject", subject}}
 				case "hashed":
-					want = attrExpect{attrs: map[string]string{"user.hash": pseudonym, "mcpgate.user.hash.key_id": "k1"}, allowed: attrNeedle{"the pseudonym", pseudonym}}
+					want = wantUser{attrs: map[string]string{"user.hash": pseudonym, "mcpgate.user.hash.key_id": "k1"}, allowed: needle{"the pseudonym", pseudonym}}
 				}
 			}
 			tr.runAggregate(t, g)
@@ -336,8 +319,8 @@ func TestUserAttributionAggregate(t *testing.T) {
 				wantRejected = 1
 			}
 			f.checkAggregateSpans(t, service, wantRejected, want, needles)
-			attrCheckAggregateProm(t, g, wantRejected > 0, needles)
-			attrCheckLogs(t, g, needles)
+			checkAggregateProm(t, g, wantRejected > 0, needles)
+			checkLogs(t, g, needles)
 			if got := len(g.requests()); got < 5+wantRejected {
 				t.Errorf("%d request log lines, want at least %d (log.requests: all)", got, 5+wantRejected)
 			}

@@ -21,39 +21,43 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // Distinctive values, so that a hit is a leak and not a coincidence.
 const (
-	attrOIDCSubject = "subj-oidc-9c2e-bob"
-	attrOIDCEmail   = "bob.9c2e.leakcheck@example.test"
-	attrKeySubject  = "subj-7f3a-alice"
-	attrKeyIssuer   = "urn:mcpgate:apikey"
-	attrKeyEnvName  = "MCPGATE_E2E_PSEUDONYM_KEY"
-	attrToolMessage = "attr-echo-5d1c"
+	oidcSubject = "subj-oidc-9c2e-bob"
+	oidcEmail   = "bob.9c2e.leakcheck@example.test"
+	keySubject  = "subj-7f3a-alice"
+	keyIssuer   = "urn:mcpgate:apikey"
+	keyEnvName  = "MCPGATE_E2E_PSEUDONYM_KEY"
+	toolMessage = "attr-echo-5d1c"
 )
 
-// attrFixture is what the attribution subtests share: one Jaeger, one
+// leakFixture is what the attribution subtests share: one Jaeger, one
 // OIDC issuer, one API key and two pseudonymization keys.
-type attrFixture struct {
+type leakFixture struct {
 	j        *jaeger
-	issuer   *testIssuer
-	sigKey   *issuerKey // published
-	badKey   *issuerKey // same kid, never published: bad signatures
-	key      apiKey     // subject attrKeySubject
+	issuer   *testidp.IdP
+	sigKey   *testidp.Key // published
+	badKey   *testidp.Key // same kid, never published: bad signatures
+	key      apiKey       // subject keySubject
 	keyA     []byte
 	keyAFile string
 	keyB     []byte
 	keyBFile string
 }
 
-func newAttrFixture(t *testing.T) *attrFixture {
+func newLeakFixture(t *testing.T) *leakFixture {
 	t.Helper()
-	f := &attrFixture{j: startJaeger(t), issuer: newTestIssuer(t)}
-	f.sigKey = newIssuerKey(t, "attr-k1")
-	f.badKey = newIssuerKey(t, "attr-k1")
+	f := &leakFixture{j: startJaeger(t), issuer: testidp.New(t)}
+	f.sigKey = testidp.NewKey(t, "attr-k1", jose.RS256)
+	f.badKey = testidp.NewKey(t, "attr-k1", jose.RS256)
 	f.issuer.Publish(f.sigKey)
-	f.key = newAPIKey(t, attrKeySubject)
+	f.key = newAPIKey(t, keySubject)
 	dir := t.TempDir()
 	f.keyA, f.keyAFile = writePseudonymKey(t, dir, "a")
 	f.keyB, f.keyBFile = writePseudonymKey(t, dir, "b")
@@ -73,23 +77,23 @@ func writePseudonymKey(t *testing.T, dir, name string) ([]byte, string) {
 	return k, p
 }
 
-// oidcToken is a valid token for attrOIDCSubject with an e-mail claim,
+// oidcToken is a valid token for oidcSubject with an e-mail claim,
 // signed with k, plus mod's changes.
-func (f *attrFixture) oidcToken(t *testing.T, k *issuerKey, mod func(map[string]any)) string {
-	c := f.issuer.Claims(attrOIDCSubject)
-	c["email"] = attrOIDCEmail
+func (f *leakFixture) oidcToken(t *testing.T, k *testidp.Key, mod func(map[string]any)) string {
+	c := f.issuer.Claims(oidcSubject)
+	c["email"] = oidcEmail
 	if mod != nil {
 		mod(c)
 	}
-	return signJWT(t, k, c)
+	return testidp.Sign(t, k, c)
 }
 
-// attrGW configures one gateway.
-type attrGW struct {
+// leakGateway configures one gateway.
+type leakGateway struct {
 	service    string
 	auth       string // oidc | apiKey | anonymous
 	mode       string // telemetry.userAttribution; "" leaves the key out
-	pseudonym  string // "" none, "file" (key A), "env" (key A from attrKeyEnvName), "fileB" (key B); always id k1
+	pseudonym  string // "" none, "file" (key A), "env" (key A from keyEnvName), "fileB" (key B); always id k1
 	metrics    string // prometheus (default) | otlp
 	metricsURL string // the OTLP receiver
 	noTraces   bool   // traces.exporter none instead of Jaeger
@@ -97,26 +101,34 @@ type attrGW struct {
 	env, args  []string
 }
 
+// auth is the auth block of a fixture's gateway at resource: oidc (the
+// fixture's issuer, scopes requiring mcp:tools), apiKey (its key) or
+// anonymous.
+func (f *leakFixture) auth(t *testing.T, auth, resource string, scopes bool) string {
+	t.Helper()
+	switch auth {
+	case "oidc":
+		s := fmt.Sprintf("\n  mode: oidc\n  resource: %s\n  oidc:\n    issuer: %s\n    audience: mcpgate", resource, f.issuer.URL)
+		if scopes {
+			s += "\n    requiredScopes: [mcp:tools]"
+		}
+		return s
+	case "apiKey":
+		return fmt.Sprintf("\n  mode: apiKey\n  resource: %s\n  apiKeys:\n    %s", resource, f.key.Entry)
+	case "anonymous":
+		return "{mode: anonymous}"
+	}
+	t.Fatalf("unknown auth %q", auth)
+	return ""
+}
+
 // start writes the configuration and starts the gateway; OIDC gateways are
 // waited for until their keys are fetched (/readyz 200).
-func (f *attrFixture) start(t *testing.T, c attrGW) *gateway {
+func (f *leakFixture) start(t *testing.T, c leakGateway) *gateway {
 	t.Helper()
-	port := freeClosedPort(t)
+	cfg := gatewayConfig{port: freeClosedPort(t), admin: adminOn, backends: []backendSpec{stdioBackend()}}
+	cfg.auth = f.auth(t, c.auth, cfg.resource(), c.scopes)
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: 127.0.0.1:%d\nadmin: {listen: \"127.0.0.2:0\"}\nlog: {requests: all}\n", port)
-	switch c.auth {
-	case "oidc":
-		fmt.Fprintf(&b, "auth:\n  mode: oidc\n  resource: http://127.0.0.1:%d/mcp\n  oidc:\n    issuer: %s\n    audience: mcpgate\n", port, f.issuer.URL)
-		if c.scopes {
-			b.WriteString("    requiredScopes: [mcp:tools]\n")
-		}
-	case "apiKey":
-		fmt.Fprintf(&b, "auth:\n  mode: apiKey\n  resource: http://127.0.0.1:%d/mcp\n  apiKeys:\n    %s\n", port, f.key.Entry)
-	case "anonymous":
-		b.WriteString("auth: {mode: anonymous}\n")
-	default:
-		t.Fatalf("unknown auth %q", c.auth)
-	}
 	env := slices.Clone(c.env)
 	switch c.pseudonym {
 	case "":
@@ -125,9 +137,9 @@ func (f *attrFixture) start(t *testing.T, c attrGW) *gateway {
 	case "fileB":
 		fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, file: %q}\n", f.keyBFile)
 	case "env":
-		fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, env: %s}\n", attrKeyEnvName)
+		fmt.Fprintf(&b, "pseudonymization:\n  keys:\n    - {id: k1, env: %s}\n", keyEnvName)
 		// URL alphabet, no padding, surrounding whitespace: all accepted.
-		env = append(env, attrKeyEnvName+"=  "+base64.RawURLEncoding.EncodeToString(f.keyA)+"\n")
+		env = append(env, keyEnvName+"=  "+base64.RawURLEncoding.EncodeToString(f.keyA)+"\n")
 	default:
 		t.Fatalf("unknown pseudonym source %q", c.pseudonym)
 	}
@@ -145,12 +157,8 @@ func (f *attrFixture) start(t *testing.T, c attrGW) *gateway {
 	if c.mode != "" {
 		fmt.Fprintf(&b, "  userAttribution: %s\n", c.mode)
 	}
-	b.WriteString("backends:" + stdioBackend().yaml)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := startGatewayEnv(t, env, append([]string{"serve", "--config", path}, c.args...)...)
+	cfg.extra = b.String()
+	g, err := startGatewayEnv(t, env, append([]string{"serve", "--config", writeConfig(t, cfg.String())}, c.args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,16 +175,16 @@ func (f *attrFixture) start(t *testing.T, c attrGW) *gateway {
 	return g
 }
 
-// attrTraffic is the traffic of one gateway: the credentials of each
+// traffic is the traffic of one gateway: the credentials of each
 // request (header pairs) and, when set, the bad credential of one rejected
 // tools/call.
-type attrTraffic struct {
+type traffic struct {
 	initH, listH, callH []string
 	badH                []string
 }
 
-// attrTraceparent returns a sampled traceparent with random ids.
-func attrTraceparent() (tp, traceID string) {
+// newTraceparent returns a sampled traceparent with random ids.
+func newTraceparent() (tp, traceID string) {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	traceID = fmt.Sprintf("%x", b[:16])
@@ -187,17 +195,17 @@ func attrTraceparent() (tp, traceID string) {
 // echo (with a _meta parent and an HTTP traceparent, so that the SERVER span
 // has a link) and the rejected call (with an HTTP traceparent, linked from
 // its new root), checking every answer.
-// attrPoster posts one message to the gateway and fails the test unless
+// poster posts one message to the gateway and fails the test unless
 // the answer has status want; it returns the session id and the body.
-type attrPoster func(what, sid, body string, want int, h ...string) (string, string)
+type poster func(what, sid, body string, want int, h ...string) (string, string)
 
 // open returns a poster for g and a session opened with tr's
 // initialization headers (initialize, then notifications/initialized).
-func (tr attrTraffic) open(t *testing.T, g *gateway, clientName string) (attrPoster, string) {
+func (tr traffic) open(t *testing.T, g *gateway, clientName string) (poster, string) {
 	t.Helper()
 	post := func(what, sid, body string, want int, h ...string) (string, string) {
 		t.Helper()
-		status, gotSid, resp, err := attrPost(g.URL, sid, body, callTimeout, h...)
+		status, gotSid, resp, err := tryPost(g.URL, sid, body, callTimeout, h...)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -214,28 +222,28 @@ func (tr attrTraffic) open(t *testing.T, g *gateway, clientName string) (attrPos
 	return post, sid
 }
 
-func (tr attrTraffic) run(t *testing.T, g *gateway) {
+func (tr traffic) run(t *testing.T, g *gateway) {
 	t.Helper()
 	post, sid := tr.open(t, g, "e2e-attr")
 	if _, body := post("tools/list", sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, http.StatusOK, tr.listH...); !strings.Contains(body, `"echo"`) {
 		t.Fatalf("tools/list lacks echo: %s", tail(body, 500))
 	}
-	metaTP, _ := attrTraceparent()
-	httpTP, _ := attrTraceparent()
-	callBody := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"` + attrToolMessage + `"},"_meta":{"traceparent":"` + metaTP + `"}}}`
-	if _, body := post("tools/call", sid, callBody, http.StatusOK, append(slices.Clone(tr.callH), "Traceparent", httpTP)...); !strings.Contains(body, attrToolMessage) {
+	metaTP, _ := newTraceparent()
+	httpTP, _ := newTraceparent()
+	callBody := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"` + toolMessage + `"},"_meta":{"traceparent":"` + metaTP + `"}}}`
+	if _, body := post("tools/call", sid, callBody, http.StatusOK, append(slices.Clone(tr.callH), "Traceparent", httpTP)...); !strings.Contains(body, toolMessage) {
 		t.Fatalf("tools/call: %s", tail(body, 500))
 	}
 	if tr.badH != nil {
-		rejTP, _ := attrTraceparent()
+		rejTP, _ := newTraceparent()
 		post("rejected tools/call", sid, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}`,
 			http.StatusUnauthorized, append(slices.Clone(tr.badH), "Traceparent", rejTP)...)
 	}
 }
 
-// attrUserKeys returns the identity attributes of attrs: user.*, enduser.*
+// userKeys returns the identity attributes of attrs: user.*, enduser.*
 // and mcpgate.user.*.
-func attrUserKeys(attrs map[string]string) map[string]string {
+func userKeys(attrs map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range attrs {
 		if strings.HasPrefix(k, "user.") || strings.HasPrefix(k, "enduser.") || strings.HasPrefix(k, "mcpgate.user.") {
@@ -245,17 +253,17 @@ func attrUserKeys(attrs map[string]string) map[string]string {
 	return out
 }
 
-// attrExpect is what a gateway's spans must carry on admitted requests.
-type attrExpect struct {
+// wantUser is what a gateway's spans must carry on admitted requests.
+type wantUser struct {
 	attrs   map[string]string // exactly these identity attributes (nil = none)
-	allowed attrNeedle        // the one needle allowed, once per attributed span ("" = none)
+	allowed needle            // the one needle allowed, once per attributed span ("" = none)
 }
 
 // checkSpans fetches the gateway's spans from Jaeger, checks that admitted
 // ones (SERVER and CLIENT) carry exactly want.attrs, the rejected one
 // nothing, and that no needle occurs in what Jaeger stored except as the
 // allowed attribute value. It returns the spans.
-func (f *attrFixture) checkSpans(t *testing.T, service string, wantAdmitted, wantRejected int, want attrExpect, needles []attrNeedle) []Span {
+func (f *leakFixture) checkSpans(t *testing.T, service string, wantAdmitted, wantRejected int, want wantUser, needles []needle) []Span {
 	t.Helper()
 	raw, traces := jaegerRawTraces(t, f.j, service, wantAdmitted+wantRejected)
 	var spans []Span
@@ -269,7 +277,7 @@ func (f *attrFixture) checkSpans(t *testing.T, service string, wantAdmitted, wan
 			continue
 		}
 		isRejected := s.Kind == "server" && (s.Attributes["error.type"] == "unauthenticated" || s.Attributes["error.type"] == "forbidden")
-		got := attrUserKeys(s.Attributes)
+		got := userKeys(s.Attributes)
 		wantAttrs := want.attrs
 		if isRejected {
 			rejected++
@@ -280,23 +288,23 @@ func (f *attrFixture) checkSpans(t *testing.T, service string, wantAdmitted, wan
 				t.Errorf("CLIENT span %q: network.transport %q, want pipe", s.Name, s.Attributes["network.transport"])
 			}
 		}
-		if len(got) != len(wantAttrs) || !attrMapsEqual(got, wantAttrs) {
+		if len(got) != len(wantAttrs) || !mapsEqual(got, wantAttrs) {
 			t.Errorf("%s span %q (rejected=%v): identity attributes %v, want %v", s.Kind, s.Name, isRejected, got, wantAttrs)
 		}
 		if want.allowed.value != "" && !isRejected && (s.Attributes["user.id"] == want.allowed.value || s.Attributes["user.hash"] == want.allowed.value) {
 			attributed++
 		}
-		if u := attrUserKeys(s.Resource); len(u) > 0 {
+		if u := userKeys(s.Resource); len(u) > 0 {
 			t.Errorf("span %q: identity attributes on the resource: %v", s.Name, u)
 		}
 		for _, l := range s.Links {
-			if u := attrUserKeys(l.Attributes); len(u) > 0 {
+			if u := userKeys(l.Attributes); len(u) > 0 {
 				t.Errorf("span %q: identity attributes on a link: %v", s.Name, u)
 			}
 		}
 	}
 	if admitted != wantAdmitted || rejected != wantRejected {
-		t.Errorf("%d admitted and %d rejected spans, want %d and %d: %v", admitted, rejected, wantAdmitted, wantRejected, attrSpanNames(spans))
+		t.Errorf("%d admitted and %d rejected spans, want %d and %d: %v", admitted, rejected, wantAdmitted, wantRejected, spanNames(spans))
 	}
 	if want.allowed.value != "" && attributed != wantAdmitted {
 		t.Errorf("%d spans carry %s, want every admitted span (%d)", attributed, want.allowed.what, wantAdmitted)
@@ -308,13 +316,13 @@ func (f *attrFixture) checkSpans(t *testing.T, service string, wantAdmitted, wan
 		}
 		if got := bytes.Count(raw, []byte(n.value)); got != allowed {
 			t.Errorf("traces: %s %q occurs %d times in what Jaeger stored, want %d (only as the attribution attribute); first at: %s",
-				n.what, n.value, got, allowed, attrAround(raw, n.value))
+				n.what, n.value, got, allowed, around(raw, n.value))
 		}
 	}
 	return spans
 }
 
-func attrMapsEqual(a, b map[string]string) bool {
+func mapsEqual(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -326,7 +334,7 @@ func attrMapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-func attrSpanNames(spans []Span) []string {
+func spanNames(spans []Span) []string {
 	var n []string
 	for _, s := range spans {
 		n = append(n, s.Kind+":"+s.Name)
@@ -336,7 +344,7 @@ func attrSpanNames(spans []Span) []string {
 }
 
 // around shows the text around the first occurrence of s in b.
-func attrAround(b []byte, s string) string {
+func around(b []byte, s string) string {
 	i := bytes.Index(b, []byte(s))
 	if i < 0 {
 		return "(none)"
@@ -345,21 +353,21 @@ func attrAround(b []byte, s string) string {
 	return "…" + string(b[lo:hi]) + "…"
 }
 
-// attrCheckLogs: no needle in any line the gateway wrote.
-func attrCheckLogs(t *testing.T, g *gateway, needles []attrNeedle) {
+// checkLogs: no needle in any line the gateway wrote.
+func checkLogs(t *testing.T, g *gateway, needles []needle) {
 	t.Helper()
 	lines := g.Log.Lines()
 	for _, n := range needles {
-		if hits := attrLinesWith(lines, n.value); len(hits) > 0 {
+		if hits := linesWith(lines, n.value); len(hits) > 0 {
 			t.Errorf("log: %s %q in %d line(s), e.g.:\n%s", n.what, n.value, len(hits), hits[0])
 		}
 	}
 }
 
-// attrCheckOTLPMetrics waits for an export that holds the traffic (the echo
+// checkOTLPMetrics waits for an export that holds the traffic (the echo
 // call and, with wantAuthFailure, the rejection), then checks every export
 // so far: no needle in any byte, no exemplar, no identity attribute.
-func attrCheckOTLPMetrics(t *testing.T, r *otlpMetricsReceiver, wantAuthFailure bool, needles []attrNeedle) {
+func checkOTLPMetrics(t *testing.T, r *otlpMetricsReceiver, wantAuthFailure bool, needles []needle) {
 	t.Helper()
 	ok := r.waitFor(20*time.Second, func(e otlpMetricsExport) bool {
 		call, fail := false, !wantAuthFailure
@@ -391,7 +399,7 @@ func attrCheckOTLPMetrics(t *testing.T, r *otlpMetricsReceiver, wantAuthFailure 
 	for i, e := range exports {
 		for _, n := range needles {
 			if bytes.Contains(e.Raw, []byte(n.value)) {
-				t.Errorf("OTLP metrics export %d: contains %s %q: %q", i, n.what, n.value, attrAround(e.Raw, n.value))
+				t.Errorf("OTLP metrics export %d: contains %s %q: %q", i, n.what, n.value, around(e.Raw, n.value))
 			}
 		}
 		for _, p := range e.points() {
@@ -399,12 +407,12 @@ func attrCheckOTLPMetrics(t *testing.T, r *otlpMetricsReceiver, wantAuthFailure 
 			if p.Exemplars != 0 {
 				t.Errorf("OTLP metrics export %d: %s%v has %d exemplar(s)", i, p.Metric, p.Attributes, p.Exemplars)
 			}
-			if u := attrUserKeys(p.Attributes); len(u) > 0 {
+			if u := userKeys(p.Attributes); len(u) > 0 {
 				t.Errorf("OTLP metrics export %d: %s has identity attributes %v", i, p.Metric, u)
 			}
 		}
 		for _, ra := range e.resourceAttrs() {
-			if u := attrUserKeys(ra); len(u) > 0 {
+			if u := userKeys(ra); len(u) > 0 {
 				t.Errorf("OTLP metrics export %d: resource has identity attributes %v", i, u)
 			}
 		}
@@ -412,9 +420,9 @@ func attrCheckOTLPMetrics(t *testing.T, r *otlpMetricsReceiver, wantAuthFailure 
 	t.Logf("OTLP metrics: %d exports, %d data points searched", len(exports), points)
 }
 
-// attrCheckPromMetrics scrapes /metrics (asking for OpenMetrics) until it holds
+// checkPromMetrics scrapes /metrics (asking for OpenMetrics) until it holds
 // the traffic, then searches it.
-func attrCheckPromMetrics(t *testing.T, g *gateway, wantAuthFailure bool, needles []attrNeedle) {
+func checkPromMetrics(t *testing.T, g *gateway, wantAuthFailure bool, needles []needle) {
 	t.Helper()
 	var text, ctype string
 	eventually(t, 20*time.Second, "the echo call on /metrics", func() bool {
@@ -422,15 +430,15 @@ func attrCheckPromMetrics(t *testing.T, g *gateway, wantAuthFailure bool, needle
 		if text, ctype, err = scrapeOpenMetrics(g.Admin); err != nil {
 			return false
 		}
-		_, call := attrPromSample(text, "mcp_server_operation_duration_seconds_count", `gen_ai_tool_name="echo"`, `mcp_method_name="tools/call"`)
+		_, call := promSample(text, "mcp_server_operation_duration_seconds_count", `gen_ai_tool_name="echo"`, `mcp_method_name="tools/call"`)
 		fail := !wantAuthFailure
 		if wantAuthFailure {
-			_, fail = attrPromSample(text, "mcpgate_auth_failures_total", `error_type="unauthenticated"`)
+			_, fail = promSample(text, "mcpgate_auth_failures_total", `error_type="unauthenticated"`)
 		}
 		return call && fail
 	})
 	for _, n := range needles {
-		if hits := attrLinesWith(strings.Split(text, "\n"), n.value); len(hits) > 0 {
+		if hits := linesWith(strings.Split(text, "\n"), n.value); len(hits) > 0 {
 			t.Errorf("/metrics: %s %q in %d line(s), e.g. %s", n.what, n.value, len(hits), hits[0])
 		}
 	}
@@ -452,8 +460,8 @@ func attrCheckPromMetrics(t *testing.T, g *gateway, wantAuthFailure bool, needle
 	}
 }
 
-// attrWarnLines returns the WARN lines of g's log that contain every word.
-func attrWarnLines(g *gateway, words ...string) []string {
+// warnLines returns the WARN lines of g's log that contain every word.
+func warnLines(g *gateway, words ...string) []string {
 	var out []string
 	for _, l := range g.Log.Lines() {
 		if !strings.Contains(l, `"level":"WARN"`) {
@@ -475,12 +483,12 @@ func attrWarnLines(g *gateway, words ...string) []string {
 // start-up warnings, all against one Jaeger.
 func TestUserAttribution(t *testing.T) {
 	t.Parallel()
-	f := newAttrFixture(t)
+	f := newLeakFixture(t)
 	start := time.Now()
 	t.Cleanup(func() { t.Logf("TestUserAttribution: %v", time.Since(start).Round(time.Millisecond)) })
 
-	pseudoOIDC := attrPseudonym(f.keyA, f.issuer.URL, attrOIDCSubject)
-	pseudoKey := attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject)
+	pseudoOIDC := userHash(f.keyA, f.issuer.URL, oidcSubject)
+	pseudoKey := userHash(f.keyA, keyIssuer, keySubject)
 
 	modes := []string{"off", "hashed", "raw"}
 	auths := []string{"oidc", "apiKey", "anonymous"}
@@ -492,7 +500,7 @@ func TestUserAttribution(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("matrix/%s/%s/%s", mode, auth, metrics), func(t *testing.T) {
 				t.Parallel()
-				cfg := attrGW{service: fmt.Sprintf("attr-%s-%s-%s", mode, auth, randomString(4)), auth: auth, mode: mode, pseudonym: "file", metrics: metrics}
+				cfg := leakGateway{service: fmt.Sprintf("attr-%s-%s-%s", mode, auth, testidp.RandomString(4)), auth: auth, mode: mode, pseudonym: "file", metrics: metrics}
 				if mode == "off" && auth == "oidc" {
 					// No attribution configuration at all: the default is off.
 					cfg.mode, cfg.pseudonym = "", ""
@@ -507,9 +515,9 @@ func TestUserAttribution(t *testing.T) {
 				tok := f.oidcToken(t, f.sigKey, nil)
 				badTok := f.oidcToken(t, f.badKey, nil) // bad signature, same claims
 				badKey := "mcpg_" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, 32))
-				needles := []attrNeedle{
-					{"the OIDC subject", attrOIDCSubject},
-					{"the e-mail claim", attrOIDCEmail},
+				needles := []needle{
+					{"the OIDC subject", oidcSubject},
+					{"the e-mail claim", oidcEmail},
 					{"the bearer token", tok},
 					{"the bearer token's signature", tok[strings.LastIndexByte(tok, '.')+1:]},
 					{"the bad bearer token", badTok},
@@ -517,29 +525,29 @@ func TestUserAttribution(t *testing.T) {
 					{"the API key", f.key.Key},
 					{"the API key's secret part", strings.TrimPrefix(f.key.Key, "mcpg_")},
 					{"the bad API key", badKey},
-					{"the API key's subject", attrKeySubject},
+					{"the API key's subject", keySubject},
 					{"the OIDC principal's pseudonym", pseudoOIDC},
 					{"the API-key principal's pseudonym", pseudoKey},
 				}
-				var tr attrTraffic
-				want := attrExpect{}
+				var tr traffic
+				want := wantUser{}
 				var principalSubject, principalPseudonym string
 				switch auth {
 				case "oidc":
 					h := []string{"Authorization", "Bearer " + tok}
-					tr = attrTraffic{initH: h, listH: h, callH: h, badH: []string{"Authorization", "Bearer " + badTok}}
-					principalSubject, principalPseudonym = attrOIDCSubject, pseudoOIDC
+					tr = traffic{initH: h, listH: h, callH: h, badH: []string{"Authorization", "Bearer " + badTok}}
+					principalSubject, principalPseudonym = oidcSubject, pseudoOIDC
 				case "apiKey":
-					tr = attrTraffic{
+					tr = traffic{
 						initH: []string{"X-API-Key", f.key.Key}, listH: []string{"X-API-Key", f.key.Key},
 						callH: []string{"Authorization", "Bearer " + f.key.Key},
 						badH:  []string{"X-API-Key", badKey},
 					}
-					principalSubject, principalPseudonym = attrKeySubject, pseudoKey
+					principalSubject, principalPseudonym = keySubject, pseudoKey
 				case "anonymous":
 					// Credentials are ignored (and stripped) in anonymous
 					// mode: send them anyway, they must not attribute.
-					tr = attrTraffic{
+					tr = traffic{
 						initH: []string{"Authorization", "Bearer " + tok}, listH: []string{"X-API-Key", f.key.Key},
 						callH: []string{"Authorization", "Bearer " + tok},
 					}
@@ -547,9 +555,9 @@ func TestUserAttribution(t *testing.T) {
 				if principalSubject != "" {
 					switch mode {
 					case "raw":
-						want = attrExpect{attrs: map[string]string{"user.id": principalSubject}, allowed: attrNeedle{"the subject", principalSubject}}
+						want = wantUser{attrs: map[string]string{"user.id": principalSubject}, allowed: needle{"the subject", principalSubject}}
 					case "hashed":
-						want = attrExpect{attrs: map[string]string{"user.hash": principalPseudonym, "mcpgate.user.hash.key_id": "k1"}, allowed: attrNeedle{"the pseudonym", principalPseudonym}}
+						want = wantUser{attrs: map[string]string{"user.hash": principalPseudonym, "mcpgate.user.hash.key_id": "k1"}, allowed: needle{"the pseudonym", principalPseudonym}}
 					}
 				}
 				tr.run(t, g)
@@ -560,22 +568,22 @@ func TestUserAttribution(t *testing.T) {
 				}
 				f.checkSpans(t, cfg.service, 8, wantRejected, want, needles)
 				if rcv != nil {
-					attrCheckOTLPMetrics(t, rcv, wantRejected > 0, needles)
+					checkOTLPMetrics(t, rcv, wantRejected > 0, needles)
 				} else {
-					attrCheckPromMetrics(t, g, wantRejected > 0, needles)
+					checkPromMetrics(t, g, wantRejected > 0, needles)
 				}
-				attrCheckLogs(t, g, needles)
+				checkLogs(t, g, needles)
 				if got := len(g.requests()); got < 4+wantRejected {
 					t.Errorf("%d request log lines, want at least %d (log.requests: all)", got, 4+wantRejected)
 				}
 
 				// Start-up warnings: only attribution on with anonymous-only
 				// auth warns here (traces are exported).
-				anonWarn := attrWarnLines(g, "userAttribution", "anonymous")
+				anonWarn := warnLines(g, "userAttribution", "anonymous")
 				if wantWarn := auth == "anonymous" && mode != "off"; wantWarn != (len(anonWarn) == 1) {
 					t.Errorf("warning about anonymous-only auth: %d line(s) %v, want %v", len(anonWarn), anonWarn, wantWarn)
 				}
-				if w := attrWarnLines(g, "userAttribution", "traces"); len(w) > 0 {
+				if w := warnLines(g, "userAttribution", "traces"); len(w) > 0 {
 					t.Errorf("warning about trace export although traces are exported: %v", w)
 				}
 			})
@@ -590,29 +598,29 @@ func TestUserAttribution(t *testing.T) {
 	// the forbidden detail naming the subject.
 	t.Run("forbidden/raw/oidc", func(t *testing.T) {
 		t.Parallel()
-		cfg := attrGW{service: "attr-forbidden-" + randomString(4), auth: "oidc", mode: "raw", scopes: true}
+		cfg := leakGateway{service: "attr-forbidden-" + testidp.RandomString(4), auth: "oidc", mode: "raw", scopes: true}
 		g := f.start(t, cfg)
 		good := f.oidcToken(t, f.sigKey, func(c map[string]any) { c["scope"] = "mcp:tools" })
 		noScope := f.oidcToken(t, f.sigKey, nil)
-		status, _, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+		status, _, body, err := tryPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
 			callTimeout, "Authorization", "Bearer "+good)
 		if err != nil || status != http.StatusOK {
 			t.Fatalf("initialize with the scope: %d %v %s", status, err, tail(body, 300))
 		}
-		status, _, body, err = attrPost(g.URL, "", `{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+		status, _, body, err = tryPost(g.URL, "", `{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
 			callTimeout, "Authorization", "Bearer "+noScope)
 		if err != nil || status != http.StatusForbidden {
 			t.Fatalf("initialize without the scope: %d %v %s, want 403", status, err, tail(body, 300))
 		}
 		g.waitRequest(t, "the 403", func(e logEntry) bool { return e.status() == http.StatusForbidden })
-		needles := []attrNeedle{
-			{"the e-mail claim", attrOIDCEmail},
+		needles := []needle{
+			{"the e-mail claim", oidcEmail},
 			{"the bearer token", good}, {"the scope-less bearer token", noScope},
 		}
 		f.checkSpans(t, cfg.service, 2, 1,
-			attrExpect{attrs: map[string]string{"user.id": attrOIDCSubject}, allowed: attrNeedle{"the subject", attrOIDCSubject}},
-			append(needles, attrNeedle{"the OIDC subject", attrOIDCSubject}))
-		attrCheckLogs(t, g, append(needles, attrNeedle{"the OIDC subject", attrOIDCSubject}))
+			wantUser{attrs: map[string]string{"user.id": oidcSubject}, allowed: needle{"the subject", oidcSubject}},
+			append(needles, needle{"the OIDC subject", oidcSubject}))
+		checkLogs(t, g, append(needles, needle{"the OIDC subject", oidcSubject}))
 	})
 
 	// The key from a file and the same key from the environment give the
@@ -624,11 +632,11 @@ func TestUserAttribution(t *testing.T) {
 		gws := make(map[string]*gateway, len(sources))
 		svc := make(map[string]string, len(sources))
 		for _, src := range sources {
-			svc[src] = "attr-key-" + src + "-" + randomString(4)
-			gws[src] = f.start(t, attrGW{service: svc[src], auth: "apiKey", mode: "hashed", pseudonym: src})
+			svc[src] = "attr-key-" + src + "-" + testidp.RandomString(4)
+			gws[src] = f.start(t, leakGateway{service: svc[src], auth: "apiKey", mode: "hashed", pseudonym: src})
 		}
 		for _, src := range sources {
-			status, _, body, err := attrPost(gws[src].URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+			status, _, body, err := tryPost(gws[src].URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
 				callTimeout, "X-API-Key", f.key.Key)
 			if err != nil || status != http.StatusOK {
 				t.Fatalf("%s: initialize: %d %v %s", src, status, err, tail(body, 300))
@@ -649,8 +657,8 @@ func TestUserAttribution(t *testing.T) {
 				hashes[src] = h
 			}
 		}
-		wantA := attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject) + "/k1"
-		wantB := attrPseudonym(f.keyB, attrKeyIssuer, attrKeySubject) + "/k1"
+		wantA := userHash(f.keyA, keyIssuer, keySubject) + "/k1"
+		wantB := userHash(f.keyB, keyIssuer, keySubject) + "/k1"
 		if hashes["file"] != wantA || hashes["env"] != wantA {
 			t.Errorf("key A: from a file %q, from the environment %q; want both %q", hashes["file"], hashes["env"], wantA)
 		}
@@ -658,9 +666,9 @@ func TestUserAttribution(t *testing.T) {
 			t.Errorf("key B: %q, want %q (≠ key A's %q)", hashes["fileB"], wantB, wantA)
 		}
 		for _, src := range sources {
-			attrCheckLogs(t, gws[src], []attrNeedle{{"the key (base64)", base64.StdEncoding.EncodeToString(f.keyA)},
+			checkLogs(t, gws[src], []needle{{"the key (base64)", base64.StdEncoding.EncodeToString(f.keyA)},
 				{"the key (base64url)", base64.RawURLEncoding.EncodeToString(f.keyA)},
-				{"key B (base64)", base64.StdEncoding.EncodeToString(f.keyB)}, {"the subject", attrKeySubject}})
+				{"key B (base64)", base64.StdEncoding.EncodeToString(f.keyB)}, {"the subject", keySubject}})
 		}
 	})
 
@@ -681,9 +689,9 @@ func TestUserAttribution(t *testing.T) {
 		}
 		svc := make([]string, len(cases))
 		for i, c := range cases {
-			svc[i] = fmt.Sprintf("attr-prec-%d-%s", i, randomString(4))
-			g := f.start(t, attrGW{service: svc[i], auth: "apiKey", mode: c.file, pseudonym: "file", env: c.env, args: c.args})
-			status, _, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
+			svc[i] = fmt.Sprintf("attr-prec-%d-%s", i, testidp.RandomString(4))
+			g := f.start(t, leakGateway{service: svc[i], auth: "apiKey", mode: c.file, pseudonym: "file", env: c.env, args: c.args})
+			status, _, body, err := tryPost(g.URL, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-attr","version":"1"}}}`,
 				callTimeout, "X-API-Key", f.key.Key)
 			if err != nil || status != http.StatusOK {
 				t.Fatalf("%s: initialize: %d %v %s", c.name, status, err, tail(body, 300))
@@ -693,15 +701,15 @@ func TestUserAttribution(t *testing.T) {
 			_, traces := jaegerRawTraces(t, f.j, svc[i], 2)
 			for _, tr := range traces {
 				for _, s := range tr.Spans {
-					got := attrUserKeys(s.Attributes)
+					got := userKeys(s.Attributes)
 					var want map[string]string
 					switch c.want {
 					case "user.id":
-						want = map[string]string{"user.id": attrKeySubject}
+						want = map[string]string{"user.id": keySubject}
 					case "user.hash":
-						want = map[string]string{"user.hash": attrPseudonym(f.keyA, attrKeyIssuer, attrKeySubject), "mcpgate.user.hash.key_id": "k1"}
+						want = map[string]string{"user.hash": userHash(f.keyA, keyIssuer, keySubject), "mcpgate.user.hash.key_id": "k1"}
 					}
-					if !attrMapsEqual(got, want) {
+					if !mapsEqual(got, want) {
 						t.Errorf("%s: %s span %q: identity attributes %v, want %v", c.name, s.Kind, s.Name, got, want)
 					}
 				}
@@ -712,22 +720,22 @@ func TestUserAttribution(t *testing.T) {
 	// Attribution on with traces not exported: a start-up warning.
 	t.Run("warning/no-traces", func(t *testing.T) {
 		t.Parallel()
-		g := f.start(t, attrGW{service: "attr-notraces", auth: "apiKey", mode: "raw", noTraces: true})
-		if w := attrWarnLines(g, "userAttribution", "traces"); len(w) != 1 {
+		g := f.start(t, leakGateway{service: "attr-notraces", auth: "apiKey", mode: "raw", noTraces: true})
+		if w := warnLines(g, "userAttribution", "traces"); len(w) != 1 {
 			t.Errorf("%d warning line(s) about trace export, want 1: %v", len(w), w)
 		}
-		if w := attrWarnLines(g, "userAttribution", "anonymous"); len(w) != 0 {
+		if w := warnLines(g, "userAttribution", "anonymous"); len(w) != 0 {
 			t.Errorf("warning about anonymous-only auth with apiKey auth: %v", w)
 		}
-		g2 := f.start(t, attrGW{service: "attr-notraces-anon", auth: "anonymous", mode: "hashed", pseudonym: "env", noTraces: true})
-		if w := attrWarnLines(g2, "userAttribution", "traces"); len(w) != 1 {
+		g2 := f.start(t, leakGateway{service: "attr-notraces-anon", auth: "anonymous", mode: "hashed", pseudonym: "env", noTraces: true})
+		if w := warnLines(g2, "userAttribution", "traces"); len(w) != 1 {
 			t.Errorf("anonymous, hashed, no traces: %d warning line(s) about trace export, want 1: %v", len(w), w)
 		}
-		if w := attrWarnLines(g2, "userAttribution", "anonymous"); len(w) != 1 {
+		if w := warnLines(g2, "userAttribution", "anonymous"); len(w) != 1 {
 			t.Errorf("anonymous, hashed, no traces: %d warning line(s) about anonymous-only auth, want 1: %v", len(w), w)
 		}
-		g3 := f.start(t, attrGW{service: "attr-notraces-off", auth: "anonymous", mode: "off", noTraces: true})
-		if w := attrWarnLines(g3, "userAttribution"); len(w) != 0 {
+		g3 := f.start(t, leakGateway{service: "attr-notraces-off", auth: "anonymous", mode: "off", noTraces: true})
+		if w := warnLines(g3, "userAttribution"); len(w) != 0 {
 			t.Errorf("attribution off: warnings %v, want none", w)
 		}
 	})

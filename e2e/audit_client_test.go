@@ -26,7 +26,7 @@ func TestAuditClientAddress(t *testing.T) {
 		{"garbage from a trusted peer", "[127.0.0.1, 10.0.0.0/8]", "unknown", "127.0.0.1"},
 		{"untrusted peer", "[10.0.0.0/8]", "203.0.113.7", "127.0.0.1"},
 	}
-	gateways := map[string]*audProc{}
+	gateways := map[string]*gateway{}
 	sinks := map[string]string{}
 	count := map[string]int{}
 	for _, tc := range tests {
@@ -34,7 +34,7 @@ func TestAuditClientAddress(t *testing.T) {
 			continue
 		}
 		sink := filepath.Join(t.TempDir(), "audit.jsonl")
-		gateways[tc.trusted] = audStart(t, fmt.Sprintf("trustedProxies: %s\n%s", tc.trusted, audAnonConfig(sink, "")))
+		gateways[tc.trusted] = startGatewayConfig(t, nil, fmt.Sprintf("trustedProxies: %s\n%s", tc.trusted, anonSinkConfig(sink, "")))
 		sinks[tc.trusted] = sink
 	}
 	for _, tc := range tests {
@@ -44,11 +44,11 @@ func TestAuditClientAddress(t *testing.T) {
 				h["X-Forwarded-For"] = tc.xff
 			}
 			// A parse error: one rejected event, and no backend involved.
-			if r := audPost(t, gateways[tc.trusted].URL, "", `{"jsonrpc":`, h); r.status != 400 {
+			if r := postMCP(t, gateways[tc.trusted].URL, "", `{"jsonrpc":`, h); r.status != 400 {
 				t.Fatalf("status %d, want 400; body %s", r.status, r.body)
 			}
 			count[tc.trusted]++
-			events := audWaitLines(t, sinks[tc.trusted], count[tc.trusted])
+			events := waitAuditLines(t, sinks[tc.trusted], count[tc.trusted])
 			e := events[count[tc.trusted]-1]
 			if got := e.str("client.address"); got != tc.want || e.str("event") != "rejected" {
 				t.Errorf("event %s: client.address %q, want %q", e.line, got, tc.want)

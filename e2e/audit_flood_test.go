@@ -30,23 +30,22 @@ func TestAuditRejectedFlood(t *testing.T) {
 	)
 	key := newAPIKey(t, "flood-test")
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
-	port := freeClosedPort(t)
-	g := audStart(t, fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: "127.0.0.2:0"}
-log: {requests: errors}
-auth:
-  mode: [apiKey]
-  resource: http://127.0.0.1:%d/mcp
-  apiKeys:
-    %s
-telemetry: {metrics: {exporter: prometheus}}
+	cfg := gatewayConfig{
+		port:  freeClosedPort(t),
+		admin: adminOn,
+		log:   "{requests: errors}",
+		extra: fmt.Sprintf(`telemetry: {metrics: {exporter: prometheus}}
 audit:
   enabled: true
   sink: %q
   rejectedPerSecond: %d
-backends:%s`, port, port, key.Entry, sink, perSecond, stdioBackend().yaml))
+`, sink, perSecond),
+		backends: []backendSpec{stdioBackend()},
+	}
+	cfg.auth = fmt.Sprintf("\n  mode: [apiKey]\n  resource: %s\n  apiKeys:\n    %s", cfg.resource(), key.Entry)
+	g := startGatewayConfig(t, nil, cfg.String())
 	auth := map[string]string{"X-API-Key": key.Key}
-	sid := audInit(t, g.URL, 1, "flood-client", auth)
+	sid := openSession(t, g.URL, 1, "flood-client", auth)
 
 	// The flood: unauthenticated tools/list, bounded in count and time.
 	var sent, not401 atomic.Int64
@@ -70,8 +69,8 @@ backends:%s`, port, port, key.Entry, sink, perSecond, stdioBackend().yaml))
 				req, _ := http.NewRequest(http.MethodPost, g.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Accept", "application/json, text/event-stream")
-				req.Header.Set("MCP-Protocol-Version", audProtocol)
-				r, err := audTryDo(c, req)
+				req.Header.Set("MCP-Protocol-Version", sessionProto)
+				r, err := tryDoMCP(c, req)
 				if err != nil || r.status != http.StatusUnauthorized {
 					not401.Add(1)
 				}
@@ -80,7 +79,7 @@ backends:%s`, port, port, key.Entry, sink, perSecond, stdioBackend().yaml))
 	}
 	// Admitted requests while the flood runs: none may be folded.
 	for i := range admitted {
-		audEcho(t, g.URL, sid, strconv.Itoa(1000+i), auth)
+		callEcho(t, g.URL, sid, strconv.Itoa(1000+i), auth)
 	}
 	wg.Wait()
 	close(stop)
@@ -93,13 +92,13 @@ backends:%s`, port, port, key.Entry, sink, perSecond, stdioBackend().yaml))
 	if err != nil {
 		t.Fatalf("scraping the self-metrics: %v", err)
 	}
-	foldedMetric, _ := attrPromSample(text, "mcpgate_audit_rejected_folded_total")
-	dropped, _ := attrPromSample(text, "mcpgate_audit_dropped_total")
+	foldedMetric, _ := promSample(text, "mcpgate_audit_rejected_folded_total")
+	dropped, _ := promSample(text, "mcpgate_audit_dropped_total")
 	if err := g.stop(); err != nil { // Close writes the last summaries
 		t.Fatal(err)
 	}
 
-	events, data := audRead(t, sink)
+	events, data := readAuditLog(t, sink)
 	full, summaries := 0, 0
 	var folded int64
 	longest := 0

@@ -30,34 +30,32 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
-// audAuthConfig is a gateway configuration with auth.mode [oidc, apiKey]
+// oidcAPIKeyConfig is a gateway configuration with auth.mode [oidc, apiKey]
 // (the issuer, the API keys) in front of server-everything over stdio,
 // with more top-level YAML in extra (audit, telemetry, pseudonymization).
-func audAuthConfig(t *testing.T, iss *testIssuer, keys []apiKey, extra string) string {
+func oidcAPIKeyConfig(t *testing.T, iss *testidp.IdP, keys []apiKey, extra string) string {
 	t.Helper()
-	port := freeClosedPort(t)
-	var ks strings.Builder
-	for _, k := range keys {
-		ks.WriteString("    " + k.Entry + "\n")
-	}
-	return fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: "127.0.0.2:0"}
-log: {requests: all}
-auth:
+	c := gatewayConfig{port: freeClosedPort(t), admin: adminOn, extra: extra, backends: []backendSpec{stdioBackend()}}
+	c.auth = fmt.Sprintf(`
   mode: [oidc, apiKey]
-  resource: http://127.0.0.1:%d/mcp
+  resource: %s
   oidc:
     issuer: %s
     audience: mcpgate
     skew: 5s
   apiKeys:
-%s%sbackends:%s`, port, port, iss.URL, ks.String(), extra, stdioBackend().yaml)
+%s`, c.resource(), iss.URL, strings.TrimSuffix(apiKeyEntries(keys), "\n"))
+	return c.String()
 }
 
-// audWant is what one event must say.
-type audWant struct {
+// wantEvent is what one event must say.
+type wantEvent struct {
 	what       string
 	key        string // mcp.id as written by fmt ("3", "call-b"), or "<event> <sessionRef>"
 	event      string
@@ -78,23 +76,23 @@ type audWant struct {
 	rejected   bool
 }
 
-// audKey is the key an event is matched to its audWant by.
-func audKey(e audEvent) string {
+// eventKey is the key an event is matched to its wantEvent by.
+func eventKey(e auditEvent) string {
 	if id := e.get("mcp.id"); id != nil {
 		return fmt.Sprint(id)
 	}
 	return e.str("event") + " " + e.str("mcp.sessionRef")
 }
 
-// audMatch pairs events with wants: every want must match exactly one
+// matchEvents pairs events with wants: every want must match exactly one
 // event, and there must be no other event.
-func audMatch(t *testing.T, events []audEvent, wants []audWant) map[string]audEvent {
+func matchEvents(t *testing.T, events []auditEvent, wants []wantEvent) map[string]auditEvent {
 	t.Helper()
-	got := map[string][]audEvent{}
+	got := map[string][]auditEvent{}
 	for _, e := range events {
-		got[audKey(e)] = append(got[audKey(e)], e)
+		got[eventKey(e)] = append(got[eventKey(e)], e)
 	}
-	out := map[string]audEvent{}
+	out := map[string]auditEvent{}
 	for _, w := range wants {
 		switch es := got[w.key]; len(es) {
 		case 1:
@@ -102,12 +100,12 @@ func audMatch(t *testing.T, events []audEvent, wants []audWant) map[string]audEv
 		case 0:
 			t.Errorf("%s: no event (key %q)", w.what, w.key)
 		default:
-			t.Errorf("%s: %d events, want exactly one:\n%s", w.what, len(es), audLines(es))
+			t.Errorf("%s: %d events, want exactly one:\n%s", w.what, len(es), eventLines(es))
 		}
 		delete(got, w.key)
 	}
 	for k, es := range got {
-		t.Errorf("unexpected event(s) (key %q):\n%s", k, audLines(es))
+		t.Errorf("unexpected event(s) (key %q):\n%s", k, eventLines(es))
 	}
 	if len(events) != len(wants) {
 		t.Errorf("%d events, want %d (one per request)", len(events), len(wants))
@@ -115,7 +113,7 @@ func audMatch(t *testing.T, events []audEvent, wants []audWant) map[string]audEv
 	return out
 }
 
-func audLines(es []audEvent) string {
+func eventLines(es []auditEvent) string {
 	var b strings.Builder
 	for _, e := range es {
 		b.WriteString(e.line + "\n")
@@ -123,8 +121,8 @@ func audLines(es []audEvent) string {
 	return b.String()
 }
 
-// audCheck asserts e against w, member by member.
-func audCheck(t *testing.T, e audEvent, w audWant) {
+// checkEvent asserts e against w, member by member.
+func checkEvent(t *testing.T, e auditEvent, w wantEvent) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -145,14 +143,14 @@ func audCheck(t *testing.T, e audEvent, w audWant) {
 	eqOrAbsent("mcp.prompt", w.prompt)
 	eqOrAbsent("mcp.resource", "")
 	if w.sid != "" {
-		eqOrAbsent("mcp.sessionRef", audRef(w.sid))
+		eqOrAbsent("mcp.sessionRef", sessionRef(w.sid))
 	} else if !w.rejected {
 		eqOrAbsent("mcp.sessionRef", "")
 	}
 	if !w.rejected {
-		eqOrAbsent("mcp.protocolVersion", audProtocol)
-	} else if v := e.get("mcp.protocolVersion"); v != nil && v != audProtocol {
-		fail("mcp.protocolVersion = %v, want %s or absent", v, audProtocol)
+		eqOrAbsent("mcp.protocolVersion", sessionProto)
+	} else if v := e.get("mcp.protocolVersion"); v != nil && v != sessionProto {
+		fail("mcp.protocolVersion = %v, want %s or absent", v, sessionProto)
 	}
 	eqOrAbsent("client.address", "127.0.0.1")
 	eqOrAbsent("client.name", w.clientName)
@@ -205,9 +203,9 @@ func audCheck(t *testing.T, e audEvent, w audWant) {
 	}
 }
 
-// audSpans waits (bounded by jaegerQueryTimeout) until Jaeger holds a span
+// eventSpans waits (bounded by jaegerQueryTimeout) until Jaeger holds a span
 // for every event's traceId/spanId, and returns them by span id.
-func audSpans(t *testing.T, j *jaeger, service string, events []audEvent) map[string]Span {
+func eventSpans(t *testing.T, j *jaeger, service string, events []auditEvent) map[string]Span {
 	t.Helper()
 	deadline := time.Now().Add(jaegerQueryTimeout)
 	for {
@@ -242,8 +240,8 @@ func audSpans(t *testing.T, j *jaeger, service string, events []audEvent) map[st
 // its SERVER span in Jaeger — with principal raw and with principal hashed.
 func TestAuditEndToEnd(t *testing.T) {
 	t.Parallel()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 
 	t.Run("raw", func(t *testing.T) {
@@ -252,7 +250,7 @@ func TestAuditEndToEnd(t *testing.T) {
 		key := newAPIKey(t, "bob")
 		sink := filepath.Join(t.TempDir(), "audit.jsonl")
 		service := "mcpgate-e2e-audit-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		g := audStart(t, audAuthConfig(t, iss, []apiKey{key}, fmt.Sprintf(`telemetry:
+		g := startGatewayConfig(t, nil, oidcAPIKeyConfig(t, iss, []apiKey{key}, fmt.Sprintf(`telemetry:
   serviceName: %s
   traces: {exporter: otlp, endpoint: %q, batchTimeout: 50ms}
 audit:
@@ -263,55 +261,55 @@ audit:
 
 		secrets := map[string]string{"the API key": key.Key}
 		aliceTok := iss.Token(k1, "alice", nil)
-		audJWTSecrets("alice's token", aliceTok, secrets)
+		jwtSecrets("alice's token", aliceTok, secrets)
 		alice := bearerH(aliceTok)
 		bob := map[string]string{"X-API-Key": key.Key}
 
 		// alice, OIDC.
-		sa := audInit(t, g.URL, 1, "e2e-audit", alice)
-		audPost(t, g.URL, sa, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, alice).result(t, "tools/list")
+		sa := openSession(t, g.URL, 1, "e2e-audit", alice)
+		postMCP(t, g.URL, sa, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, alice).result(t, "tools/list")
 		// Forwarded headers from a peer not in trustedProxies are ignored.
-		audEcho(t, g.URL, sa, "3", map[string]string{"Authorization": alice["Authorization"],
+		callEcho(t, g.URL, sa, "3", map[string]string{"Authorization": alice["Authorization"],
 			"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9", "X-Real-Ip": "203.0.113.9"})
 		// isError: echo without its required argument.
-		if res := audPost(t, g.URL, sa, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{}}}`, alice).
+		if res := postMCP(t, g.URL, sa, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{}}}`, alice).
 			result(t, "tools/call echo without arguments"); res["isError"] != true {
 			t.Fatalf("tools/call echo without arguments: %v, want isError: true", res)
 		}
 		// server-everything (TypeScript SDK 1.32) answers a call of an
 		// unknown tool with isError: true, not a JSON-RPC error.
-		if res := audPost(t, g.URL, sa, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"no-such-tool","arguments":{}}}`, alice).
+		if res := postMCP(t, g.URL, sa, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"no-such-tool","arguments":{}}}`, alice).
 			result(t, "tools/call of an unknown tool"); res["isError"] != true {
 			t.Fatalf("tools/call no-such-tool: %v, want isError: true", res)
 		}
 		// JSON-RPC errors from the backend: a missing prompt (-32602) and
 		// an unknown method (-32601).
-		r := audPost(t, g.URL, sa, `{"jsonrpc":"2.0","id":6,"method":"prompts/get","params":{"name":"no-such-prompt"}}`, alice)
+		r := postMCP(t, g.URL, sa, `{"jsonrpc":"2.0","id":6,"method":"prompts/get","params":{"name":"no-such-prompt"}}`, alice)
 		if code, msg, ok := r.rpcError(); r.status != http.StatusOK || !ok || code != -32602 || !strings.Contains(msg, "no-such-prompt") {
 			t.Fatalf("prompts/get no-such-prompt: status %d body %s, want a JSON-RPC error -32602", r.status, r.body)
 		}
-		r = audPost(t, g.URL, sa, `{"jsonrpc":"2.0","id":7,"method":"e2e/no-such-method","params":{}}`, alice)
+		r = postMCP(t, g.URL, sa, `{"jsonrpc":"2.0","id":7,"method":"e2e/no-such-method","params":{}}`, alice)
 		if code, _, ok := r.rpcError(); r.status != http.StatusOK || !ok || code != -32601 {
 			t.Fatalf("e2e/no-such-method: status %d body %s, want a JSON-RPC error -32601", r.status, r.body)
 		}
 
 		// bob, API key; a string id.
-		sb := audInit(t, g.URL, 11, "e2e-audit-apikey", bob)
-		audEcho(t, g.URL, sb, `"call-b"`, bob)
+		sb := openSession(t, g.URL, 11, "e2e-audit-apikey", bob)
+		callEcho(t, g.URL, sb, `"call-b"`, bob)
 
 		// Rejected tokens, on alice's session.
 		expired := iss.Token(k1, "alice", func(c map[string]any) { c["exp"] = time.Now().Add(-5 * time.Minute).Unix() })
 		wrongAud := iss.Token(k1, "alice", func(c map[string]any) { c["aud"] = "someone-else" })
-		audJWTSecrets("the expired token", expired, secrets)
-		audJWTSecrets("the wrong-audience token", wrongAud, secrets)
+		jwtSecrets("the expired token", expired, secrets)
+		jwtSecrets("the wrong-audience token", wrongAud, secrets)
 		for id, tok := range map[string]string{"21": expired, "22": wrongAud} {
-			if r := audPost(t, g.URL, sa, audEchoBody(id, "refused"), bearerH(tok)); r.status != http.StatusUnauthorized {
+			if r := postMCP(t, g.URL, sa, echoBody(id, "refused"), bearerH(tok)); r.status != http.StatusUnauthorized {
 				t.Fatalf("tools/call %s with a bad token: status %d, want 401; body %s", id, r.status, r.body)
 			}
 		}
 
 		// The sessions end.
-		da, db := audDelete(t, g.URL, sa, alice), audDelete(t, g.URL, sb, bob)
+		da, db := deleteMCP(t, g.URL, sa, alice), deleteMCP(t, g.URL, sb, bob)
 		if da.status >= 300 || db.status >= 300 {
 			t.Fatalf("DELETE: status %d and %d", da.status, db.status)
 		}
@@ -320,51 +318,51 @@ audit:
 		if err := g.stop(); err != nil {
 			t.Fatalf("mcpgate did not exit cleanly: %v", err)
 		}
-		events, data := audRead(t, sink)
+		events, data := readAuditLog(t, sink)
 
 		ali := map[string]any{"subject": "alice", "issuer": iss.URL, "method": "oidc"}
 		bo := map[string]any{"subject": "bob", "issuer": "urn:mcpgate:apikey", "method": "apiKey"}
-		ok := func(w audWant) audWant {
-			w.outcome, w.httpMethod, w.backend = audIf(w.outcome == "", "success", w.outcome), "POST", "everything"
+		ok := func(w wantEvent) wantEvent {
+			w.outcome, w.httpMethod, w.backend = ifElse(w.outcome == "", "success", w.outcome), "POST", "everything"
 			if w.status == 0 {
 				w.status = http.StatusOK
 			}
 			return w
 		}
-		wants := []audWant{
-			ok(audWant{what: "alice's initialize", key: "1", event: "initialize", method: "initialize", sid: sa, principal: ali, clientName: "e2e-audit", span: "initialize"}),
-			ok(audWant{what: "alice's notifications/initialized", key: "notification " + audRef(sa), event: "notification", method: "notifications/initialized", sid: sa, principal: ali, status: http.StatusAccepted, span: "notifications/initialized"}),
-			ok(audWant{what: "tools/list", key: "2", event: "tools_list", method: "tools/list", sid: sa, principal: ali, span: "tools/list"}),
-			ok(audWant{what: "tools/call echo", key: "3", event: "tool_call", method: "tools/call", tool: "echo", sid: sa, principal: ali, span: "tools/call echo"}),
-			ok(audWant{what: "tools/call echo with isError", key: "4", event: "tool_call", outcome: "failure", method: "tools/call", tool: "echo", sid: sa, principal: ali, errType: "tool_error", span: "tools/call echo"}),
-			ok(audWant{what: "tools/call of an unknown tool", key: "5", event: "tool_call", outcome: "failure", method: "tools/call", tool: "no-such-tool", sid: sa, principal: ali, errType: "tool_error", span: "tools/call no-such-tool"}),
-			ok(audWant{what: "prompts/get of a missing prompt", key: "6", event: "prompt_get", outcome: "error", method: "prompts/get", prompt: "no-such-prompt", sid: sa, principal: ali, errType: "-32602", errCode: -32602, errMsg: "no-such-prompt", span: "prompts/get no-such-prompt"}),
-			ok(audWant{what: "an unknown method", key: "7", event: "other_request", outcome: "error", method: "e2e/no-such-method", sid: sa, principal: ali, errType: "-32601", errCode: -32601, errMsg: "not found", span: "_OTHER"}),
-			ok(audWant{what: "bob's initialize", key: "11", event: "initialize", method: "initialize", sid: sb, principal: bo, clientName: "e2e-audit-apikey", span: "initialize"}),
-			ok(audWant{what: "bob's notifications/initialized", key: "notification " + audRef(sb), event: "notification", method: "notifications/initialized", sid: sb, principal: bo, status: http.StatusAccepted, span: "notifications/initialized"}),
-			ok(audWant{what: "bob's tools/call echo", key: "call-b", event: "tool_call", method: "tools/call", tool: "echo", sid: sb, principal: bo, span: "tools/call echo"}),
+		wants := []wantEvent{
+			ok(wantEvent{what: "alice's initialize", key: "1", event: "initialize", method: "initialize", sid: sa, principal: ali, clientName: "e2e-audit", span: "initialize"}),
+			ok(wantEvent{what: "alice's notifications/initialized", key: "notification " + sessionRef(sa), event: "notification", method: "notifications/initialized", sid: sa, principal: ali, status: http.StatusAccepted, span: "notifications/initialized"}),
+			ok(wantEvent{what: "tools/list", key: "2", event: "tools_list", method: "tools/list", sid: sa, principal: ali, span: "tools/list"}),
+			ok(wantEvent{what: "tools/call echo", key: "3", event: "tool_call", method: "tools/call", tool: "echo", sid: sa, principal: ali, span: "tools/call echo"}),
+			ok(wantEvent{what: "tools/call echo with isError", key: "4", event: "tool_call", outcome: "failure", method: "tools/call", tool: "echo", sid: sa, principal: ali, errType: "tool_error", span: "tools/call echo"}),
+			ok(wantEvent{what: "tools/call of an unknown tool", key: "5", event: "tool_call", outcome: "failure", method: "tools/call", tool: "no-such-tool", sid: sa, principal: ali, errType: "tool_error", span: "tools/call no-such-tool"}),
+			ok(wantEvent{what: "prompts/get of a missing prompt", key: "6", event: "prompt_get", outcome: "error", method: "prompts/get", prompt: "no-such-prompt", sid: sa, principal: ali, errType: "-32602", errCode: -32602, errMsg: "no-such-prompt", span: "prompts/get no-such-prompt"}),
+			ok(wantEvent{what: "an unknown method", key: "7", event: "other_request", outcome: "error", method: "e2e/no-such-method", sid: sa, principal: ali, errType: "-32601", errCode: -32601, errMsg: "not found", span: "_OTHER"}),
+			ok(wantEvent{what: "bob's initialize", key: "11", event: "initialize", method: "initialize", sid: sb, principal: bo, clientName: "e2e-audit-apikey", span: "initialize"}),
+			ok(wantEvent{what: "bob's notifications/initialized", key: "notification " + sessionRef(sb), event: "notification", method: "notifications/initialized", sid: sb, principal: bo, status: http.StatusAccepted, span: "notifications/initialized"}),
+			ok(wantEvent{what: "bob's tools/call echo", key: "call-b", event: "tool_call", method: "tools/call", tool: "echo", sid: sb, principal: bo, span: "tools/call echo"}),
 			{what: "the expired token", key: "21", event: "rejected", outcome: "denied", method: "tools/call", tool: "echo", httpMethod: "POST", status: 401,
 				errType: "unauthenticated", errMsg: "expired", span: "tools/call echo", rejected: true},
 			{what: "the wrong-audience token", key: "22", event: "rejected", outcome: "denied", method: "tools/call", tool: "echo", httpMethod: "POST", status: 401,
 				errType: "unauthenticated", errMsg: "audience", span: "tools/call echo", rejected: true},
-			ok(audWant{what: "alice's DELETE", key: "session_end " + audRef(sa), event: "session_end", sid: sa, principal: ali, status: da.status, span: "DELETE"}),
-			ok(audWant{what: "bob's DELETE", key: "session_end " + audRef(sb), event: "session_end", sid: sb, principal: bo, status: db.status, span: "DELETE"}),
+			ok(wantEvent{what: "alice's DELETE", key: "session_end " + sessionRef(sa), event: "session_end", sid: sa, principal: ali, status: da.status, span: "DELETE"}),
+			ok(wantEvent{what: "bob's DELETE", key: "session_end " + sessionRef(sb), event: "session_end", sid: sb, principal: bo, status: db.status, span: "DELETE"}),
 		}
 		for i := range wants {
 			if w := &wants[i]; w.event == "session_end" {
 				w.httpMethod = "DELETE"
 			}
 		}
-		matched := audMatch(t, events, wants)
+		matched := matchEvents(t, events, wants)
 		for _, w := range wants {
 			if e, ok := matched[w.key]; ok {
-				audCheck(t, e, w)
+				checkEvent(t, e, w)
 			}
 		}
-		audNoSecrets(t, "the audit file", data, secrets)
+		noSecrets(t, "the audit file", data, secrets)
 
 		// Each event joins its SERVER span in Jaeger.
-		spans := audSpans(t, j, service, events)
+		spans := eventSpans(t, j, service, events)
 		for _, w := range wants {
 			e, ok := matched[w.key]
 			if !ok {
@@ -398,14 +396,14 @@ audit:
 		}
 		keyText := base64.StdEncoding.EncodeToString(secret)
 		sink := filepath.Join(t.TempDir(), "audit.jsonl")
-		g := audStart(t, audAuthConfig(t, iss, []apiKey{key}, fmt.Sprintf(`pseudonymization:
+		g := startGatewayConfig(t, []string{"MCPGATE_E2E_AUDIT_PSEUDONYM_KEY=" + keyText}, oidcAPIKeyConfig(t, iss, []apiKey{key}, fmt.Sprintf(`pseudonymization:
   keys:
     - {id: k1, env: MCPGATE_E2E_AUDIT_PSEUDONYM_KEY}
 audit:
   enabled: true
   sink: %s
   principal: hashed
-`, sink)), "MCPGATE_E2E_AUDIT_PSEUDONYM_KEY="+keyText)
+`, sink)))
 
 		secrets := map[string]string{
 			"the API key":                             key.Key,
@@ -421,23 +419,23 @@ audit:
 			`an "issuer" member`:                      `"issuer"`,
 		}
 		aliceTok := iss.Token(k1, "alice-hashed", nil)
-		audJWTSecrets("alice's token", aliceTok, secrets)
+		jwtSecrets("alice's token", aliceTok, secrets)
 		alice := bearerH(aliceTok)
 		bob := map[string]string{"Authorization": "Bearer " + key.Key}
 
-		sa := audInit(t, g.URL, 1, "e2e-audit-hashed", alice)
-		audEcho(t, g.URL, sa, "2", alice)
-		sb := audInit(t, g.URL, 11, "e2e-audit-hashed", bob)
-		audEcho(t, g.URL, sb, "12", bob)
+		sa := openSession(t, g.URL, 1, "e2e-audit-hashed", alice)
+		callEcho(t, g.URL, sa, "2", alice)
+		sb := openSession(t, g.URL, 11, "e2e-audit-hashed", bob)
+		callEcho(t, g.URL, sb, "12", bob)
 		expired := iss.Token(k1, "alice-hashed", func(c map[string]any) { c["exp"] = time.Now().Add(-5 * time.Minute).Unix() })
-		audJWTSecrets("the expired token", expired, secrets)
-		if r := audPost(t, g.URL, sa, audEchoBody("21", "refused"), bearerH(expired)); r.status != http.StatusUnauthorized {
+		jwtSecrets("the expired token", expired, secrets)
+		if r := postMCP(t, g.URL, sa, echoBody("21", "refused"), bearerH(expired)); r.status != http.StatusUnauthorized {
 			t.Fatalf("tools/call with an expired token: status %d, want 401; body %s", r.status, r.body)
 		}
 		if err := g.stop(); err != nil {
 			t.Fatalf("mcpgate did not exit cleanly: %v", err)
 		}
-		events, data := audRead(t, sink)
+		events, data := readAuditLog(t, sink)
 
 		// The pseudonym, computed independently: the first 16 bytes of
 		// HMAC-SHA256(key, issuer + "\n" + subject), hex.
@@ -448,47 +446,50 @@ audit:
 		}
 		ali := map[string]any{"hash": pseudonym(iss.URL, "alice-hashed"), "keyId": "k1", "method": "oidc"}
 		bo := map[string]any{"hash": pseudonym("urn:mcpgate:apikey", "bob-hashed"), "keyId": "k1", "method": "apiKey"}
-		ok := func(w audWant) audWant {
+		ok := func(w wantEvent) wantEvent {
 			w.outcome, w.httpMethod, w.backend = "success", "POST", "everything"
 			if w.status == 0 {
 				w.status = http.StatusOK
 			}
 			return w
 		}
-		wants := []audWant{
-			ok(audWant{what: "alice's initialize", key: "1", event: "initialize", method: "initialize", sid: sa, principal: ali, clientName: "e2e-audit-hashed"}),
-			ok(audWant{what: "alice's notifications/initialized", key: "notification " + audRef(sa), event: "notification", method: "notifications/initialized", sid: sa, principal: ali, status: http.StatusAccepted}),
-			ok(audWant{what: "alice's tools/call echo", key: "2", event: "tool_call", method: "tools/call", tool: "echo", sid: sa, principal: ali}),
-			ok(audWant{what: "bob's initialize", key: "11", event: "initialize", method: "initialize", sid: sb, principal: bo, clientName: "e2e-audit-hashed"}),
-			ok(audWant{what: "bob's notifications/initialized", key: "notification " + audRef(sb), event: "notification", method: "notifications/initialized", sid: sb, principal: bo, status: http.StatusAccepted}),
-			ok(audWant{what: "bob's tools/call echo", key: "12", event: "tool_call", method: "tools/call", tool: "echo", sid: sb, principal: bo}),
+		wants := []wantEvent{
+			ok(wantEvent{what: "alice's initialize", key: "1", event: "initialize", method: "initialize", sid: sa, principal: ali, clientName: "e2e-audit-hashed"}),
+			ok(wantEvent{what: "alice's notifications/initialized", key: "notification " + sessionRef(sa), event: "notification", method: "notifications/initialized", sid: sa, principal: ali, status: http.StatusAccepted}),
+			ok(wantEvent{what: "alice's tools/call echo", key: "2", event: "tool_call", method: "tools/call", tool: "echo", sid: sa, principal: ali}),
+			ok(wantEvent{what: "bob's initialize", key: "11", event: "initialize", method: "initialize", sid: sb, principal: bo, clientName: "e2e-audit-hashed"}),
+			ok(wantEvent{what: "bob's notifications/initialized", key: "notification " + sessionRef(sb), event: "notification", method: "notifications/initialized", sid: sb, principal: bo, status: http.StatusAccepted}),
+			ok(wantEvent{what: "bob's tools/call echo", key: "12", event: "tool_call", method: "tools/call", tool: "echo", sid: sb, principal: bo}),
 			// With principal: hashed a denial's message is left out.
 			{what: "the expired token", key: "21", event: "rejected", outcome: "denied", method: "tools/call", tool: "echo", httpMethod: "POST", status: 401,
 				errType: "unauthenticated", rejected: true},
 		}
-		matched := audMatch(t, events, wants)
+		matched := matchEvents(t, events, wants)
 		for _, w := range wants {
 			if e, ok := matched[w.key]; ok {
-				audCheck(t, e, w)
+				checkEvent(t, e, w)
 			}
 		}
-		audNoSecrets(t, "the audit file", data, secrets)
+		noSecrets(t, "the audit file", data, secrets)
 	})
 }
 
-func audIf[T any](c bool, a, b T) T {
+func ifElse[T any](c bool, a, b T) T {
 	if c {
 		return a
 	}
 	return b
 }
 
-// audAnonConfig is an anonymous gateway in front of server-everything over
+// anonSinkConfig is an anonymous gateway in front of server-everything over
 // stdio with the audit log at sink, and more audit keys in auditExtra
 // (indented by two spaces).
-func audAnonConfig(sink, auditExtra string) string {
-	return fmt.Sprintf("listen: 127.0.0.1:0\nadmin: {listen: \"127.0.0.2:0\"}\nlog: {requests: all}\nauth: {mode: anonymous}\n"+
-		"audit:\n  enabled: true\n  sink: %q\n%sbackends:%s", sink, auditExtra, stdioBackend().yaml)
+func anonSinkConfig(sink, auditExtra string) string {
+	return gatewayConfig{
+		admin:    adminOn,
+		extra:    fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n%s", sink, auditExtra),
+		backends: []backendSpec{stdioBackend()},
+	}.String()
 }
 
 // TestAuditSink: the sink's behaviour as an operator sees it.
@@ -501,12 +502,12 @@ func TestAuditSink(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		sink := filepath.Join(dir, "audit.jsonl")
-		g := audStart(t, audAnonConfig(sink, ""))
-		sid := audInit(t, g.URL, 1, "e2e-audit-hup", nil)
+		g := startGatewayConfig(t, nil, anonSinkConfig(sink, ""))
+		sid := openSession(t, g.URL, 1, "e2e-audit-hup", nil)
 		for _, id := range []string{"2", "3", "4"} {
-			audEcho(t, g.URL, sid, id, nil)
+			callEcho(t, g.URL, sid, id, nil)
 		}
-		audWaitLines(t, sink, 5)
+		waitAuditLines(t, sink, 5)
 		if err := os.Rename(sink, sink+".1"); err != nil {
 			t.Fatal(err)
 		}
@@ -523,9 +524,9 @@ func TestAuditSink(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		for _, id := range []string{"5", "6", "7"} {
-			audEcho(t, g.URL, sid, id, nil)
+			callEcho(t, g.URL, sid, id, nil)
 		}
-		if r := audDelete(t, g.URL, sid, nil); r.status >= 300 {
+		if r := deleteMCP(t, g.URL, sid, nil); r.status >= 300 {
 			t.Fatalf("DELETE: status %d %s", r.status, r.body)
 		}
 		if err := g.stop(); err != nil {
@@ -534,22 +535,22 @@ func TestAuditSink(t *testing.T) {
 		if fi, err := os.Stat(sink); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("the reopened sink: %v, mode %v; want 0600", err, fi.Mode())
 		}
-		before, _ := audRead(t, sink+".1")
-		after, _ := audRead(t, sink)
-		keys := func(es []audEvent) []string {
+		before, _ := readAuditLog(t, sink+".1")
+		after, _ := readAuditLog(t, sink)
+		keys := func(es []auditEvent) []string {
 			var k []string
 			for _, e := range es {
-				k = append(k, audKey(e))
+				k = append(k, eventKey(e))
 			}
 			slices.Sort(k)
 			return k
 		}
-		ref := audRef(sid)
+		ref := sessionRef(sid)
 		if got, want := keys(before), []string{"1", "2", "3", "4", "notification " + ref}; !slices.Equal(got, want) {
-			t.Errorf("the renamed file holds the events %q, want %q:\n%s", got, want, audLines(before))
+			t.Errorf("the renamed file holds the events %q, want %q:\n%s", got, want, eventLines(before))
 		}
 		if got, want := keys(after), []string{"5", "6", "7", "session_end " + ref}; !slices.Equal(got, want) {
-			t.Errorf("the new file holds the events %q, want %q:\n%s", got, want, audLines(after))
+			t.Errorf("the new file holds the events %q, want %q:\n%s", got, want, eventLines(after))
 		}
 		if n := len(before) + len(after); n != 9 {
 			t.Errorf("%d events in the two files, want 9 (one per request)", n)
@@ -585,10 +586,7 @@ func TestAuditSink(t *testing.T) {
 		for name, sink := range cases {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				cfg := filepath.Join(t.TempDir(), "mcpgate.yaml")
-				if err := os.WriteFile(cfg, []byte(audAnonConfig(sink, "")), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				cfg := writeConfig(t, anonSinkConfig(sink, ""))
 				ctx, cancel := context.WithTimeout(context.Background(), gatewayStartTimeout)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, gatewayBin, "serve", "--config", cfg)
@@ -597,6 +595,9 @@ func TestAuditSink(t *testing.T) {
 				var ee *exec.ExitError
 				if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() <= 0 {
 					t.Fatalf("mcpgate with the sink %s: %v (context: %v), want it to refuse to start; output:\n%s", sink, err, ctx.Err(), tail(string(out), 3000))
+				}
+				if strings.Contains(string(out), "WARNING: DATA RACE") {
+					t.Errorf("the race detector reported a data race in mcpgate:\n%s", tail(string(out), 16000))
 				}
 				if strings.Contains(string(out), `"msg":"mcpgate serving"`) {
 					t.Errorf("mcpgate served before exiting:\n%s", tail(string(out), 3000))
@@ -615,7 +616,7 @@ func TestAuditSink(t *testing.T) {
 	for _, failClosed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("failing sink, failClosed %v", failClosed), func(t *testing.T) {
 			t.Parallel()
-			audFailingSink(t, failClosed)
+			failingSink(t, failClosed)
 		})
 	}
 
@@ -624,15 +625,15 @@ func TestAuditSink(t *testing.T) {
 	t.Run("SIGTERM after a burst", func(t *testing.T) {
 		t.Parallel()
 		sink := filepath.Join(t.TempDir(), "audit.jsonl")
-		g := audStart(t, audAnonConfig(sink, "  fsync: always\n"))
-		sid := audInit(t, g.URL, 1, "e2e-audit-term", nil)
+		g := startGatewayConfig(t, nil, anonSinkConfig(sink, "  fsync: always\n"))
+		sid := openSession(t, g.URL, 1, "e2e-audit-term", nil)
 		const n = 40
-		audBurst(t, g.URL, sid, n)
+		echoBurst(t, g.URL, sid, n)
 		if err := g.stop(); err != nil {
 			t.Fatalf("mcpgate did not exit with status 0 after SIGTERM: %v", err)
 		}
-		events, _ := audRead(t, sink)
-		audCheckBurst(t, events, n)
+		events, _ := readAuditLog(t, sink)
+		checkBurstEvents(t, events, n)
 	})
 
 	// The same with events certainly queued when SIGTERM arrives: the sink
@@ -650,12 +651,12 @@ func TestAuditSink(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { r.Close() })
-		pipeSize := audFcntl(t, r, syscall.F_SETPIPE_SZ, 4096)
-		g := audStart(t, audAnonConfig(fifo, "  fsync: never\n"))
-		sid := audInit(t, g.URL, 1, "e2e-audit-term-fifo", nil)
+		pipeSize := fcntl(t, r, syscall.F_SETPIPE_SZ, 4096)
+		g := startGatewayConfig(t, nil, anonSinkConfig(fifo, "  fsync: never\n"))
+		sid := openSession(t, g.URL, 1, "e2e-audit-term-fifo", nil)
 		const n = 40
-		audBurst(t, g.URL, sid, n)
-		inPipe := audPending(t, r)
+		echoBurst(t, g.URL, sid, n)
+		inPipe := pipePending(t, r)
 		g.sigterm()
 		lines := newLineBuf()
 		pumped := make(chan struct{})
@@ -669,8 +670,8 @@ func TestAuditSink(t *testing.T) {
 			t.Fatal("the FIFO did not reach EOF within 10s of the gateway's exit")
 		}
 		data := lines.String() + "\n"
-		events := audParse(t, "the FIFO", []byte(data))
-		audCheckBurst(t, events, n)
+		events := parseAuditLog(t, "the FIFO", []byte(data))
+		checkBurstEvents(t, events, n)
 		t.Logf("pipe of %d bytes; at SIGTERM %d bytes were in it and %d still in the gateway", pipeSize, inPipe, len(data)-inPipe)
 		if len(data) <= inPipe {
 			t.Errorf("no event was still queued in the gateway at SIGTERM (%d bytes in the pipe, %d in all): the case tests nothing", inPipe, len(data))
@@ -678,8 +679,8 @@ func TestAuditSink(t *testing.T) {
 	})
 }
 
-// audFcntl runs fcntl(f, cmd, arg) on f's descriptor and returns its result.
-func audFcntl(t *testing.T, f *os.File, cmd, arg int) int {
+// fcntl runs fcntl(f, cmd, arg) on f's descriptor and returns its result.
+func fcntl(t *testing.T, f *os.File, cmd, arg int) int {
 	t.Helper()
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -698,8 +699,8 @@ func audFcntl(t *testing.T, f *os.File, cmd, arg int) int {
 	return int(r)
 }
 
-// audPending returns how many bytes wait in the pipe f reads (FIONREAD).
-func audPending(t *testing.T, f *os.File) int {
+// pipePending returns how many bytes wait in the pipe f reads (FIONREAD).
+func pipePending(t *testing.T, f *os.File) int {
 	t.Helper()
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -718,8 +719,8 @@ func audPending(t *testing.T, f *os.File) int {
 	return int(n)
 }
 
-// audFailingSink runs the failing-sink scenario with failClosed on or off.
-func audFailingSink(t *testing.T, failClosed bool) {
+// failingSink runs the failing-sink scenario with failClosed on or off.
+func failingSink(t *testing.T, failClosed bool) {
 	fifo := filepath.Join(t.TempDir(), "audit.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -740,11 +741,11 @@ func audFailingSink(t *testing.T, failClosed bool) {
 		go pump(f, lines, done)
 		return done
 	}
-	waitEvent := func(what string, match func(audEvent) bool) audEvent {
+	waitEvent := func(what string, match func(auditEvent) bool) auditEvent {
 		t.Helper()
-		var found audEvent
+		var found auditEvent
 		if _, ok := lines.waitFor(10*time.Second, func(l string) bool {
-			es := audParse(t, "the FIFO", []byte(l+"\n"))
+			es := parseAuditLog(t, "the FIFO", []byte(l+"\n"))
 			if len(es) == 1 && match(es[0]) {
 				found = es[0]
 				return true
@@ -755,8 +756,8 @@ func audFailingSink(t *testing.T, failClosed bool) {
 		}
 		return found
 	}
-	byID := func(id string) func(audEvent) bool {
-		return func(e audEvent) bool { return fmt.Sprint(e.get("mcp.id")) == id }
+	byID := func(id string) func(auditEvent) bool {
+		return func(e auditEvent) bool { return fmt.Sprint(e.get("mcp.id")) == id }
 	}
 
 	r1 := openReader() // before the gateway: opening the write end waits for a reader
@@ -764,18 +765,18 @@ func audFailingSink(t *testing.T, failClosed bool) {
 	// failure under test.
 	extra := fmt.Sprintf("  failClosed: %v\n  fsync: never\n", failClosed)
 	// API keys: a refusal comes after authentication and names the caller.
-	iss := newTestIssuer(t)
-	iss.Publish(newIssuerKey(t, "k1"))
+	iss := testidp.New(t)
+	iss.Publish(testidp.NewKey(t, "k1", jose.RS256))
 	bot := newAPIKey(t, "fifo-bot")
 	key := map[string]string{"X-API-Key": bot.Key}
-	g := audStart(t, audAuthConfig(t, iss, []apiKey{bot}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n%s", fifo, extra)))
+	g := startGatewayConfig(t, nil, oidcAPIKeyConfig(t, iss, []apiKey{bot}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n%s", fifo, extra)))
 	pumped := startPump(r1)
 	// Ready once the issuer's keys are fetched.
-	g.audWaitReady(t, "ready", func(s int, _ audHealth) bool { return s == http.StatusOK })
-	sid := audInit(t, g.URL, 1, "e2e-audit-fifo", key)
-	audEcho(t, g.URL, sid, "2", key)
+	g.waitAuditReady(t, "ready", func(s int, _ auditHealth) bool { return s == http.StatusOK })
+	sid := openSession(t, g.URL, 1, "e2e-audit-fifo", key)
+	callEcho(t, g.URL, sid, "2", key)
 	waitEvent("echo 2", byID("2"))
-	if status, h := g.audReadyz(t); status != http.StatusOK || !h.Healthy || h.FailClosed != failClosed || h.Errors != 0 || h.Lost != 0 {
+	if status, h := g.auditReadyz(t); status != http.StatusOK || !h.Healthy || h.FailClosed != failClosed || h.Errors != 0 || h.Lost != 0 {
 		t.Fatalf("/readyz before the failure: status %d, audit %+v", status, h)
 	}
 
@@ -788,8 +789,8 @@ func audFailingSink(t *testing.T, failClosed bool) {
 	}
 	// This request was admitted while the sink was healthy; writing its
 	// event is what fails.
-	audEcho(t, g.URL, sid, "3", key)
-	status, h := g.audWaitReady(t, "audit unhealthy", func(_ int, h audHealth) bool { return !h.Healthy })
+	callEcho(t, g.URL, sid, "3", key)
+	status, h := g.waitAuditReady(t, "audit unhealthy", func(_ int, h auditHealth) bool { return !h.Healthy })
 	if h.Errors < 1 || h.Lost != 1 || !strings.Contains(h.Error, "broken pipe") {
 		t.Errorf("/readyz after a failed write: audit %+v, want errors ≥ 1, lost 1, a broken pipe", h)
 	}
@@ -804,7 +805,7 @@ func audFailingSink(t *testing.T, failClosed bool) {
 			t.Errorf("/readyz status %d while the sink fails with failClosed, want 503", status)
 		}
 		// Refused before routing: 503, Retry-After, a JSON-RPC error.
-		r := audPost(t, g.URL, sid, audEchoBody("4", "refused"), key)
+		r := postMCP(t, g.URL, sid, echoBody("4", "refused"), key)
 		code, msg, isErr := r.rpcError()
 		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "1" || !isErr || code != -32000 ||
 			!strings.Contains(msg, "audit log unavailable") || fmt.Sprint(r.msg["id"]) != "4" {
@@ -819,7 +820,7 @@ func audFailingSink(t *testing.T, failClosed bool) {
 		// Recovery: a reader again. The next refusal's event is written,
 		// which clears the failure; then requests are served again.
 		startPump(openReader())
-		if r := audPost(t, g.URL, sid, audEchoBody("5", "refused"), key); r.status != http.StatusServiceUnavailable {
+		if r := postMCP(t, g.URL, sid, echoBody("5", "refused"), key); r.status != http.StatusServiceUnavailable {
 			t.Errorf("tools/call 5: status %d, want 503 (the sink has not been written to since it failed)", r.status)
 		}
 		e := waitEvent("the refused call 5", byID("5"))
@@ -829,11 +830,11 @@ func audFailingSink(t *testing.T, failClosed bool) {
 			!maps.Equal(p, map[string]any{"subject": "fifo-bot", "issuer": "urn:mcpgate:apikey", "method": "apiKey"}) {
 			t.Errorf("the refusal's event: %s\nwant rejected, failure, audit_unavailable, tools/call echo, 503, no backend, the principal fifo-bot", e.line)
 		}
-		_, h = g.audWaitReady(t, "healthy again", func(s int, h audHealth) bool { return s == http.StatusOK && h.Healthy })
+		_, h = g.waitAuditReady(t, "healthy again", func(s int, h auditHealth) bool { return s == http.StatusOK && h.Healthy })
 		if h.Lost != 2 || h.Dropped != 0 {
 			t.Errorf("/readyz after recovery: audit %+v, want lost 2 (calls 3 and 4), dropped 0", h)
 		}
-		audEcho(t, g.URL, sid, "6", key)
+		callEcho(t, g.URL, sid, "6", key)
 		waitEvent("echo 6", byID("6"))
 		if err := g.stop(); err != nil {
 			t.Errorf("mcpgate did not exit cleanly: %v", err)
@@ -845,8 +846,8 @@ func audFailingSink(t *testing.T, failClosed bool) {
 	if status != http.StatusOK {
 		t.Errorf("/readyz status %d while the sink fails without failClosed, want 200", status)
 	}
-	audEcho(t, g.URL, sid, "4", key)
-	_, h = g.audWaitReady(t, "the second loss counted", func(s int, h audHealth) bool { return h.Lost >= 2 })
+	callEcho(t, g.URL, sid, "4", key)
+	_, h = g.waitAuditReady(t, "the second loss counted", func(s int, h auditHealth) bool { return h.Lost >= 2 })
 	if h.Healthy || h.Errors < 2 || h.Lost != 2 || h.Dropped != 0 {
 		t.Errorf("/readyz after two failed writes: audit %+v, want unhealthy, errors ≥ 2, lost 2, dropped 0", h)
 	}
@@ -855,9 +856,9 @@ func audFailingSink(t *testing.T, failClosed bool) {
 	}
 	// A reader again: the next write succeeds and clears the failure.
 	startPump(openReader())
-	audEcho(t, g.URL, sid, "5", key)
+	callEcho(t, g.URL, sid, "5", key)
 	waitEvent("echo 5", byID("5"))
-	g.audWaitReady(t, "healthy again", func(s int, h audHealth) bool { return s == http.StatusOK && h.Healthy })
+	g.waitAuditReady(t, "healthy again", func(s int, h auditHealth) bool { return s == http.StatusOK && h.Healthy })
 	if err := g.stop(); err != nil {
 		t.Errorf("mcpgate did not exit cleanly: %v", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,19 +27,15 @@ const sessIdle = 2 * time.Second
 // apiKey).
 func startMixedGateway(t *testing.T, mode string, key apiKey, url string) *authGateway {
 	t.Helper()
-	port := freeClosedPort(t)
-	resource := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
-	auth := "auth: {mode: anonymous}\n"
+	cfg := gatewayConfig{
+		port:     freeClosedPort(t),
+		extra:    fmt.Sprintf("sessions: {idleTimeout: %s}\n", sessIdle),
+		backends: []backendSpec{httpBackend(url)},
+	}
 	if mode != "anonymous" {
-		auth = fmt.Sprintf("auth:\n  mode: %s\n  resource: %s\n  apiKeys:\n    %s\n", mode, resource, key.Entry)
+		cfg.auth = fmt.Sprintf("\n  mode: %s\n  resource: %s\n  apiKeys:\n    %s", mode, cfg.resource(), key.Entry)
 	}
-	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nadmin: {listen: \"\"}\nlog: {requests: all}\nsessions: {idleTimeout: %s}\n%sbackends:\n  - name: everything\n    url: %q\n",
-		port, sessIdle, auth, url)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &authGateway{gateway: startGatewayArgs(t, "serve", "--config", path), Resource: resource}
+	return &authGateway{gateway: startGatewayConfig(t, nil, cfg.String()), Resource: cfg.resource()}
 }
 
 // stopGateway ends g with SIGTERM and waits until its port is closed, as a

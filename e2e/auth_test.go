@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -26,11 +25,14 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // The authentication tests run real mcpgate processes configured with
-// auth.mode [oidc, apiKey] against the test issuer of oidc_test.go, and
+// auth.mode [oidc, apiKey] against the fake OpenID provider of internal/testidp, and
 // assert what a client sees (status, WWW-Authenticate, JSON-RPC error body)
 // and what the gateway logs (the request line's reason and detail).
 
@@ -78,7 +80,7 @@ func newAPIKey(t *testing.T, subject string) apiKey {
 
 // authConfig tunes startAuthGateway.
 type authConfig struct {
-	issuer  *testIssuer
+	issuer  *testidp.IdP
 	keys    []apiKey
 	backend backendSpec
 	admin   bool
@@ -91,20 +93,11 @@ type authConfig struct {
 // refetch every 100ms.
 func startAuthGateway(t *testing.T, c authConfig) *authGateway {
 	t.Helper()
-	port := freeClosedPort(t)
-	resource := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
-	admin := `""`
+	cfg := gatewayConfig{port: freeClosedPort(t), backends: []backendSpec{c.backend}}
 	if c.admin {
-		admin = `"127.0.0.2:0"`
+		cfg.admin = adminOn
 	}
-	var keys strings.Builder
-	for _, k := range c.keys {
-		keys.WriteString("    " + k.Entry + "\n")
-	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: %s}
-log: {requests: all}
-auth:
+	cfg.auth = fmt.Sprintf(`
   mode: [oidc, apiKey]
   resource: %s
   oidc:
@@ -116,16 +109,11 @@ auth:
     jwksMinRefreshInterval: 100ms
     fetchTimeout: 2s
   apiKeys:
-%sbackends:%s`, port, admin, resource, c.issuer.URL, keys.String(), c.backend.yaml)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g := startGatewayArgs(t, "serve", "--config", path)
+%s`, cfg.resource(), c.issuer.URL, strings.TrimSuffix(apiKeyEntries(c.keys), "\n"))
 	return &authGateway{
-		gateway:   g,
-		Resource:  resource,
-		Challenge: fmt.Sprintf(`Bearer resource_metadata="http://127.0.0.1:%d/.well-known/oauth-protected-resource/mcp"`, port),
+		gateway:   startGatewayConfig(t, nil, cfg.String()),
+		Resource:  cfg.resource(),
+		Challenge: fmt.Sprintf(`Bearer resource_metadata="http://127.0.0.1:%d/.well-known/oauth-protected-resource/mcp"`, cfg.port),
 	}
 }
 
@@ -343,8 +331,8 @@ func eventually(t *testing.T, bound time.Duration, what string, try func() bool)
 // down.
 func TestAuthOIDCAndAPIKeys(t *testing.T) {
 	t.Parallel()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	key := newAPIKey(t, "ci-bot")
 	g := startAuthGateway(t, authConfig{issuer: iss, keys: []apiKey{key}, backend: stdioBackend()})
@@ -369,8 +357,8 @@ func TestAuthOIDCAndAPIKeys(t *testing.T) {
 	}
 
 	t.Run("rejections", func(t *testing.T) {
-		stranger := newIssuerKey(t, "k1") // same kid, not the IdP's key
-		pubDER, err := x509.MarshalPKIXPublicKey(&k1.priv.PublicKey)
+		stranger := testidp.NewKey(t, "k1", jose.RS256) // same kid, not the IdP's key
+		pubDER, err := x509.MarshalPKIXPublicKey(k1.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,13 +398,13 @@ func TestAuthOIDCAndAPIKeys(t *testing.T) {
 			},
 			{
 				name: "alg none",
-				headers: bearerH(rawJWT(t, map[string]any{"alg": "none", "typ": "JWT", "kid": "k1"},
+				headers: bearerH(testidp.RawJWT(t, map[string]any{"alg": "none", "typ": "JWT", "kid": "k1"},
 					iss.Claims("alice"), nil)),
 				want: rejection{401, invalidToken, codeAuth, "unauthenticated", `"none"`},
 			},
 			{
 				name: "HS256 keyed with the RSA public key",
-				headers: bearerH(rawJWT(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "k1"},
+				headers: bearerH(testidp.RawJWT(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "k1"},
 					iss.Claims("alice"), func(in []byte) []byte {
 						m := hmac.New(sha256.New, pubPEM)
 						m.Write(in)
@@ -426,7 +414,7 @@ func TestAuthOIDCAndAPIKeys(t *testing.T) {
 			},
 			{
 				name:    "unknown kid",
-				headers: bearerH(iss.Token(newIssuerKey(t, "never-published"), "alice", nil)),
+				headers: bearerH(iss.Token(testidp.NewKey(t, "never-published", jose.RS256), "alice", nil)),
 				want:    rejection{401, invalidToken, codeAuth, "unauthenticated", `unknown kid "never-published"`},
 			},
 			{
@@ -533,24 +521,24 @@ func TestAuthOIDCAndAPIKeys(t *testing.T) {
 	})
 
 	t.Run("unknown kid then rotation", func(t *testing.T) {
-		k2 := newIssuerKey(t, "k2")
+		k2 := testidp.NewKey(t, "k2", jose.RS256)
 		tok := iss.Token(k2, "alice", nil)
 		r := g.ping(t, alice, bearerH(tok))
 		g.expectRejected(t, r, rejection{401, invalidToken, codeAuth, "unauthenticated", `unknown kid "k2"`}, tok)
-		fetches := iss.jwksFetches.Load()
+		fetches := iss.JWKSFetches()
 		iss.Publish(k2) // the IdP rotates
 		// A fresh token with the new kid makes the gateway refetch (at
 		// most every 100ms) and is then accepted.
 		eventually(t, 10*time.Second, "a token signed with the rotated-in key is accepted", func() bool {
 			return accepted(t, iss.Token(k2, "alice", nil))
 		})
-		if iss.jwksFetches.Load() == fetches {
+		if iss.JWKSFetches() == fetches {
 			t.Error("the JWKS was not fetched again")
 		}
 	})
 
 	t.Run("withdrawn key stops working", func(t *testing.T) {
-		k3 := newIssuerKey(t, "k3")
+		k3 := testidp.NewKey(t, "k3", jose.RS256)
 		iss.Publish(k3)
 		tok := iss.Token(k3, "alice", nil)
 		eventually(t, 10*time.Second, "the k3 token is accepted", func() bool { return accepted(t, tok) })
@@ -575,7 +563,7 @@ func TestAuthOIDCAndAPIKeys(t *testing.T) {
 			t.Errorf("with the IdP down, a token signed with a cached key: %d %s, want 200 with a result", r.status, r.body)
 		}
 		// A kid the gateway has never seen cannot be fetched: fail closed.
-		k4 := newIssuerKey(t, "k4")
+		k4 := testidp.NewKey(t, "k4", jose.RS256)
 		iss.Publish(k4)
 		tok := iss.Token(k4, "alice", nil)
 		r := g.ping(t, alice, bearerH(tok))
@@ -609,8 +597,8 @@ func deleteSession(url, sid string, headers map[string]string) {
 // and recovers once the IdP is back.
 func TestAuthIdPDownAtStart(t *testing.T) {
 	t.Parallel()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	iss.SetDown(true)
 	key := newAPIKey(t, "ops-bot")
@@ -697,15 +685,15 @@ func (rb *recordingBackend) headers() []http.Header {
 // the backend never sees it — not the headers, not the values.
 func TestAuthCredentialsNotForwarded(t *testing.T) {
 	t.Parallel()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	key := newAPIKey(t, "ci-bot")
 	rb := startRecordingBackend(t)
 	g := startAuthGateway(t, authConfig{issuer: iss, keys: []apiKey{key}, backend: httpBackend(rb.URL)})
 
 	tok := iss.Token(k1, "alice", nil)
-	cookie := "session=cookie-secret-" + randomString(12)
+	cookie := "session=cookie-secret-" + testidp.RandomString(12)
 	sdkEcho(t, g.URL, map[string]string{"Authorization": "Bearer " + tok, "Cookie": cookie}, "jwt through http")
 	sdkEcho(t, g.URL, map[string]string{"X-API-Key": key.Key, "Cookie": cookie}, "x-api-key through http")
 	sdkEcho(t, g.URL, map[string]string{"Authorization": "Bearer " + key.Key}, "bearer key through http")
@@ -743,11 +731,11 @@ func TestAuthCredentialsNotForwarded(t *testing.T) {
 // and neither the audit log nor the gateway log may name admin.
 func TestAuthClaimSpellings(t *testing.T) {
 	t.Parallel()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
-	g := audStart(t, audAuthConfig(t, iss, []apiKey{newAPIKey(t, "ci-bot")}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n  principal: raw\n", sink)))
+	g := startGatewayConfig(t, nil, oidcAPIKeyConfig(t, iss, []apiKey{newAPIKey(t, "ci-bot")}, fmt.Sprintf("audit:\n  enabled: true\n  sink: %q\n  principal: raw\n", sink)))
 	eventually(t, 15*time.Second, "the gateway is ready (OIDC keys fetched)", func() bool {
 		resp, err := http.Get(g.Admin + "/readyz")
 		if err != nil {
@@ -785,8 +773,8 @@ func TestAuthClaimSpellings(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			id := fmt.Sprint(100 + i)
-			r := audPost(t, g.URL, "", fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-claims","version":"1"}}}`, id, audProtocol),
-				bearerH(signJWTPayload(t, k1, c.payload)))
+			r := postMCP(t, g.URL, "", fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"initialize","params":{"protocolVersion":%q,"capabilities":{},"clientInfo":{"name":"e2e-claims","version":"1"}}}`, id, sessionProto),
+				bearerH(testidp.SignRaw(t, k1, "JWT", c.payload)))
 			if r.status != http.StatusUnauthorized || r.header.Get("Mcp-Session-Id") != "" {
 				t.Fatalf("status %d, session %q; want 401 and no session; body %s", r.status, r.header.Get("Mcp-Session-Id"), r.body)
 			}
@@ -797,12 +785,12 @@ func TestAuthClaimSpellings(t *testing.T) {
 		})
 	}
 	// The control: the same issuer's plain token for alice is served.
-	audInit(t, g.URL, 1, "e2e-claims", bearerH(iss.Token(k1, "alice", nil)))
+	openSession(t, g.URL, 1, "e2e-claims", bearerH(iss.Token(k1, "alice", nil)))
 
 	if err := g.stop(); err != nil {
 		t.Fatalf("mcpgate did not exit cleanly: %v", err)
 	}
-	events, data := audRead(t, sink)
+	events, data := readAuditLog(t, sink)
 	refused := 0
 	for _, e := range events {
 		if e.str("outcome") != "success" {

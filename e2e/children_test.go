@@ -20,21 +20,6 @@ import (
 // they get, that they stop with their grandchildren, how one principal's
 // share of them is bounded, and where stateless traffic runs.
 
-// startGatewayConfig writes cfg (listen, log and backends included) and
-// starts mcpgate on it with env added to its environment.
-func startGatewayConfig(t *testing.T, env []string, cfg string) *gateway {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := startGatewayEnv(t, env, "serve", "--config", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
 // TestChildEnvironment: a stdio child, in relay and in aggregating mode,
 // does not see the gateway's secrets (a variable it was started with, the
 // OTLP ingest headers), but does see what inheritEnv names and its own env
@@ -78,7 +63,7 @@ func TestChildEnvironment(t *testing.T) {
 		// One at a time: npx is slow to start on a busy machine, and the
 		// aggregator bounds a backend's start at 10 s.
 		t.Run(c.name, func(t *testing.T) {
-			g := startGatewayConfig(t, env, "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nauth: {mode: anonymous}\nbackends:"+c.backends)
+			g := startGatewayConfig(t, env, gatewayConfig{backends: []backendSpec{{kind: "stdio", yaml: c.backends}}}.String())
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
 			// A session-era revision spares the stateless server/discover
@@ -122,15 +107,10 @@ func TestAggregateDeleteKillsGrandchild(t *testing.T) {
 	// The wrapper leaves a helper running, as npx and shell wrappers do,
 	// and becomes the server.
 	wrapper := `sleep 600 & echo $! > "$0/grandchild.$$"; exec "$1" "$2" stdio`
-	g := startGatewayConfig(t, nil, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: ""}
-auth: {mode: anonymous}
-backends:
-  - name: wrapped
-    command: [sh, -c, %q, %q, %q, %q]
-  - name: plain
-    command: [%q, %q, "stdio"]
-`, wrapper, pids, nodeBin, everythingJS, nodeBin, everythingJS))
+	g := startGatewayConfig(t, nil, gatewayConfig{backends: []backendSpec{
+		{kind: "stdio", yaml: fmt.Sprintf("\n  - name: wrapped\n    command: [sh, -c, %q, %q, %q, %q]\n", wrapper, pids, nodeBin, everythingJS)},
+		namedStdioBackend("plain"),
+	}}.String())
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	// A session-era revision: the SDK's default first probes with a
@@ -186,21 +166,10 @@ const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 func TestStdioPerPrincipalSessions(t *testing.T) {
 	t.Parallel()
 	a, b := newAPIKey(t, "alice"), newAPIKey(t, "bob")
-	g := startGatewayConfig(t, nil, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: ""}
-log: {requests: all}
-auth:
-  mode: apiKey
-  resource: https://gw.example.com/mcp
-  apiKeys:
-    %s
-    %s
-backends:
-  - name: everything
-    command: [%q, %q, "stdio"]
-    maxSessions: 3
-    maxSessionsPerPrincipal: 2
-`, a.Entry, b.Entry, nodeBin, everythingJS))
+	g := startGatewayConfig(t, nil, gatewayConfig{
+		auth:     "\n  mode: apiKey\n  resource: https://gw.example.com/mcp\n  apiKeys:\n" + strings.TrimSuffix(apiKeyEntries([]apiKey{a, b}), "\n"),
+		backends: []backendSpec{{kind: "stdio", yaml: stdioBackend().yaml + "    maxSessions: 3\n    maxSessionsPerPrincipal: 2\n"}},
+	}.String())
 	steps := []struct {
 		who  string
 		key  apiKey
@@ -232,19 +201,10 @@ backends:
 func TestStdioStatelessPerPrincipal(t *testing.T) {
 	t.Parallel()
 	a, b := newAPIKey(t, "alice"), newAPIKey(t, "bob")
-	g := startGatewayConfig(t, nil, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: ""}
-log: {requests: all}
-auth:
-  mode: apiKey
-  resource: https://gw.example.com/mcp
-  apiKeys:
-    %s
-    %s
-backends:
-  - name: everything
-    command: [%q, %q, "stdio"]
-`, a.Entry, b.Entry, nodeBin, everythingJS))
+	g := startGatewayConfig(t, nil, gatewayConfig{
+		auth:     "\n  mode: apiKey\n  resource: https://gw.example.com/mcp\n  apiKeys:\n" + strings.TrimSuffix(apiKeyEntries([]apiKey{a, b}), "\n"),
+		backends: []backendSpec{stdioBackend()},
+	}.String())
 	stateless := map[string]string{"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
 	call := func(key apiKey, msg string) {
 		t.Helper()

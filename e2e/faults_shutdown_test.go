@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -24,35 +22,36 @@ const shutdownSlack = 1500 * time.Millisecond
 func TestFaultSIGTERMBound(t *testing.T) {
 	t.Parallel()
 	const shutdown = 4 * time.Second
-	hole := blackholeCollector(t)
+	hole := startBlackhole(t)
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
-	g := audStart(t, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: "127.0.0.2:0"}
-log: {requests: errors}
-auth: {mode: anonymous}
-timeouts: {shutdown: %s}
+	g := startGatewayConfig(t, nil, gatewayConfig{
+		admin: adminOn,
+		log:   "{requests: errors}",
+		extra: fmt.Sprintf(`timeouts: {shutdown: %s}
 telemetry:
   serviceName: mcpgate-e2e-fault-bound
-  traces: {exporter: otlp, endpoint: "http://%s", protocol: http/protobuf, batchTimeout: 50ms, sampler: always_on}
+  traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 50ms, sampler: always_on}
   metrics: {exporter: none}
 audit:
   enabled: true
   sink: %q
-backends:%s`, shutdown, hole, sink, stdioBackend().yaml))
+`, shutdown, hole.URL(), sink),
+		backends: []backendSpec{stdioBackend()},
+	}.String())
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	c := faultHTTPClient()
+	c := newStreamClient()
 	defer c.CloseIdleConnections()
-	sid, _, err := faultInit(c, g.URL, "1")
+	sid, _, err := tryInit(c, g.URL, "1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := faultOpenStream(ctx, c, g.URL, sid, faultSlowBody("2", "bound", 60, 60))
+	st, err := openEventStream(ctx, c, g.URL, sid, slowBody("2", "bound", 60, 60))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if before, ok := st.waitProgress(20 * time.Second); !ok {
-		t.Fatalf("no progress notification within 20s; got:\n%s", faultDescribe(before))
+		t.Fatalf("no progress notification within 20s; got:\n%s", describeMsgs(before))
 	}
 	// The spans of initialize are ended and their export hangs on the
 	// collector.
@@ -85,49 +84,4 @@ backends:%s`, shutdown, hole, sink, stdioBackend().yaml))
 	if _, ended := st.rest(5 * time.Second); !ended {
 		t.Errorf("the call in flight was not ended by the shutdown")
 	}
-}
-
-// blackhole is a TCP listener that accepts connections and never reads or
-// answers: a collector that hangs.
-type blackhole struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func blackholeCollector(t *testing.T) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c)
-			b.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		for _, c := range b.conns {
-			c.Close()
-		}
-	})
-	return b
-}
-
-func (b *blackhole) String() string { return b.ln.Addr().String() }
-
-func (b *blackhole) accepted() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.conns)
 }

@@ -26,13 +26,14 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // TestFaultHTTPBackendKilledMidStream: server-everything over Streamable
@@ -44,39 +45,39 @@ import (
 // (a plain one and a streamed one) succeed through the same gateway process.
 func TestFaultHTTPBackendKilledMidStream(t *testing.T) {
 	t.Parallel()
-	be := faultStartEverythingHTTP(t, 0)
+	be := startEverythingHTTPOn(t, 0)
 	g := startGateway(t, httpBackend(be.URL()), gatewayOpts{})
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	c := faultHTTPClient()
+	c := newStreamClient()
 	defer c.CloseIdleConnections()
 
-	sid, _, err := faultInit(c, g.URL, "1")
+	sid, _, err := tryInit(c, g.URL, "1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 30 steps of a second: the call is certainly still streaming when the
 	// backend dies, and would not end on its own within the bounds below.
-	st, err := faultOpenStream(ctx, c, g.URL, sid, faultSlowBody("2", "slow-2", 30, 30))
+	st, err := openEventStream(ctx, c, g.URL, sid, slowBody("2", "slow-2", 30, 30))
 	if err != nil {
 		t.Fatalf("tools/call trigger-long-running-operation: %v", err)
 	}
 	if before, ok := st.waitProgress(20 * time.Second); !ok {
-		t.Fatalf("no progress notification on the call's stream within 20s; got:\n%s", faultDescribe(before))
+		t.Fatalf("no progress notification on the call's stream within 20s; got:\n%s", describeMsgs(before))
 	}
 	be.kill(t)
 
 	msgs, ended := st.rest(15 * time.Second)
 	if !ended {
-		t.Fatalf("the call's stream was still open 15s after its backend was killed; got:\n%s", faultDescribe(msgs))
+		t.Fatalf("the call's stream was still open 15s after its backend was killed; got:\n%s", describeMsgs(msgs))
 	}
 	if st.err != nil || st.unterminated != "" {
 		t.Errorf("the call's stream ended with a read error (%v) or inside an event (%q), want a clean end after the error event", st.err, st.unterminated)
 	}
-	resp, n := faultResponseTo(msgs, "2")
+	resp, n := responseTo(msgs, "2")
 	switch {
 	case n != 1:
-		t.Errorf("%d responses to the call after the kill, want exactly one JSON-RPC error; got:\n%s", n, faultDescribe(msgs))
+		t.Errorf("%d responses to the call after the kill, want exactly one JSON-RPC error; got:\n%s", n, describeMsgs(msgs))
 	case resp.Error == nil || resp.Error.Code != -32000 || !strings.Contains(resp.Error.Message, `backend "everything"`):
 		t.Errorf("the call's response after the kill: %s; want a JSON-RPC error -32000 naming backend \"everything\"", resp.Raw)
 	default:
@@ -89,11 +90,11 @@ func TestFaultHTTPBackendKilledMidStream(t *testing.T) {
 
 	// While the backend is down: the next request fails at once, with a
 	// JSON-RPC error naming the backend (docs/operations.md).
-	r, down, err := faultPost(c, g.URL, sid, faultEchoBody("3", "while down"), 30*time.Second)
+	r, down, err := postMsgs(c, g.URL, sid, echoBody("3", "while down"), 30*time.Second)
 	if err != nil {
 		t.Fatalf("tools/call while the backend is down: %v", err)
 	}
-	if m, n := faultResponseTo(down, "3"); r.status != http.StatusBadGateway || n != 1 || m.Error == nil || m.Error.Code != -32000 ||
+	if m, n := responseTo(down, "3"); r.status != http.StatusBadGateway || n != 1 || m.Error == nil || m.Error.Code != -32000 ||
 		!strings.Contains(m.Error.Message, "everything") {
 		t.Errorf("tools/call while the backend is down: status %d, body %s; want 502 with a JSON-RPC error -32000 naming the backend", r.status, tail(r.body, 500))
 	}
@@ -101,22 +102,22 @@ func TestFaultHTTPBackendKilledMidStream(t *testing.T) {
 	// Back at the same address: a new session works end to end, through
 	// the same gateway process (its cleanup asserts a clean exit, so it
 	// has not crashed meanwhile).
-	be2 := faultStartEverythingHTTP(t, be.port)
-	sid2, _, err := faultInit(c, g.URL, "11")
+	be2 := startEverythingHTTPOn(t, be.port)
+	sid2, _, err := tryInit(c, g.URL, "11")
 	if err != nil {
 		t.Fatalf("a new session after the backend came back at %s: %v", be2.Addr(), err)
 	}
-	if err := faultEcho(c, g.URL, sid2, "12", "back again", 30*time.Second); err != nil {
+	if err := tryEcho(c, g.URL, sid2, "12", "back again", 30*time.Second); err != nil {
 		t.Errorf("tools/call echo after the backend came back: %v", err)
 	}
-	st2, err := faultOpenStream(ctx, c, g.URL, sid2, faultSlowBody("13", "slow-13", 1, 2))
+	st2, err := openEventStream(ctx, c, g.URL, sid2, slowBody("13", "slow-13", 1, 2))
 	if err != nil {
 		t.Fatalf("a streamed call after the backend came back: %v", err)
 	}
 	msgs, ended = st2.rest(30 * time.Second)
-	if m, n := faultResponseTo(msgs, "13"); !ended || st2.err != nil || n != 1 || m.Error != nil ||
+	if m, n := responseTo(msgs, "13"); !ended || st2.err != nil || n != 1 || m.Error != nil ||
 		!strings.Contains(string(m.Result), "Long running operation completed") {
-		t.Errorf("a streamed call after the backend came back: ended %v (%v), messages:\n%s", ended, st2.err, faultDescribe(msgs))
+		t.Errorf("a streamed call after the backend came back: ended %v (%v), messages:\n%s", ended, st2.err, describeMsgs(msgs))
 	}
 }
 
@@ -138,14 +139,14 @@ func TestFaultStdioChildKilled(t *testing.T) {
 	g := startGateway(t, backend, gatewayOpts{admin: true})
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	c := faultHTTPClient()
+	c := newStreamClient()
 	defer c.CloseIdleConnections()
 
-	sidA, _, err := faultInit(c, g.URL, "1")
+	sidA, _, err := tryInit(c, g.URL, "1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sidB, _, err := faultInit(c, g.URL, "2")
+	sidB, _, err := tryInit(c, g.URL, "2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +156,12 @@ func TestFaultStdioChildKilled(t *testing.T) {
 		t.Fatalf("both sessions are served by pid %d, want one child each", pidA)
 	}
 
-	st, err := faultOpenStream(ctx, c, g.URL, sidA, faultSlowBody("3", "slow-3", 30, 30))
+	st, err := openEventStream(ctx, c, g.URL, sidA, slowBody("3", "slow-3", 30, 30))
 	if err != nil {
 		t.Fatalf("tools/call trigger-long-running-operation on session A: %v", err)
 	}
 	if before, ok := st.waitProgress(20 * time.Second); !ok {
-		t.Fatalf("no progress notification on session A's call within 20s; got:\n%s", faultDescribe(before))
+		t.Fatalf("no progress notification on session A's call within 20s; got:\n%s", describeMsgs(before))
 	}
 	if err := syscall.Kill(pidA, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing session A's child (pid %d): %v", pidA, err)
@@ -169,24 +170,24 @@ func TestFaultStdioChildKilled(t *testing.T) {
 	// The call in flight learns it failed; its stream ends.
 	msgs, ended := st.rest(15 * time.Second)
 	if !ended {
-		t.Fatalf("session A's call was still open 15s after its child was killed; got:\n%s", faultDescribe(msgs))
+		t.Fatalf("session A's call was still open 15s after its child was killed; got:\n%s", describeMsgs(msgs))
 	}
 	if st.err != nil || st.unterminated != "" {
 		t.Errorf("session A's call ended with a read error (%v) or inside an event (%q), want a clean end after the error", st.err, st.unterminated)
 	}
-	if m, n := faultResponseTo(msgs, "3"); n != 1 || m.Error == nil || m.Error.Code != -32000 {
-		t.Errorf("session A's call after its child died: %d response(s), want one JSON-RPC error -32000; got:\n%s", n, faultDescribe(msgs))
+	if m, n := responseTo(msgs, "3"); n != 1 || m.Error == nil || m.Error.Code != -32000 {
+		t.Errorf("session A's call after its child died: %d response(s), want one JSON-RPC error -32000; got:\n%s", n, describeMsgs(msgs))
 	} else {
 		t.Logf("the call in flight got: %s", m.Raw)
 	}
 	waitProcessGone(t, pidA, "session A's killed child")
 
 	// Session A is gone: 404 with a JSON-RPC error.
-	r, gone, err := faultPost(c, g.URL, sidA, faultEchoBody("4", "after the kill"), 30*time.Second)
+	r, gone, err := postMsgs(c, g.URL, sidA, echoBody("4", "after the kill"), 30*time.Second)
 	if err != nil {
 		t.Fatalf("tools/call on session A after its child died: %v", err)
 	}
-	if m, n := faultResponseTo(gone, "4"); r.status != http.StatusNotFound || n != 1 || m.Error == nil {
+	if m, n := responseTo(gone, "4"); r.status != http.StatusNotFound || n != 1 || m.Error == nil {
 		t.Errorf("tools/call on session A after its child died: status %d, body %s; want 404 with a JSON-RPC error", r.status, tail(r.body, 500))
 	}
 	if e := g.waitRequest(t, "session A's request after the kill", func(e logEntry) bool { return e.str("jsonrpc.id") == "4" }); e != nil &&
@@ -195,7 +196,7 @@ func TestFaultStdioChildKilled(t *testing.T) {
 	}
 
 	// Session B never noticed.
-	if err := faultEcho(c, g.URL, sidB, "5", "B still works", 30*time.Second); err != nil {
+	if err := tryEcho(c, g.URL, sidB, "5", "B still works", 30*time.Second); err != nil {
 		t.Errorf("session B after session A's child died: %v", err)
 	}
 	if err := syscall.Kill(pidB, 0); err != nil {
@@ -210,7 +211,7 @@ func TestFaultStdioChildKilled(t *testing.T) {
 	refusals := 0
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		var r rawResponse
-		sidC, r, err = faultInit(c, g.URL, strconv.Itoa(6+refusals))
+		sidC, r, err = tryInit(c, g.URL, strconv.Itoa(6+refusals))
 		if err == nil {
 			break
 		}
@@ -225,7 +226,7 @@ func TestFaultStdioChildKilled(t *testing.T) {
 		time.Sleep(min(time.Duration(ra)*time.Second, 5*time.Second))
 	}
 	t.Logf("the new session started after %d refusal(s) (503 + Retry-After) during the start back-off", refusals)
-	if err := faultEcho(c, g.URL, sidC, "20", "a new child", 30*time.Second); err != nil {
+	if err := tryEcho(c, g.URL, sidC, "20", "a new child", 30*time.Second); err != nil {
 		t.Errorf("the new session's call: %v", err)
 	}
 	if pidC := g.childPID(t, sidC); pidC == pidA || pidC == pidB {
@@ -250,33 +251,26 @@ func TestFaultCollectorKilledAndRestarted(t *testing.T) {
 		pause   = 20 * time.Millisecond // between one worker's calls: bounded load
 		after   = 3 * time.Second
 	)
-	j := faultStartJaeger(t)
-	service := "mcpgate-e2e-fault-collector-" + randomString(6)
+	j := startJaeger(t)
+	service := "mcpgate-e2e-fault-collector-" + testidp.RandomString(6)
 	// The default queueSize: it must hold the spans of a 30 s outage of
 	// this load.
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: "127.0.0.2:0"}
-log: {requests: errors}
-auth: {mode: anonymous}
-telemetry:
+	g := startGatewayConfig(t, nil, gatewayConfig{
+		admin: adminOn,
+		log:   "{requests: errors}",
+		extra: fmt.Sprintf(`telemetry:
   serviceName: %s
   traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 100ms}
   metrics: {exporter: prometheus}
-backends:%s`, service, j.OTLPHTTPEndpoint(), stdioBackend().yaml)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := startGatewayEnv(t, nil, "serve", "--config", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := faultHTTPClient()
+`, service, j.OTLPHTTPEndpoint()),
+		backends: []backendSpec{stdioBackend()},
+	}.String())
+	c := newStreamClient()
 	defer c.CloseIdleConnections()
 	began := time.Now()
 	var sids []string
 	for i := range workers {
-		sid, _, err := faultInit(c, g.URL, strconv.Itoa(i+1))
+		sid, _, err := tryInit(c, g.URL, strconv.Itoa(i+1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,15 +278,15 @@ backends:%s`, service, j.OTLPHTTPEndpoint(), stdioBackend().yaml)
 	}
 
 	// Phase 0: load, and proof that spans reach the first Jaeger.
-	load := faultStartLoad(g.URL, sids, pause, false)
+	load := startEchoLoad(g.URL, sids, pause, false)
 	defer load.finish()
-	faultWaitEchoSpan(t, j.jaeger, service, began, "the first Jaeger")
+	waitEchoSpan(t, j, service, began, "the first Jaeger")
 
 	// Phase 1: the collector dies; load goes on.
 	killed := time.Now()
 	load.phase.Store(1)
 	j.proc.kill(t)
-	if refused, err := faultRefused(j.otlpHTTP); !refused {
+	if refused, err := connRefused(j.otlpHTTP); !refused {
 		t.Fatalf("the OTLP port %s still accepts connections after Jaeger was killed (%v)", j.otlpHTTP, err)
 	}
 	time.Sleep(collectorOutage)
@@ -302,7 +296,7 @@ backends:%s`, service, j.OTLPHTTPEndpoint(), stdioBackend().yaml)
 	load.phase.Store(2)
 	restarted := time.Now()
 	j.restart(t)
-	faultWaitEchoSpan(t, j.jaeger, service, began, "the restarted Jaeger")
+	waitEchoSpan(t, j, service, began, "the restarted Jaeger")
 	reached := time.Since(restarted)
 
 	// Phase 3: load goes on against the new Jaeger.
@@ -342,7 +336,7 @@ backends:%s`, service, j.OTLPHTTPEndpoint(), stdioBackend().yaml)
 	deadline := time.Now().Add(jaegerQueryTimeout)
 	var missing []string
 	for {
-		byID, err := faultServerSpansWindowed(j.jaeger, service, killed.Add(-time.Second), ended.Add(time.Second), "tools/call echo")
+		byID, err := serverSpansIn(j, service, killed.Add(-time.Second), ended.Add(time.Second), "tools/call echo")
 		missing = missing[:0]
 		for _, id := range afterKill {
 			if _, ok := byID[id]; !ok {
@@ -362,8 +356,8 @@ backends:%s`, service, j.OTLPHTTPEndpoint(), stdioBackend().yaml)
 	if err != nil {
 		t.Fatalf("scraping the self-metrics: %v", err)
 	}
-	full, _ := attrPromSample(text, "mcpgate_telemetry_dropped_total", `error_type="queue_full"`, `mcpgate_telemetry_signal="spans"`)
-	failedExp, _ := attrPromSample(text, "mcpgate_telemetry_dropped_total", `error_type="export_failed"`, `mcpgate_telemetry_signal="spans"`)
+	full, _ := promSample(text, "mcpgate_telemetry_dropped_total", `error_type="queue_full"`, `mcpgate_telemetry_signal="spans"`)
+	failedExp, _ := promSample(text, "mcpgate_telemetry_dropped_total", `error_type="export_failed"`, `mcpgate_telemetry_signal="spans"`)
 	t.Logf("%d requests after the kill, all traced in the new Jaeger; spans dropped: %v queue_full, %v export_failed",
 		len(afterKill), full, failedExp)
 	if full != 0 || failedExp != 0 {
@@ -383,53 +377,42 @@ backends:%s`, service, j.OTLPHTTPEndpoint(), stdioBackend().yaml)
 // without losing a span.
 const collectorOutage = 30 * time.Second
 
-// faultServerSpansWindowed is faultServerSpans over the traces that
+// serverSpansIn is serverSpans over the traces that
 // started in [from, to], queried in windows narrow enough that the
 // answer's trace limit never hides one.
-func faultServerSpansWindowed(j *jaeger, service string, from, to time.Time, name string) (map[string]Span, error) {
+func serverSpansIn(j *jaeger, service string, from, to time.Time, name string) (map[string]Span, error) {
 	const step = 5 * time.Second
 	all := map[string]Span{}
 	for w := from; w.Before(to); w = w.Add(step) {
-		body, err := j.queryWindow(service, w, w.Add(step), 5000)
+		spans, traces, err := j.spansIn(service, w, w.Add(step), 5000)
 		if err != nil {
 			return all, err
 		}
-		if body == nil {
-			continue
-		}
-		traces, err := parseOTLPTraces(body)
-		if err != nil {
-			return all, err
-		}
-		var spans []Span
-		for _, tr := range traces {
-			spans = append(spans, tr.Spans...)
-		}
-		if len(traces) >= 5000 {
+		if traces >= 5000 {
 			return all, fmt.Errorf("window %v+%v holds 5000 traces or more: narrow it", w, step)
 		}
-		maps.Copy(all, faultServerSpans(spans, name))
+		maps.Copy(all, serverSpans(spans, name))
 	}
 	return all, nil
 }
 
-// faultConnError reports whether err is a connection the peer refused,
+// isConnError reports whether err is a connection the peer refused,
 // closed or reset — what a client sees when a draining server has closed
 // its listener and its idle connections — as opposed to, say, a timeout.
-func faultConnError(err error) bool {
+func isConnError(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "server closed idle connection")
 }
 
-// faultWaitEchoSpan waits (bounded by jaegerQueryTimeout) until j holds a
+// waitEchoSpan waits (bounded by jaegerQueryTimeout) until j holds a
 // SERVER span "tools/call echo" of service that started at or after since.
-func faultWaitEchoSpan(t *testing.T, j *jaeger, service string, since time.Time, what string) {
+func waitEchoSpan(t *testing.T, j *jaeger, service string, since time.Time, what string) {
 	t.Helper()
 	deadline := time.Now().Add(jaegerQueryTimeout)
 	for {
-		spans, err := faultSpans(j, service, since)
-		if err == nil && len(faultServerSpans(spans, "tools/call echo")) > 0 {
+		spans, err := spansSince(j, service, since)
+		if err == nil && len(serverSpans(spans, "tools/call echo")) > 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -461,25 +444,26 @@ func TestFaultSIGTERMDrain(t *testing.T) {
 		shutdown  = 20 * time.Second // timeouts.shutdown
 	)
 	j := startJaeger(t)
-	service := "mcpgate-e2e-fault-drain-" + randomString(6)
-	// audStart passes the test's environment on, so every telemetry key
-	// an OTEL_* variable could change is pinned in the file.
+	service := "mcpgate-e2e-fault-drain-" + testidp.RandomString(6)
+	// Every telemetry key an OTEL_* variable could change is pinned in the
+	// file (startGatewayEnv also drops the test's OTEL_* variables).
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
-	g := audStart(t, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: "127.0.0.2:0"}
-log: {requests: errors}
-auth: {mode: anonymous}
-timeouts: {shutdown: %s}
+	g := startGatewayConfig(t, nil, gatewayConfig{
+		admin: adminOn,
+		log:   "{requests: errors}",
+		extra: fmt.Sprintf(`timeouts: {shutdown: %s}
 telemetry:
   serviceName: %s
   traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 50ms, sampler: parentbased_always_on, queueSize: 2048}
 audit:
   enabled: true
   sink: %q
-backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml))
+`, shutdown, service, j.OTLPHTTPEndpoint(), sink),
+		backends: []backendSpec{stdioBackend()},
+	}.String())
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	c := faultHTTPClient()
+	c := newStreamClient()
 	defer c.CloseIdleConnections()
 
 	// Completed requests by JSON-RPC id: each must have its audit event.
@@ -487,7 +471,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	var slowSids, loadSids []string
 	for i := range slowCalls + loaders {
 		id := strconv.Itoa(i + 1)
-		sid, _, err := faultInit(c, g.URL, id)
+		sid, _, err := tryInit(c, g.URL, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -502,12 +486,12 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	// Load first, so that requests are certainly arriving at SIGTERM; a
 	// worker stops at its first failure, which from then on is the closed
 	// listener.
-	load := faultStartLoad(g.URL, loadSids, 50*time.Millisecond, true)
+	load := startEchoLoad(g.URL, loadSids, 50*time.Millisecond, true)
 	defer load.finish()
-	streams := make([]*faultStream, slowCalls)
+	streams := make([]*eventStream, slowCalls)
 	for i, sid := range slowSids {
 		id := strconv.Itoa(100 + i)
-		st, err := faultOpenStream(ctx, c, g.URL, sid, faultSlowBody(id, "drain-"+id, slowSecs, slowSecs))
+		st, err := openEventStream(ctx, c, g.URL, sid, slowBody(id, "drain-"+id, slowSecs, slowSecs))
 		if err != nil {
 			t.Fatalf("slow call %s: %v", id, err)
 		}
@@ -515,7 +499,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	}
 	for i, st := range streams {
 		if before, ok := st.waitProgress(20 * time.Second); !ok {
-			t.Fatalf("slow call %d: no progress notification within 20s; got:\n%s", 100+i, faultDescribe(before))
+			t.Fatalf("slow call %d: no progress notification within 20s; got:\n%s", 100+i, describeMsgs(before))
 		}
 	}
 	if load.count() == 0 {
@@ -535,7 +519,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	refused := false
 	var dialErr error
 	for end := time.Now().Add(5 * time.Second); !refused && time.Now().Before(end); {
-		if refused, dialErr = faultRefused(public); !refused {
+		if refused, dialErr = connRefused(public); !refused {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
@@ -564,9 +548,9 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	for i, st := range streams {
 		id := strconv.Itoa(100 + i)
 		msgs, ended := st.rest(shutdown)
-		m, n := faultResponseTo(msgs, id)
+		m, n := responseTo(msgs, id)
 		if !ended || st.err != nil || n != 1 || m.Error != nil || !strings.Contains(string(m.Result), "Long running operation completed") {
-			t.Errorf("slow call %s during the drain: ended %v (%v), want its result; got:\n%s", id, ended, st.err, faultDescribe(msgs))
+			t.Errorf("slow call %s during the drain: ended %v (%v), want its result; got:\n%s", id, ended, st.err, describeMsgs(msgs))
 			continue
 		}
 		completed[id] = "slow call " + id
@@ -585,7 +569,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	if err := g.stop(); err != nil {
 		t.Fatalf("mcpgate did not exit with status 0: %v", err)
 	}
-	if refused, err := faultRefused(public); !refused {
+	if refused, err := connRefused(public); !refused {
 		t.Errorf("after the exit, connections to %s are not refused: %v", public, err)
 	}
 
@@ -594,7 +578,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	results := load.finish()
 	late := 0
 	for _, r := range results {
-		var bad *faultBadReply
+		var bad *badReply
 		switch {
 		case r.err == nil:
 			completed[r.id] = "echo " + r.id
@@ -602,7 +586,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 			t.Errorf("echo %s failed before SIGTERM: %v", r.id, r.err)
 		case errors.As(r.err, &bad):
 			t.Errorf("echo %s got an answer other than its result during the drain (docs: new connections are refused, requests in flight finish): %v", r.id, r.err)
-		case !faultConnError(r.err):
+		case !isConnError(r.err):
 			t.Errorf("echo %s failed during the drain other than by its connection (refused, closed or reset): %v", r.id, r.err)
 		default:
 			late++
@@ -612,9 +596,9 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 
 	// Every completed request: one audit event, success, and its SERVER
 	// span in Jaeger.
-	events, _ := audRead(t, sink)
-	byID := audByID(t, events)
-	var mine []audEvent
+	events, _ := readAuditLog(t, sink)
+	byID := eventsByID(t, events)
+	var mine []auditEvent
 	for id, what := range completed {
 		e, ok := byID[id]
 		if !ok {
@@ -628,7 +612,7 @@ backends:%s`, shutdown, service, j.OTLPHTTPEndpoint(), sink, stdioBackend().yaml
 	}
 	deadline := time.Now().Add(jaegerQueryTimeout)
 	for {
-		spans, err := faultSpans(j, service, termAt.Add(-10*time.Minute))
+		spans, err := spansSince(j, service, termAt.Add(-10*time.Minute))
 		byID := map[string]Span{}
 		for _, s := range spans {
 			byID[s.SpanID] = s

@@ -31,8 +31,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +38,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // The limits and timeouts the hostile gateway runs with: small, so that the
@@ -147,24 +149,20 @@ func (rec *hostileRecorder) containing(s string) []hostileSeen {
 // and the gateway, and opens a session for A and one for B.
 func hostileStart(t *testing.T) *hostileEnv {
 	t.Helper()
-	iss := newTestIssuer(t)
-	k1 := newIssuerKey(t, "k1")
+	iss := testidp.New(t)
+	k1 := testidp.NewKey(t, "k1", jose.RS256)
 	iss.Publish(k1)
 	e := &hostileEnv{keyA: newAPIKey(t, hostileSubjectA)}
 	e.tokB = iss.Token(k1, hostileSubjectB, nil)
 	e.tokSameA = iss.Token(k1, hostileSubjectA, nil)
 	e.rec = hostileStartRecorder(t, startEverythingHTTP(t))
 
-	port := freeClosedPort(t)
-	e.addr = fmt.Sprintf("127.0.0.1:%d", port)
-	resource := "http://" + e.addr + "/mcp"
-	e.plain = fmt.Sprintf(`Bearer resource_metadata="http://%s/.well-known/oauth-protected-resource/mcp"`, e.addr)
 	// log.level debug: net/http's own error log (a recovered panic, a
 	// superfluous WriteHeader) is logged at debug level.
-	cfg := fmt.Sprintf(`listen: %s
-admin: {listen: ""}
-log: {requests: all, level: debug}
-limits:
+	cfg := gatewayConfig{
+		port: freeClosedPort(t),
+		log:  "{requests: all, level: debug}",
+		extra: fmt.Sprintf(`limits:
   maxBodyBytes: %d
   maxHeaderBytes: %d
   maxBatch: 32
@@ -172,7 +170,18 @@ limits:
 timeouts:
   readHeader: %s
   readBody: %s
-auth:
+`, hostileMaxBody, hostileMaxHeader, hostileReadHeader, hostileReadBody),
+		backends: []backendSpec{{kind: "http", url: e.rec.URL, yaml: fmt.Sprintf(`
+  - name: everything
+    url: %q
+    # Forwarded so that the raw-header probes can check the backend got
+    # the fields exactly as the gateway parsed them.
+    forwardHeaders: [X-Hostile-Lf, X-Hostile-Fold, %s]
+`, e.rec.URL, hostileInjectedHdr)}},
+	}
+	e.addr = fmt.Sprintf("127.0.0.1:%d", cfg.port)
+	e.plain = fmt.Sprintf(`Bearer resource_metadata="http://%s/.well-known/oauth-protected-resource/mcp"`, e.addr)
+	cfg.auth = fmt.Sprintf(`
   mode: [oidc, apiKey]
   resource: %s
   oidc:
@@ -180,19 +189,8 @@ auth:
     audience: mcpgate
     fetchTimeout: 2s
   apiKeys:
-    %s
-backends:
-  - name: everything
-    url: %q
-    # Forwarded so that the raw-header probes can check the backend got
-    # the fields exactly as the gateway parsed them.
-    forwardHeaders: [X-Hostile-Lf, X-Hostile-Fold, %s]
-`, e.addr, hostileMaxBody, hostileMaxHeader, hostileReadHeader, hostileReadBody, resource, iss.URL, e.keyA.Entry, e.rec.URL, hostileInjectedHdr)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.g = startGatewayArgs(t, "serve", "--config", path)
+    %s`, cfg.resource(), iss.URL, e.keyA.Entry)
+	e.g = startGatewayConfig(t, nil, cfg.String())
 	// The OIDC keys are fetched in the background: wait until the gateway
 	// is ready, so that B's first request is not answered 503.
 	eventually(t, 15*time.Second, "the gateway is ready (OIDC keys fetched)", func() bool {
@@ -247,16 +245,7 @@ func hostileDo(t *testing.T, method, target string, body io.Reader, h http.Heade
 		req.Host = host
 		req.Header.Del("Host")
 	}
-	resp, err := rawClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, target, err)
-	}
-	return rawResponse{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	return sendRaw(t, req)
 }
 
 func (e *hostileEnv) initSession(t *testing.T, cred http.Header) string {
@@ -276,11 +265,6 @@ func (e *hostileEnv) initSession(t *testing.T, cred http.Header) string {
 	return sid
 }
 
-// hostileEchoBody is a tools/call of echo with message msg.
-func hostileEchoBody(id int64, msg string) string {
-	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":%q}}}`, id, msg)
-}
-
 // alive is the authenticated good call made after every probe: A calls
 // echo on A's session through the same gateway process, and /healthz
 // answers 200.
@@ -288,7 +272,7 @@ func (e *hostileEnv) alive(t *testing.T) {
 	t.Helper()
 	n := e.seq.Add(1)
 	msg := fmt.Sprintf("hostile-alive-%d", n)
-	r := hostileDo(t, http.MethodPost, e.g.URL, strings.NewReader(hostileEchoBody(700000+n, msg)), hostileMCPHeaders(e.credA(), e.sidA))
+	r := hostileDo(t, http.MethodPost, e.g.URL, strings.NewReader(echoBody(fmt.Sprint(700000+n), msg)), hostileMCPHeaders(e.credA(), e.sidA))
 	if r.status != http.StatusOK || !strings.Contains(r.body, "Echo: "+msg) {
 		t.Errorf("the good call after the probe: status %d, body %s; want 200 with %q", r.status, tail(r.body, 300), "Echo: "+msg)
 	}
@@ -379,7 +363,7 @@ func hostileWithHeader(mod func(e *hostileEnv, h http.Header)) func(e *hostileEn
 }
 
 func hostileBodyCases() []hostileHTTPCase {
-	echo := func(msg string) []byte { return []byte(hostileEchoBody(1, msg)) }
+	echo := func(msg string) []byte { return []byte(echoBody("1", msg)) }
 	oversized := echo(strings.Repeat("a", hostileMaxBody+1024))
 	// 100k '[' inside params: far beyond limits.maxDepth, far below maxBody.
 	deepArrays := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":` +
@@ -575,7 +559,7 @@ func hostileSessionCases() []hostileHTTPCase {
 		notFound(hostileHTTPCase{name: "random session id, DELETE", method: http.MethodDelete, header: asA(random)}),
 		notFound(hostileHTTPCase{name: "B reads A's stream (GET)", method: http.MethodGet, header: onA(credB)}),
 		notFound(hostileHTTPCase{name: "B deletes A's session", method: http.MethodDelete, header: onA(credB)}),
-		notFound(hostileHTTPCase{name: "B calls a tool on A's session", body: []byte(hostileEchoBody(1, "as B")), header: onA(credB)}),
+		notFound(hostileHTTPCase{name: "B calls a tool on A's session", body: []byte(echoBody("1", "as B")), header: onA(credB)}),
 		// Same subject string, other issuer: another principal.
 		notFound(hostileHTTPCase{name: "A's subject from the OIDC issuer reads A's stream", method: http.MethodGet, header: onA(sameSubject)}),
 		notFound(hostileHTTPCase{name: "A's subject from the OIDC issuer posts on A's session", body: ping, header: onA(sameSubject)}),
@@ -620,7 +604,7 @@ func hostileHygieneCases() []hostileHTTPCase {
 	}
 	refused := func(name, marker string, mod func(e *hostileEnv, h http.Header)) hostileHTTPCase {
 		return hostileHTTPCase{
-			name: name, body: []byte(hostileEchoBody(1, marker)), header: hostileWithHeader(mod),
+			name: name, body: []byte(echoBody("1", marker)), header: hostileWithHeader(mod),
 			status: 400, code: -32600, reason: "invalid_request", check: notForwarded(marker),
 		}
 	}
@@ -706,7 +690,7 @@ func hostileHygieneCases() []hostileHTTPCase {
 		{
 			// Item 11: identity headers the old deny-list missed; the
 			// allow-list forwards none of them.
-			name: "identity headers of authenticating proxies", body: []byte(hostileEchoBody(1, "hostile-identity-call")),
+			name: "identity headers of authenticating proxies", body: []byte(echoBody("1", "hostile-identity-call")),
 			header: hostileWithHeader(func(_ *hostileEnv, h http.Header) {
 				for k, v := range identity {
 					h[k] = v
@@ -730,17 +714,17 @@ func hostileHygieneCases() []hostileHTTPCase {
 		{name: "same-origin request on 127.0.0.1", body: ping, header: hostHeaders("127.0.0.1:PORT", "http://127.0.0.1:PORT"), status: 200},
 		{name: "same-origin request on localhost", body: ping, header: hostHeaders("localhost:PORT", "http://localhost:PORT"), status: 200},
 		{
-			name: "rebinding: foreign Host with a matching Origin", body: []byte(hostileEchoBody(1, "hostile-rebind-origin")),
+			name: "rebinding: foreign Host with a matching Origin", body: []byte(echoBody("1", "hostile-rebind-origin")),
 			header: hostHeaders("evil.example.com:PORT", "http://evil.example.com:PORT"),
 			status: 403, code: -32600, reason: "origin_rejected", check: notForwarded("hostile-rebind-origin"),
 		},
 		{
-			name: "rebinding: foreign Host without Origin", body: []byte(hostileEchoBody(1, "hostile-rebind-host")),
+			name: "rebinding: foreign Host without Origin", body: []byte(echoBody("1", "hostile-rebind-host")),
 			header: hostHeaders("evil.example.com:PORT", ""),
 			status: 403, code: -32600, reason: "origin_rejected", check: notForwarded("hostile-rebind-host"),
 		},
 		{
-			name: "cross-origin page on another local port", body: []byte(hostileEchoBody(1, "hostile-cross-port")),
+			name: "cross-origin page on another local port", body: []byte(echoBody("1", "hostile-cross-port")),
 			header: hostHeaders("127.0.0.1:PORT", "http://127.0.0.1:1"),
 			status: 403, code: -32600, reason: "origin_rejected", check: notForwarded("hostile-cross-port"),
 		},
@@ -752,7 +736,7 @@ func hostileHygieneCases() []hostileHTTPCase {
 // trailer reaches the backend.
 func hostileTrailers(t *testing.T, e *hostileEnv) {
 	const msg, marker = "hostile-trailer-call", "hostile-trailer-marker"
-	req, err := http.NewRequest(http.MethodPost, e.g.URL, io.MultiReader(strings.NewReader(hostileEchoBody(1, msg))))
+	req, err := http.NewRequest(http.MethodPost, e.g.URL, io.MultiReader(strings.NewReader(echoBody("1", msg))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -939,7 +923,7 @@ func hostileInjectionCases() []hostileRawCase {
 	inject := func(line string) func(e *hostileEnv, marker string) (string, string) {
 		return func(e *hostileEnv, marker string) (string, string) {
 			l := strings.ReplaceAll(line, "MARKER", marker)
-			return e.rawPost(l+"Connection: close\r\n", hostileEchoBody(1, marker)), marker
+			return e.rawPost(l+"Connection: close\r\n", echoBody("1", marker)), marker
 		}
 	}
 	return []hostileRawCase{
@@ -977,7 +961,7 @@ func hostileInjectionCases() []hostileRawCase {
 		{name: "NUL in a header value", build: inject("X-Hostile-Nul: a\x00" + hostileInjectedHdr + ": MARKER\r\n"), status: 400},
 		{name: "DEL in a header value", build: inject("X-Hostile-Del: a\x7fMARKER\r\n"), status: 400},
 		{name: "CR in the request target", build: func(e *hostileEnv, marker string) (string, string) {
-			return strings.Replace(e.rawPost("Connection: close\r\n", hostileEchoBody(1, marker)), "POST /mcp ", "POST /mcp\r"+marker+" ", 1), marker
+			return strings.Replace(e.rawPost("Connection: close\r\n", echoBody("1", marker)), "POST /mcp ", "POST /mcp\r"+marker+" ", 1), marker
 		}, status: 400},
 		{
 			// RFC 9112 §5.2: a server MUST either reject obs-fold with 400
@@ -1003,10 +987,10 @@ func hostileInjectionCases() []hostileRawCase {
 		},
 		{name: "space between header name and colon", build: inject("X-Hostile-Space : MARKER\r\n"), status: 400},
 		{name: "control byte in the session id", build: func(e *hostileEnv, marker string) (string, string) {
-			return strings.Replace(e.rawPost("Connection: close\r\n", hostileEchoBody(1, marker)), "Mcp-Session-Id: "+e.sidA, "Mcp-Session-Id: \x01"+e.sidA, 1), marker
+			return strings.Replace(e.rawPost("Connection: close\r\n", echoBody("1", marker)), "Mcp-Session-Id: "+e.sidA, "Mcp-Session-Id: \x01"+e.sidA, 1), marker
 		}, status: 400},
 		{name: "DEL in the session id", build: func(e *hostileEnv, marker string) (string, string) {
-			return strings.Replace(e.rawPost("Connection: close\r\n", hostileEchoBody(1, marker)), "Mcp-Session-Id: "+e.sidA, "Mcp-Session-Id: "+e.sidA+"\x7f", 1), marker
+			return strings.Replace(e.rawPost("Connection: close\r\n", echoBody("1", marker)), "Mcp-Session-Id: "+e.sidA, "Mcp-Session-Id: "+e.sidA+"\x7f", 1), marker
 		}, status: 400},
 		{
 			// The limits stage refuses a declared Content-Length over
@@ -1021,7 +1005,7 @@ func hostileInjectionCases() []hostileRawCase {
 			// stage: a plain-text 431.
 			name: "header block over net/http's cap", status: 431,
 			build: func(e *hostileEnv, marker string) (string, string) {
-				return e.rawPost("X-Hostile-Padding: "+strings.Repeat("p", 8*hostileMaxHeader)+"\r\n", hostileEchoBody(1, marker)), marker
+				return e.rawPost("X-Hostile-Padding: "+strings.Repeat("p", 8*hostileMaxHeader)+"\r\n", echoBody("1", marker)), marker
 			},
 		},
 	}
@@ -1030,7 +1014,7 @@ func hostileInjectionCases() []hostileRawCase {
 // hostileSmuggled is a complete second request hidden in the first one's
 // body; it must never be processed.
 func (e *hostileEnv) hostileSmuggled(marker string) string {
-	return e.rawPost("Connection: close\r\n", hostileEchoBody(990001, marker))
+	return e.rawPost("Connection: close\r\n", echoBody(fmt.Sprint(990001), marker))
 }
 
 func hostileSmugglingCases() []hostileRawCase {
@@ -1305,7 +1289,7 @@ type hostileStallCase struct {
 //     own; timeouts.readBody must bound that too: the answer must arrive
 //     and the connection close within the bound.
 func hostileSlowBodies(t *testing.T, e *hostileEnv) {
-	body := hostileEchoBody(1, "slow body "+strings.Repeat("s", 100))
+	body := echoBody("1", "slow body "+strings.Repeat("s", 100))
 	head := func(framing string) string { return e.rawHead(framing + "\r\n") }
 	trickled := []string{head("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")}
 	for _, c := range body {

@@ -1,581 +1,95 @@
 package e2e
 
-// Jaeger harness for the end-to-end trace tests.
-//
-// startJaeger(t) runs a real Jaeger v2 (v1.76.0, an OpenTelemetry Collector
-// distribution) for one test, and Traces reads back what reached it through
-// Jaeger's query API, so a test can assert on spans exactly as a user would
-// see them in Jaeger:
-//
-//	j := startJaeger(t)
-//	// point the exporter at it, e.g. for a gateway process:
-//	//   OTEL_EXPORTER_OTLP_ENDPOINT=<j.OTLPHTTPEndpoint()>  (http/protobuf), or
-//	//   OTEL_EXPORTER_OTLP_ENDPOINT=<j.OTLPGRPCEndpoint()>  with OTEL_EXPORTER_OTLP_PROTOCOL=grpc
-//	// or in-process: otlptracehttp.WithEndpointURL(j.OTLPHTTPEndpoint() + "/v1/traces")
-//	traces := j.Traces("mcpgate", 2) // waits (bounded) until ≥ 2 spans of service mcpgate arrived
-//
-// The binary comes from MCPGATE_JAEGER, which scripts/test.sh sets after
-// building it once into ~/.cache/mcpgate/bin (ensure_jaeger in
-// scripts/lib.sh; the build takes about 11 minutes on a fresh machine). When
-// it is unset or missing, startJaeger FAILS the test — it never skips.
-//
-// Each instance gets its own configuration file in a temporary directory:
-// in-memory storage, an OTLP receiver (gRPC and HTTP) and the query
-// extension (HTTP API and gRPC), each on a free 127.0.0.1 port, a health
-// check extension used to wait for readiness, and no self-telemetry (no
-// metrics listener, no traces of Jaeger's own query service). Nothing
-// listens on anything but loopback. It is stopped (SIGTERM, then SIGKILL)
-// at the test's cleanup.
-//
-// Traces queries the API v3 (/api/v3/traces), which returns the stored spans
-// as OTLP, so kinds, links, status and attribute types survive; the result
-// is flattened into the small Trace/Span types below (attribute values
-// rendered as strings: 42, true, 1.5, ["a","b"]).
-
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
-const (
-	jaegerStartTimeout = 30 * time.Second
-	// jaegerQueryTimeout bounds the wait for spans to become queryable.
-	jaegerQueryTimeout = 30 * time.Second
-)
+// TestJaegerHarness proves the harness: two spans exported from this process
+// over OTLP/HTTP (a SERVER parent and a CLIENT child with a link and an
+// error status) come back from Jaeger's query API with their relation,
+// attributes, link and status.
+func TestJaegerHarness(t *testing.T) {
+	t.Parallel()
+	j := startJaeger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
 
-// jaeger is a running Jaeger instance.
-type jaeger struct {
-	t        *testing.T
-	otlpHTTP string // 127.0.0.1:PORT
-	otlpGRPC string
-	query    string // http://127.0.0.1:PORT
-	Log      *lineBuf
-}
-
-// Trace is one trace as Jaeger stores it.
-type Trace struct {
-	TraceID string // 32 hex digits
-	Spans   []Span
-}
-
-// Span is one span, flattened from OTLP.
-type Span struct {
-	TraceID      string
-	SpanID       string // 16 hex digits
-	ParentSpanID string // "" for a root span
-	Name         string
-	Kind         string // "internal", "server", "client", "producer", "consumer" or "unspecified"
-	Service      string // the resource's service.name
-	Scope        string // instrumentation scope name
-	Attributes   map[string]string
-	Resource     map[string]string
-	Links        []Link
-	Events       []string // event names
-	StatusCode   string   // "unset", "ok" or "error"
-	StatusMsg    string
-	Start, End   time.Time
-}
-
-// Link is a span link.
-type Link struct {
-	TraceID, SpanID string
-	Attributes      map[string]string
-}
-
-// Span returns the span of t named name, failing the test when there is not
-// exactly one.
-func (tr Trace) Span(t *testing.T, name string) Span {
-	t.Helper()
-	var found []Span
-	for _, s := range tr.Spans {
-		if s.Name == name {
-			found = append(found, s)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("trace %s has %d spans named %q; spans: %v", tr.TraceID, len(found), name, tr.names())
-	}
-	return found[0]
-}
-
-func (tr Trace) names() []string {
-	var n []string
-	for _, s := range tr.Spans {
-		n = append(n, s.Name)
-	}
-	return n
-}
-
-// jaegerBinary returns MCPGATE_JAEGER, or the binary scripts/test.sh
-// builds into the cache when the variable is unset, failing the test when
-// neither is usable.
-func jaegerBinary(t *testing.T) string {
-	t.Helper()
-	const how = "run the tests with scripts/test.sh (it builds Jaeger once and sets MCPGATE_JAEGER), " +
-		"or build it yourself: (cd tools/jaeger && go build -o ~/.cache/mcpgate/bin/jaeger-v1.76.0 github.com/jaegertracing/jaeger/cmd/jaeger) " +
-		"and export MCPGATE_JAEGER=~/.cache/mcpgate/bin/jaeger-v1.76.0"
-	bin := os.Getenv("MCPGATE_JAEGER")
-	if bin == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Fatalf("MCPGATE_JAEGER is not set and there is no home directory: the trace tests need a Jaeger binary; %s", how)
-		}
-		bin = filepath.Join(home, ".cache", "mcpgate", "bin", "jaeger-v1.76.0")
-	}
-	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("MCPGATE_JAEGER=%s is not an executable file (%v); %s", bin, err, how)
-	}
-	return bin
-}
-
-const jaegerConfig = `service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: []
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  healthcheckv2:
-    use_v2: true
-    http:
-      endpoint: 127.0.0.1:%d
-  jaeger_storage:
-    backends:
-      memstore:
-        memory:
-          max_traces: 100000
-  jaeger_query:
-    enable_tracing: false
-    storage:
-      traces: memstore
-    http:
-      endpoint: 127.0.0.1:%d
-    grpc:
-      endpoint: 127.0.0.1:%d
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:%d
-      http:
-        endpoint: 127.0.0.1:%d
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: memstore
-`
-
-// startJaeger starts Jaeger and waits until it is healthy and its query API
-// answers. The ports are picked free just before the start; a start that
-// loses a port to another process is retried.
-func startJaeger(t *testing.T) *jaeger {
-	t.Helper()
-	bin := jaegerBinary(t)
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		j, err := tryStartJaeger(t, bin)
-		if err == nil {
-			return j
-		}
-		lastErr = err
-	}
-	t.Fatal(lastErr)
-	return nil
-}
-
-func tryStartJaeger(t *testing.T, bin string) (*jaeger, error) {
-	t.Helper()
-	health, qHTTP, qGRPC, oGRPC, oHTTP := freeClosedPort(t), freeClosedPort(t), freeClosedPort(t), freeClosedPort(t), freeClosedPort(t)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "jaeger.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, jaegerConfig, health, qHTTP, qGRPC, oGRPC, oHTTP), 0o600); err != nil {
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(j.OTLPHTTPEndpoint()+"/v1/traces"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	j := &jaeger{
-		t:        t,
-		otlpHTTP: fmt.Sprintf("127.0.0.1:%d", oHTTP),
-		otlpGRPC: fmt.Sprintf("127.0.0.1:%d", oGRPC),
-		query:    fmt.Sprintf("http://127.0.0.1:%d", qHTTP),
-		Log:      newLineBuf(),
-	}
-	cmd := exec.Command(bin, "--config", "file:"+cfgPath)
-	cmd.Dir = dir
-	cmd.Stdout = io.Discard
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	pumped := make(chan struct{})
-	go pump(stderr, j.Log, pumped)
-	waited := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() { <-pumped; waited <- cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-
-	healthURL := fmt.Sprintf("http://127.0.0.1:%d/status", health)
-	deadline := time.Now().Add(jaegerStartTimeout)
-	for {
-		select {
-		case <-exited:
-			return nil, fmt.Errorf("jaeger exited during start-up:\n%s", tail(j.Log.String(), 4000))
-		default:
-		}
-		if j.ready(healthURL) {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("jaeger was not ready within %v:\n%s", jaegerStartTimeout, tail(j.Log.String(), 4000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("jaeger log:\n%s", tail(j.Log.String(), 4000))
-		}
-	})
-	return j, nil
-}
-
-// ready: the health check reports healthy and the query API answers.
-func (j *jaeger) ready(healthURL string) bool {
-	c := &http.Client{Timeout: time.Second}
-	resp, err := c.Get(healthURL)
-	if err != nil {
-		return false
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"healthy":true`)) {
-		return false
-	}
-	resp, err = c.Get(j.query + "/api/v3/services")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// OTLPHTTPEndpoint is the base URL of the OTLP/HTTP receiver,
-// http://127.0.0.1:PORT: a value for OTEL_EXPORTER_OTLP_ENDPOINT (the
-// exporters append /v1/traces); otlptracehttp.WithEndpointURL wants
-// OTLPHTTPEndpoint()+"/v1/traces".
-func (j *jaeger) OTLPHTTPEndpoint() string { return "http://" + j.otlpHTTP }
-
-// OTLPGRPCEndpoint is the OTLP/gRPC receiver as http://127.0.0.1:PORT: a
-// value for OTEL_EXPORTER_OTLP_ENDPOINT with OTEL_EXPORTER_OTLP_PROTOCOL=grpc
-// (the http scheme means no TLS); otlptracegrpc.WithEndpoint wants the
-// host:port of OTLPGRPCAddr with WithInsecure.
-func (j *jaeger) OTLPGRPCEndpoint() string { return "http://" + j.otlpGRPC }
-
-// OTLPGRPCAddr is the OTLP/gRPC receiver's 127.0.0.1:PORT.
-func (j *jaeger) OTLPGRPCAddr() string { return j.otlpGRPC }
-
-// QueryURL is the base URL of Jaeger's HTTP query API (and UI).
-func (j *jaeger) QueryURL() string { return j.query }
-
-// Traces returns the traces of service (by resource service.name) stored
-// in the last hour, polling until they hold at least minSpans spans in
-// total; it fails the test when they do not within jaegerQueryTimeout.
-// Spans are sorted by start time within a trace, traces by their first
-// span's start.
-func (j *jaeger) Traces(service string, minSpans int) []Trace {
-	j.t.Helper()
-	deadline := time.Now().Add(jaegerQueryTimeout)
-	var (
-		got     []Trace
-		n       int
-		lastErr error
+	service := "e2e-harness-" + testidp.RandomString(6)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSyncer(exp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
 	)
-	for {
-		got, lastErr = j.queryTraces(service)
-		n = 0
-		for _, tr := range got {
-			n += len(tr.Spans)
-		}
-		if lastErr == nil && n >= minSpans {
-			return got
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	j.t.Fatalf("jaeger: %d span(s) of service %q after %v, want at least %d (last error: %v)",
-		n, service, jaegerQueryTimeout, minSpans, lastErr)
-	return nil
-}
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("e2e/harness")
 
-// queryTraces makes one API v3 query. No traces yet is not an error.
-func (j *jaeger) queryTraces(service string) ([]Trace, error) {
-	body, err := j.queryRaw(service)
-	if err != nil || body == nil {
-		return nil, err
+	linked := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+		SpanID:     trace.SpanID{0xbb, 1, 2, 3, 4, 5, 6, 7},
+		TraceFlags: trace.FlagsSampled,
+		Remote:     true,
+	})
+	pctx, parent := tracer.Start(ctx, "tools/call echo", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("mcp.method.name", "tools/call"), attribute.Int("rpc.response.status_code", 200), attribute.Bool("e2e.flag", true)))
+	_, child := tracer.Start(pctx, "backend call", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithLinks(trace.Link{SpanContext: linked, Attributes: []attribute.KeyValue{attribute.String("link.why", "ambient http span")}}),
+		trace.WithAttributes(attribute.StringSlice("e2e.list", []string{"a", "b"})))
+	child.SetStatus(codes.Error, "tool failed")
+	time.Sleep(time.Millisecond)
+	child.End()
+	parent.End()
+	if err := tp.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
 	}
-	return parseOTLPTraces(body)
-}
 
-// queryRaw makes one API v3 query and returns Jaeger's answer unparsed
-// (OTLP JSON), for tests that search all of it; nil, nil while nothing is
-// stored.
-func (j *jaeger) queryRaw(service string) ([]byte, error) {
-	return j.querySince(service, time.Now().Add(-time.Hour), 1000)
-}
-
-// querySince is queryRaw for the traces of service that started at or
-// after since, at most limit of them: a narrow window keeps the answer's
-// trace limit from hiding recent spans behind older ones.
-func (j *jaeger) querySince(service string, since time.Time, limit int) ([]byte, error) {
-	return j.queryWindow(service, since, time.Now().Add(time.Minute), limit)
-}
-
-// queryWindow is querySince for the traces that started in [from, to].
-func (j *jaeger) queryWindow(service string, from, to time.Time, limit int) ([]byte, error) {
-	q := url.Values{
-		"query.service_name":   {service},
-		"query.start_time_min": {from.UTC().Format(time.RFC3339Nano)},
-		"query.start_time_max": {to.UTC().Format(time.RFC3339Nano)},
-		"query.num_traces":     {strconv.Itoa(limit)},
+	traces := j.Traces(service, 2)
+	if len(traces) != 1 {
+		t.Fatalf("got %d traces, want 1: %+v", len(traces), traces)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.query+"/api/v3/traces?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
+	tr := traces[0]
+	if want := parent.SpanContext().TraceID().String(); tr.TraceID != want {
+		t.Errorf("trace id %s, want %s", tr.TraceID, want)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
+	p := tr.Span(t, "tools/call echo")
+	c := tr.Span(t, "backend call")
+	if p.SpanID != parent.SpanContext().SpanID().String() || p.ParentSpanID != "" || p.Kind != "server" || p.Service != service || p.Scope != "e2e/harness" {
+		t.Errorf("parent span: %+v", p)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
+	if p.Attributes["mcp.method.name"] != "tools/call" || p.Attributes["rpc.response.status_code"] != "200" || p.Attributes["e2e.flag"] != "true" {
+		t.Errorf("parent attributes: %v", p.Attributes)
 	}
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, nil // "trace not found": nothing stored yet
+	if p.StatusCode != "unset" {
+		t.Errorf("parent status %q, want unset", p.StatusCode)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/v3/traces: %d %s", resp.StatusCode, tail(string(body), 500))
+	if c.SpanID != child.SpanContext().SpanID().String() || c.ParentSpanID != p.SpanID || c.Kind != "client" {
+		t.Errorf("child span: id %s parent %s kind %s; want id %s parent %s kind client",
+			c.SpanID, c.ParentSpanID, c.Kind, child.SpanContext().SpanID(), p.SpanID)
 	}
-	return body, nil
-}
-
-// otlpDoc is the API v3 answer: OTLP JSON (ExportTraceServiceRequest
-// shape) under "result".
-type otlpDoc struct {
-	Result struct {
-		ResourceSpans []struct {
-			Resource struct {
-				Attributes []otlpKV `json:"attributes"`
-			} `json:"resource"`
-			ScopeSpans []struct {
-				Scope struct {
-					Name string `json:"name"`
-				} `json:"scope"`
-				Spans []struct {
-					TraceID           string          `json:"traceId"`
-					SpanID            string          `json:"spanId"`
-					ParentSpanID      string          `json:"parentSpanId"`
-					Name              string          `json:"name"`
-					Kind              json.RawMessage `json:"kind"`
-					StartTimeUnixNano json.RawMessage `json:"startTimeUnixNano"`
-					EndTimeUnixNano   json.RawMessage `json:"endTimeUnixNano"`
-					Attributes        []otlpKV        `json:"attributes"`
-					Events            []struct {
-						Name string `json:"name"`
-					} `json:"events"`
-					Links []struct {
-						TraceID    string   `json:"traceId"`
-						SpanID     string   `json:"spanId"`
-						Attributes []otlpKV `json:"attributes"`
-					} `json:"links"`
-					Status struct {
-						Code    json.RawMessage `json:"code"`
-						Message string          `json:"message"`
-					} `json:"status"`
-				} `json:"spans"`
-			} `json:"scopeSpans"`
-		} `json:"resourceSpans"`
-	} `json:"result"`
-}
-
-type otlpKV struct {
-	Key   string    `json:"key"`
-	Value otlpValue `json:"value"`
-}
-
-type otlpValue struct {
-	Str    *string         `json:"stringValue"`
-	Bool   *bool           `json:"boolValue"`
-	Int    json.RawMessage `json:"intValue"` // a string or a number
-	Double *float64        `json:"doubleValue"`
-	Array  *struct {
-		Values []otlpValue `json:"values"`
-	} `json:"arrayValue"`
-	Bytes *string `json:"bytesValue"`
-}
-
-func (v otlpValue) text() string {
-	switch {
-	case v.Str != nil:
-		return *v.Str
-	case v.Bool != nil:
-		return strconv.FormatBool(*v.Bool)
-	case v.Int != nil:
-		return strings.Trim(string(v.Int), `"`)
-	case v.Double != nil:
-		return strconv.FormatFloat(*v.Double, 'g', -1, 64)
-	case v.Array != nil:
-		parts := make([]string, len(v.Array.Values))
-		for i, e := range v.Array.Values {
-			parts[i] = strconv.Quote(e.text())
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	case v.Bytes != nil:
-		return *v.Bytes
+	if c.Attributes["e2e.list"] != `["a","b"]` {
+		t.Errorf("child attribute e2e.list = %q", c.Attributes["e2e.list"])
 	}
-	return ""
-}
-
-func kvMap(kvs []otlpKV) map[string]string {
-	m := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
-		m[kv.Key] = kv.Value.text()
+	if c.StatusCode != "error" || c.StatusMsg != "tool failed" {
+		t.Errorf("child status %q %q, want error \"tool failed\"", c.StatusCode, c.StatusMsg)
 	}
-	return m
-}
-
-// enumName reads an OTLP enum written as a number or as its proto name.
-func enumName(raw json.RawMessage, names []string, prefix string) string {
-	s := strings.Trim(string(raw), `"`)
-	if s == "" {
-		s = "0"
+	if len(c.Links) != 1 || c.Links[0].TraceID != linked.TraceID().String() || c.Links[0].SpanID != linked.SpanID().String() ||
+		c.Links[0].Attributes["link.why"] != "ambient http span" {
+		t.Errorf("child links: %+v, want one to %s/%s with link.why", c.Links, linked.TraceID(), linked.SpanID())
 	}
-	if n, err := strconv.Atoi(s); err == nil {
-		if n >= 0 && n < len(names) {
-			return names[n]
-		}
-		return s
+	if len(p.Links) != 0 {
+		t.Errorf("parent links: %+v, want none", p.Links)
 	}
-	return strings.ToLower(strings.TrimPrefix(s, prefix))
-}
-
-var (
-	spanKinds   = []string{"unspecified", "internal", "server", "client", "producer", "consumer"}
-	statusCodes = []string{"unset", "ok", "error"}
-)
-
-func unixNanos(raw json.RawMessage) time.Time {
-	n, err := strconv.ParseInt(strings.Trim(string(raw), `"`), 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-// normID renders a trace or span id as lower-case hex (the API writes hex;
-// base64, the proto3 JSON default for bytes, is decoded too).
-func normID(s string, size int) string {
-	if len(s) == 2*size {
-		return strings.ToLower(s)
-	}
-	if s == "" {
-		return ""
-	}
-	var b []byte
-	if err := json.Unmarshal([]byte(strconv.Quote(s)), &b); err == nil && len(b) == size {
-		return fmt.Sprintf("%x", b)
-	}
-	return s
-}
-
-func parseOTLPTraces(body []byte) ([]Trace, error) {
-	// Jaeger may stream several JSON documents (one per chunk of results).
-	dec := json.NewDecoder(bytes.NewReader(body))
-	byID := map[string]*Trace{}
-	var order []string
-	for {
-		var doc otlpDoc
-		if err := dec.Decode(&doc); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("decoding /api/v3/traces: %w: %s", err, tail(string(body), 500))
-		}
-		for _, rs := range doc.Result.ResourceSpans {
-			res := kvMap(rs.Resource.Attributes)
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					sp := Span{
-						TraceID:      normID(s.TraceID, 16),
-						SpanID:       normID(s.SpanID, 8),
-						ParentSpanID: normID(s.ParentSpanID, 8),
-						Name:         s.Name,
-						Kind:         enumName(s.Kind, spanKinds, "SPAN_KIND_"),
-						Service:      res["service.name"],
-						Scope:        ss.Scope.Name,
-						Attributes:   kvMap(s.Attributes),
-						Resource:     res,
-						StatusCode:   enumName(s.Status.Code, statusCodes, "STATUS_CODE_"),
-						StatusMsg:    s.Status.Message,
-						Start:        unixNanos(s.StartTimeUnixNano),
-						End:          unixNanos(s.EndTimeUnixNano),
-					}
-					for _, l := range s.Links {
-						sp.Links = append(sp.Links, Link{TraceID: normID(l.TraceID, 16), SpanID: normID(l.SpanID, 8), Attributes: kvMap(l.Attributes)})
-					}
-					for _, e := range s.Events {
-						sp.Events = append(sp.Events, e.Name)
-					}
-					tr := byID[sp.TraceID]
-					if tr == nil {
-						tr = &Trace{TraceID: sp.TraceID}
-						byID[sp.TraceID] = tr
-						order = append(order, sp.TraceID)
-					}
-					tr.Spans = append(tr.Spans, sp)
-				}
-			}
-		}
-	}
-	out := make([]Trace, 0, len(order))
-	for _, id := range order {
-		tr := *byID[id]
-		slices.SortStableFunc(tr.Spans, func(a, b Span) int { return a.Start.Compare(b.Start) })
-		out = append(out, tr)
-	}
-	slices.SortStableFunc(out, func(a, b Trace) int { return a.Spans[0].Start.Compare(b.Spans[0].Start) })
-	return out, nil
 }

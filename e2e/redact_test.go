@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // TestAggregateSecretsRedacted reproduces issue 13 item 10: an aggregating
@@ -23,24 +25,22 @@ import (
 func TestAggregateSecretsRedacted(t *testing.T) {
 	t.Parallel()
 	gob := startGoBackend(t)
-	secret := "e2e-agg-key-" + randomString(12)
+	secret := "e2e-agg-key-" + testidp.RandomString(12)
 	sink := filepath.Join(t.TempDir(), "audit.jsonl")
-	port := freeClosedPort(t)
 	dead := freeClosedPort(t) // nothing listens there
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: "127.0.0.2:0"}
-log: {requests: all}
-auth: {mode: anonymous}
-aggregate: {prefix: false}
-audit: {enabled: true, sink: %q}
-backends:
+	cfg := gatewayConfig{
+		port:  freeClosedPort(t),
+		admin: adminOn,
+		extra: fmt.Sprintf("aggregate: {prefix: false}\naudit: {enabled: true, sink: %q}\n", sink),
+		backends: []backendSpec{{kind: "http", yaml: fmt.Sprintf(`
   - name: gob
     url: "%s?api_key=${env:E2E_AGG_API_KEY}"
   - name: vault
     url: "http://127.0.0.1:%d/mcp?api_key=${env:E2E_AGG_API_KEY}"
     headers: {Authorization: "Bearer ${env:E2E_AGG_API_KEY}"}
-`, port, sink, gob.URL(), dead)
-	g := audStart(t, cfg, "E2E_AGG_API_KEY="+secret)
+`, gob.URL(), dead)}},
+	}.String()
+	g := startGatewayConfig(t, []string{"E2E_AGG_API_KEY=" + secret}, cfg)
 	const ref = "api_key=${env:E2E_AGG_API_KEY}"
 
 	// The start-up probe has failed by now ("mcpgate serving" comes after
@@ -52,8 +52,8 @@ backends:
 	}
 
 	// A client session: vault's connection fails, gob's tools are served.
-	sid := audInit(t, g.URL, 1, "e2e-redact", nil)
-	res := audPost(t, g.URL, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, nil).result(t, "tools/list")
+	sid := openSession(t, g.URL, 1, "e2e-redact", nil)
+	res := postMCP(t, g.URL, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, nil).result(t, "tools/list")
 	if !strings.Contains(fmt.Sprint(res), "greet") {
 		t.Errorf("tools/list without gob's greet: %v", res)
 	}
@@ -67,7 +67,7 @@ backends:
 	// quotes gob's URL) is logged, and the call's record, span and audit
 	// event are written.
 	gob.stop()
-	if r := audPost(t, g.URL, sid, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"greet","arguments":{"name":"x"}}}`, nil); r.msg["error"] == nil {
+	if r := postMCP(t, g.URL, sid, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"greet","arguments":{"name":"x"}}}`, nil); r.msg["error"] == nil {
 		t.Errorf("tools/call greet with gob down: status %d, body %s; want a JSON-RPC error", r.status, r.body)
 	}
 	if _, ok := g.Log.waitFor(10*time.Second, func(l string) bool {

@@ -97,7 +97,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	backend := soakStartBackend(t)
-	sink := soakStartOTLPSink(t)
+	sink := startTraceSink(t)
 	keys := []apiKey{newAPIKey(t, "soak-alice"), newAPIKey(t, "soak-bob")}
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	g := soakStartGateway(t, backend.URL(), sink.URL(), auditPath, keys)
@@ -280,98 +280,26 @@ func soakStartBackend(t *testing.T) *soakBackend {
 	return b
 }
 
-// soakSink is an OTLP/HTTP receiver that discards everything (as
-// bench/otlpsink): the gateway pays the whole cost of tracing, and no trace
-// store runs on the machine. It closes every connection after its response,
-// so that no idle exporter connection is counted in the gateway's
-// goroutines at one measurement and not at the other.
-type soakSink struct {
-	srv             *http.Server
-	addr            string
-	requests, bytes atomic.Int64
-}
-
-func (s *soakSink) URL() string { return "http://" + s.addr }
-
-// waitQuiet waits (bounded) until no export has arrived for twice the
-// gateway's traces.batchTimeout (1s): the spans of the last requests have
-// then left the gateway's span queue, whose contents (up to 2048 spans, a
-// few MiB) would otherwise make the heap figure depend on when it is read.
-func (s *soakSink) waitQuiet(t *testing.T) {
-	t.Helper()
-	const quiet = 2 * time.Second
-	deadline := time.Now().Add(soakSettle + quiet)
-	last, since := s.requests.Load(), time.Now()
-	for time.Since(since) < quiet {
-		if time.Now().After(deadline) {
-			t.Logf("the gateway still exported spans %v after the load ended", soakSettle)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-		if n := s.requests.Load(); n != last {
-			last, since = n, time.Now()
-		}
-	}
-}
-
-func soakStartOTLPSink(t *testing.T) *soakSink {
-	t.Helper()
-	s := &soakSink{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		s.requests.Add(1)
-		s.bytes.Add(n)
-		// Zero bytes are an empty ExportTraceServiceResponse: all accepted.
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	s.srv.SetKeepAlivesEnabled(false)
-	go func() { _ = s.srv.Serve(l) }()
-	t.Cleanup(func() { _ = s.srv.Close() })
-	return s
-}
-
 // soakStartGateway starts mcpgate with the configuration an operator would
 // run: API keys, the audit log, tracing, metrics and pprof on a loopback
 // admin listener, request lines only for errors (the default).
 func soakStartGateway(t *testing.T, backendURL, otlpURL, auditPath string, keys []apiKey) *gateway {
 	t.Helper()
-	port := freeClosedPort(t)
-	var entries strings.Builder
-	for _, k := range keys {
-		entries.WriteString("    " + k.Entry + "\n")
-	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-admin: {listen: "127.0.0.1:0", pprof: true}
-auth:
-  mode: apiKey
-  resource: http://127.0.0.1:%d/mcp
-  apiKeys:
-%saudit: {enabled: true, sink: %q}
+	c := gatewayConfig{
+		port:  freeClosedPort(t),
+		admin: `{listen: "127.0.0.1:0", pprof: true}`,
+		log:   "{requests: errors}",
+		extra: fmt.Sprintf(`audit: {enabled: true, sink: %q}
 telemetry:
   serviceName: mcpgate-soak
   traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, sampler: always_on, batchTimeout: 1s}
   metrics: {exporter: prometheus}
-log: {requests: errors}
-backends:
-  - name: soak
-    url: %q
-`, port, port, entries.String(), auditPath, otlpURL, backendURL)
-	path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+`, auditPath, otlpURL),
+		backends: []backendSpec{{kind: "http", url: backendURL, yaml: fmt.Sprintf("\n  - name: soak\n    url: %q\n", backendURL)}},
 	}
-	g, err := startGatewayEnv(t, nil, "serve", "--config", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c.auth = fmt.Sprintf("\n  mode: apiKey\n  resource: %s\n  apiKeys:\n%s", c.resource(), strings.TrimSuffix(apiKeyEntries(keys), "\n"))
+	cfg := c.String()
+	g := startGatewayConfig(t, nil, cfg)
 	if g.Admin == "" {
 		t.Fatalf("the gateway reported no admin listener; config:\n%s", cfg)
 	}
@@ -581,10 +509,8 @@ type soakSession struct {
 	failed int
 }
 
-const soakProtocol = "2025-06-18"
-
 func (s *soakSession) handshake(ctx context.Context) error {
-	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + soakProtocol +
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + sessionProto +
 		`","capabilities":{},"clientInfo":{"name":"e2e-soak","version":"1"}}}`
 	status, hdr, b, err := s.do(ctx, http.MethodPost, body)
 	if err != nil {
@@ -600,8 +526,8 @@ func (s *soakSession) handshake(ctx context.Context) error {
 	if err := soakCheck(hdr, b, 1, &res); err != nil {
 		return fmt.Errorf("initialize: %w", err)
 	}
-	if res.ProtocolVersion != soakProtocol {
-		return fmt.Errorf("initialize: protocol version %q, want %q", res.ProtocolVersion, soakProtocol)
+	if res.ProtocolVersion != sessionProto {
+		return fmt.Errorf("initialize: protocol version %q, want %q", res.ProtocolVersion, sessionProto)
 	}
 	status, _, b, err = s.do(ctx, http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	if err != nil {
@@ -739,7 +665,7 @@ func (s *soakSession) do(ctx context.Context, method, body string) (int, http.He
 	req.Header.Set("X-API-Key", s.key)
 	if s.sid != "" {
 		req.Header.Set("Mcp-Session-Id", s.sid)
-		req.Header.Set("Mcp-Protocol-Version", soakProtocol)
+		req.Header.Set("Mcp-Protocol-Version", sessionProto)
 	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
@@ -763,15 +689,7 @@ func (f *soakFailure) Error() string { return f.kind + ": " + f.msg }
 func soakCheck(hdr http.Header, body []byte, id int, out any) error {
 	docs := rawResponse{header: hdr, body: string(body)}.jsonDocs()
 	for _, doc := range docs {
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var m rpcMsg
 		if err := json.Unmarshal([]byte(doc), &m); err != nil {
 			return &soakFailure{"wrong-result", fmt.Sprintf("not JSON-RPC (%v): %s", err, tail(doc, 300))}
 		}
@@ -810,7 +728,7 @@ func soakCheck(hdr http.Header, body []byte, id int, out any) error {
 //
 // It also checks that every DELETE reached the backend (the backend must
 // have no session left), and waits for the gateway's span exports to stop.
-func soakQuiesce(t *testing.T, client *http.Client, b *soakBackend, sink *soakSink) {
+func soakQuiesce(t *testing.T, client *http.Client, b *soakBackend, sink *traceSink) {
 	t.Helper()
 	client.CloseIdleConnections()
 	b.closeIdleConns()
@@ -823,7 +741,7 @@ func soakQuiesce(t *testing.T, client *http.Client, b *soakBackend, sink *soakSi
 	if n != 0 {
 		t.Errorf("the backend still has %d MCP session(s) %v after every session was DELETEd through the gateway", n, soakSettle)
 	}
-	sink.waitQuiet(t)
+	sink.waitQuiet(t, soakSettle)
 }
 
 var soakGoroutineRe = regexp.MustCompile(`^goroutine profile: total (\d+)`)

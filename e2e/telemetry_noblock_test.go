@@ -2,53 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// startBlackHole listens on 127.0.0.1 and accepts connections that it never
-// reads from nor answers (an OTLP collector that hangs). It returns the
-// base URL.
-func startBlackHole(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		done  = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
 
 // TestTelemetryNeverBlocks: a gateway whose OTLP trace endpoint hangs, and
 // one whose endpoint refuses connections, serve 50 sequential tools/call
@@ -71,7 +29,7 @@ func TestTelemetryNeverBlocks(t *testing.T) {
 			// retried: the queue (10 spans) fills and later spans are
 			// dropped and counted.
 			name:     "black-hole",
-			endpoint: startBlackHole,
+			endpoint: func(t *testing.T) string { return startBlackhole(t).URL() },
 			env:      []string{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=1000", "OTEL_BSP_EXPORT_TIMEOUT=2000"},
 			queue:    10,
 			dropType: "queue_full",
@@ -94,35 +52,27 @@ func TestTelemetryNeverBlocks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			began := time.Now()
-			cfg := fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: "127.0.0.2:0"}
-log: {requests: all}
-auth: {mode: anonymous}
-telemetry:
+			g := startGatewayConfig(t, c.env, gatewayConfig{
+				admin: adminOn,
+				extra: fmt.Sprintf(`telemetry:
   serviceName: noblock-%s
   traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 20ms, queueSize: %d}
   metrics: {exporter: prometheus}
-backends:%s`, c.name, c.endpoint(t), c.queue, stdioBackend().yaml)
-			path := filepath.Join(t.TempDir(), "mcpgate.yaml")
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			g, err := startGatewayEnv(t, c.env, "serve", "--config", path)
-			if err != nil {
-				t.Fatal(err)
-			}
+`, c.name, c.endpoint(t), c.queue),
+				backends: []backendSpec{stdioBackend()},
+			}.String())
 			const timeout = 30 * time.Second // per request
-			status, sid, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-noblock","version":"1"}}}`, timeout)
+			status, sid, body, err := tryPost(g.URL, "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-noblock","version":"1"}}}`, timeout)
 			if err != nil || status != http.StatusOK || sid == "" {
 				t.Fatalf("initialize: %d %q %v %s", status, sid, err, tail(body, 300))
 			}
-			if status, _, body, err := attrPost(g.URL, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, timeout); err != nil || status != http.StatusAccepted {
+			if status, _, body, err := tryPost(g.URL, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, timeout); err != nil || status != http.StatusAccepted {
 				t.Fatalf("notifications/initialized: %d %v %s", status, err, tail(body, 300))
 			}
 			ok := 0
 			for i := 1; i <= calls; i++ {
 				msg := fmt.Sprintf("noblock-%d", i)
-				status, _, body, err := attrPost(g.URL, sid,
+				status, _, body, err := tryPost(g.URL, sid,
 					fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":%q}}}`, i, msg), timeout)
 				if err != nil || status != http.StatusOK || !strings.Contains(body, msg) || strings.Contains(body, `"error"`) {
 					t.Errorf("tools/call %d: %d %v %s", i, status, err, tail(body, 300))
@@ -151,7 +101,7 @@ backends:%s`, c.name, c.endpoint(t), c.queue, stdioBackend().yaml)
 			if resp.StatusCode != http.StatusOK {
 				t.Errorf("/readyz: %d", resp.StatusCode)
 			}
-			if status, sid2, body, err := attrPost(g.URL, "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-noblock","version":"1"}}}`, timeout); err != nil || status != http.StatusOK || sid2 == "" {
+			if status, sid2, body, err := tryPost(g.URL, "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-noblock","version":"1"}}}`, timeout); err != nil || status != http.StatusOK || sid2 == "" {
 				t.Errorf("a new session after the calls: %d %v %s", status, err, tail(body, 300))
 			}
 
@@ -162,10 +112,10 @@ backends:%s`, c.name, c.endpoint(t), c.queue, stdioBackend().yaml)
 				if text, _, err = scrapeOpenMetrics(g.Admin); err != nil {
 					return false
 				}
-				v, _ := attrPromSample(text, "mcpgate_telemetry_dropped_total", `error_type="`+c.dropType+`"`, `mcpgate_telemetry_signal="spans"`)
+				v, _ := promSample(text, "mcpgate_telemetry_dropped_total", `error_type="`+c.dropType+`"`, `mcpgate_telemetry_signal="spans"`)
 				return v >= c.minDrops
 			})
-			drops, _ := attrPromSample(text, "mcpgate_telemetry_dropped_total", `error_type="`+c.dropType+`"`, `mcpgate_telemetry_signal="spans"`)
+			drops, _ := promSample(text, "mcpgate_telemetry_dropped_total", `error_type="`+c.dropType+`"`, `mcpgate_telemetry_signal="spans"`)
 
 			// …and the outage logged once (exports are retried, so an
 			// attempt that fails is no loss to report), with the
@@ -176,16 +126,16 @@ backends:%s`, c.name, c.endpoint(t), c.queue, stdioBackend().yaml)
 			}); !ok {
 				t.Fatalf("no \"span export failing\" line within 20s; log:\n%s", tail(g.Log.String(), 3000))
 			}
-			if lines := attrLinesWith(g.Log.Lines(), `"msg":"span export failing`); len(lines) != 1 || !strings.Contains(lines[0], `"level":"WARN"`) {
+			if lines := linesWith(g.Log.Lines(), `"msg":"span export failing`); len(lines) != 1 || !strings.Contains(lines[0], `"level":"WARN"`) {
 				t.Errorf("%d \"span export failing\" lines, want one at WARN for the outage:\n%s", len(lines), strings.Join(lines, "\n"))
 			}
 			// The queue's overflow: once for the outage, and (the black
 			// hole's first attempt hangs for a second before it fails)
 			// at most once more before the outage was known.
-			if lines := attrLinesWith(g.Log.Lines(), `"msg":"span queue full`); len(lines) < 1 || len(lines) > 2 {
+			if lines := linesWith(g.Log.Lines(), `"msg":"span queue full`); len(lines) < 1 || len(lines) > 2 {
 				t.Errorf("%d \"span queue full\" lines, want 1 or 2:\n%s", len(lines), strings.Join(lines, "\n"))
 			}
-			errLines := attrLinesWith(g.Log.Lines(), `"msg":"telemetry export error"`)
+			errLines := linesWith(g.Log.Lines(), `"msg":"telemetry export error"`)
 			limit := 5 * (1 + int(time.Since(began)/time.Minute))
 			if len(errLines) > limit {
 				t.Errorf("%d \"telemetry export error\" lines in %v, want at most %d (5 a minute):\n%s",

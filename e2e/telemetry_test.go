@@ -18,17 +18,6 @@ const (
 	e2eRejTP  = "00-33333333333333333333333333333333-cccccccccccccccc-01"
 )
 
-// rawPost sends one JSON-RPC body and returns the response's status,
-// session id and body.
-func rawPost(t *testing.T, url, sid, body string, headers ...string) (int, string, string) {
-	t.Helper()
-	status, gotSid, resp, err := attrPost(url, sid, body, callTimeout, headers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return status, gotSid, resp
-}
-
 func TestTracesInJaeger(t *testing.T) {
 	for _, bc := range backends() {
 		t.Run(bc.name, func(t *testing.T) {
@@ -109,7 +98,7 @@ func TestTracesInJaeger(t *testing.T) {
 			}
 			for k, want := range map[string]string{
 				"mcp.method.name": "tools/call", "gen_ai.tool.name": "echo", "gen_ai.operation.name": "execute_tool",
-				"jsonrpc.request.id": "2", "mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": audRef(sid),
+				"jsonrpc.request.id": "2", "mcp.protocol.version": "2025-06-18", "mcpgate.session.ref": sessionRef(sid),
 				"network.transport": "tcp", "network.protocol.name": "http", "mcpgate.backend": "everything",
 			} {
 				if got := server.Attributes[k]; got != want {

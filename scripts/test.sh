@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs mcpgate's whole test suite: formatting, vet, staticcheck, every Go test
-# under the race detector (end-to-end tests against real MCP peers included),
-# and a bounded run of each fuzz target. Exits non-zero on the first failure.
+# under the race detector (end-to-end tests against real MCP peers included,
+# against a gateway built with -race: a race it reports fails the test), the
+# allocation tests without it, and a bounded run of each fuzz target. Exits
+# non-zero on the first failure.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root=$(repo_root)
@@ -21,7 +23,7 @@ sc=$(ensure_staticcheck "$root")
 "$sc" ./...
 
 ensure_node_peers "$root"
-# The end-to-end trace tests run a real Jaeger (e2e/jaeger_test.go).
+# The end-to-end trace tests run a real Jaeger (e2e/harness_jaeger_test.go).
 MCPGATE_JAEGER=$(ensure_jaeger "$root")
 export MCPGATE_JAEGER
 

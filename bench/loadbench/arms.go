@@ -19,6 +19,7 @@ type armSpec struct {
 	direct   bool   // no relay: clients talk to the backend itself
 	baseline bool   // the arm the others are compared with
 	tool     string // the echo tool's name at this arm; "" is "echo"
+	bin      string // -config-arm bin=PATH: this mcpgate binary instead of -mcpgate's
 }
 
 // The baseline's name is fixed so that benchstat output and JSON lines from
@@ -45,9 +46,10 @@ func (a *armFlags) Set(v string) error {
 	return nil
 }
 
-// configArmFlags collects repeated -config-arm name=FILE[,tool=NAME] flags:
-// more mcpgate arms, each from its own config template, so that several
-// configurations are measured in one run against the same proxy rounds.
+// configArmFlags collects repeated -config-arm name=FILE[,tool=NAME][,bin=PATH]
+// flags: more mcpgate arms, each from its own config template, so that
+// several configurations (or builds: bin) are measured in one run against
+// the same proxy rounds.
 type configArmFlags []armSpec
 
 func (a *configArmFlags) String() string { return "" }
@@ -57,14 +59,20 @@ func (a *configArmFlags) Set(v string) error {
 	if !ok || rest == "" {
 		return fmt.Errorf("want name=FILE[,tool=NAME], got %q", v)
 	}
-	file, opt, hasOpt := strings.Cut(rest, ",")
-	spec := armSpec{name: name, config: file}
-	if hasOpt {
-		tool, ok := strings.CutPrefix(opt, "tool=")
-		if !ok || tool == "" {
-			return fmt.Errorf("want name=FILE[,tool=NAME], got %q", v)
+	opts := strings.Split(rest, ",")
+	spec := armSpec{name: name, config: opts[0]}
+	for _, opt := range opts[1:] {
+		k, val, _ := strings.Cut(opt, "=")
+		switch {
+		case val == "":
+			return fmt.Errorf("want name=FILE[,tool=NAME][,bin=PATH], got %q", v)
+		case k == "tool" && spec.tool == "":
+			spec.tool = val
+		case k == "bin" && spec.bin == "":
+			spec.bin = val
+		default:
+			return fmt.Errorf("want name=FILE[,tool=NAME][,bin=PATH], got %q", v)
 		}
-		spec.tool = tool
 	}
 	*a = append(*a, spec)
 	return nil
@@ -99,14 +107,23 @@ func buildArms(mcpgate, gatewayConfig, gatewayCmd, tool string, extra, configArm
 		if _, err := exec.LookPath(mcpgate); err != nil {
 			return nil, fmt.Errorf("-mcpgate: %w", err)
 		}
-		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--listen", "{{.Listen}}", "--upstream", "{{.Upstream}}"}, tool: tool})
+		// No admin listener (as in configs/relay.yaml): its default
+		// address is a fixed port, which two arms or two runs would share.
+		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--listen", "{{.Listen}}", "--admin=", "--upstream", "{{.Upstream}}"}, tool: tool})
 	}
 	arms = append(arms, extra...)
 	for _, c := range configArms {
-		if mcpgate == "" {
-			return nil, fmt.Errorf("-config-arm needs -mcpgate")
+		bin := c.bin
+		if bin == "" {
+			bin = mcpgate
 		}
-		c.argv = []string{mcpgate, "serve", "--config", "{{.ConfigFile}}"}
+		if bin == "" {
+			return nil, fmt.Errorf("-config-arm needs -mcpgate or bin=PATH")
+		}
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("-config-arm %s: %w", c.name, err)
+		}
+		c.argv = []string{bin, "serve", "--config", "{{.ConfigFile}}"}
 		arms = append(arms, c)
 	}
 	if direct {

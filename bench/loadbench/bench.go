@@ -11,6 +11,16 @@ import (
 	"time"
 )
 
+// The kinds of backend (-backend).
+const (
+	backendSession   = "session"
+	backendStateless = "stateless"
+)
+
+// maxPayload is the largest -payload: 1 MiB, the gateway's default
+// limits.maxBodyBytes being 4 MiB and the SDK's request limit as much.
+const maxPayload = 1 << 20
+
 // options are the benchmark's flags.
 type options struct {
 	clients       int
@@ -22,6 +32,7 @@ type options struct {
 	maxRequests   int
 	payload       int
 	sse           bool
+	backend       string // backendSession or backendStateless
 	direct        bool
 	mcpgate       string
 	gatewayConfig string
@@ -30,6 +41,7 @@ type options struct {
 	configArms    configArmFlags
 	jsonPath      string
 	benchfmtPath  string
+	rowsPath      string
 	minRatio      float64
 	logDir        string
 	keepLogs      bool
@@ -50,6 +62,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.payload, "payload", 64, "echo message size in `bytes`")
 	fs.StringVar(&o.tool, "tool", "echo", "the echo tool's `name` at the gateway arm (an aggregating gateway prefixes it: bench_echo); the other arms call echo")
 	fs.BoolVar(&o.oidc, "oidc", false, "start an OpenID Connect issuer ({{.Issuer}}, {{.Audience}} in config templates) and send its bearer token on every request of every arm")
+	fs.StringVar(&o.backend, "backend", backendSession, "`kind` of backend: session (the SDK's Streamable HTTP handler with sessions) or stateless (Stateless: true, no sessions)")
 	fs.BoolVar(&o.sse, "sse", false, "backend answers POSTs with text/event-stream instead of application/json")
 	fs.BoolVar(&o.direct, "direct", false, "add an arm `direct` with no relay, clients talking to the backend")
 	fs.StringVar(&o.mcpgate, "mcpgate", "", "mcpgate binary `path`: runs `mcpgate serve --listen ADDR --upstream URL`")
@@ -59,6 +72,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.Var(&o.configArms, "config-arm", "extra mcpgate arm `name=FILE[,tool=NAME]` from config template FILE (as -gateway-config), calling tool NAME; repeatable")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the JSON result line to `file`")
 	fs.StringVar(&o.benchfmtPath, "benchfmt", "", "write per-round results in Go benchmark format to `file` (- for stdout), for benchstat")
+	fs.StringVar(&o.rowsPath, "rows", "", "append one Markdown table row per arm (against the proxy) to `file`, for bench/run-matrix.sh")
 	fs.Float64Var(&o.minRatio, "min-ratio", 0, "fail when an arm's median throughput / the proxy's is below this (0: off)")
 	fs.StringVar(&o.logDir, "logdir", "", "`directory` for server logs and rendered configs (default: a temporary one)")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the log directory after a successful run")
@@ -79,8 +93,10 @@ func parseOptions(args []string) (*options, error) {
 		return nil, errors.New("-warmup must be in [0, 1h]")
 	case o.maxRequests < 1:
 		return nil, errors.New("-max-requests must be positive")
-	case o.payload < 0 || o.payload > 1<<19:
-		return nil, errors.New("-payload must be in 0..524288")
+	case o.payload < 0 || o.payload > maxPayload:
+		return nil, fmt.Errorf("-payload must be in 0..%d", maxPayload)
+	case o.backend != backendSession && o.backend != backendStateless:
+		return nil, fmt.Errorf("-backend must be %s or %s", backendSession, backendStateless)
 	case o.minRatio < 0:
 		return nil, errors.New("-min-ratio must not be negative")
 	}
@@ -144,6 +160,9 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	backendArgv := []string{self, "backend", "-listen", "127.0.0.1:0"}
 	if o.sse {
 		backendArgv = append(backendArgv, "-sse")
+	}
+	if o.backend == backendStateless {
+		backendArgv = append(backendArgv, "-stateless")
 	}
 	lines := make(chan string, 1)
 	backend, err := startProc("backend", backendArgv, dir, lines)

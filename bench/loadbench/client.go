@@ -18,8 +18,9 @@ import (
 // deployed clients use, so the gateway's path under test is the common one.
 const protocolVersion = "2025-06-18"
 
-// maxResponse bounds how much of one response a client reads.
-const maxResponse = 1 << 20
+// maxResponse bounds how much of one response a client reads: the largest
+// echo (maxPayload) with room for its JSON-RPC envelope.
+const maxResponse = 2 * maxPayload
 
 // session is one MCP client session over Streamable HTTP, as a real client
 // holds it: a session ID from initialize, sent back on every request.
@@ -27,6 +28,10 @@ type session struct {
 	hc  *http.Client
 	url string
 	id  string // Mcp-Session-Id; empty if the server runs stateless
+	// version is the protocol version initialize negotiated, sent as
+	// Mcp-Protocol-Version on every later request, with or without a
+	// session, as the transport says a client must.
+	version string
 	// tool is the echo tool's name; "" means "echo".
 	tool string
 	// authorization is the Authorization header's value, if any.
@@ -72,6 +77,7 @@ func handshake(ctx context.Context, t *target) (*session, error) {
 	if msg.Result.ProtocolVersion != protocolVersion {
 		return nil, fmt.Errorf("initialize: server chose protocol version %q, want %q", msg.Result.ProtocolVersion, protocolVersion)
 	}
+	s.version = protocolVersion
 
 	s.body.Reset()
 	s.body.WriteString(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
@@ -118,7 +124,8 @@ func (s *session) call(ctx context.Context, id int64, message []byte) error {
 }
 
 // close ends the session, so that the backend does not accumulate them
-// over the rounds.
+// over the rounds. Without a session (a stateless server) there is nothing
+// to end.
 func (s *session) close(ctx context.Context) {
 	if s.id == "" {
 		return
@@ -150,7 +157,9 @@ func (s *session) setHeaders(req *http.Request) {
 	}
 	if s.id != "" {
 		req.Header.Set("Mcp-Session-Id", s.id)
-		req.Header.Set("Mcp-Protocol-Version", protocolVersion)
+	}
+	if s.version != "" {
+		req.Header.Set("Mcp-Protocol-Version", s.version)
 	}
 }
 

@@ -13,45 +13,67 @@ import (
 )
 
 // TestRoundThroughProxy runs short rounds against the real backend, directly
-// and through the bare proxy, with JSON and SSE responses: the client's
-// handshake and checks must pass against the official SDK.
+// and through the bare proxy, with JSON and SSE responses, with and without
+// sessions, and with the largest message: the client's handshake and checks
+// must pass against the official SDK in every shape the benchmark runs.
 func TestRoundThroughProxy(t *testing.T) {
-	for _, sse := range []bool{false, true} {
-		backend := httptest.NewServer(newBackend(sse))
-		defer backend.Close()
-		u, err := url.Parse(backend.URL + "/mcp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy := httptest.NewServer(newProxy(u))
-		defer proxy.Close()
+	tests := []struct {
+		name           string
+		sse, stateless bool
+		payload        int
+		// maxRequests per client: the largest messages make few calls, and
+		// a call cut off by the round's end costs its connection, which
+		// would read as broken keep-alive; a bound lets them finish first.
+		maxRequests int
+	}{
+		{"json session", false, false, 100, 1000},
+		{"sse session", true, false, 100, 1000},
+		{"json stateless", false, true, 100, 1000},
+		{"sse stateless", true, true, 100, 1000},
+		{"json stateless largest message", false, true, maxPayload, 3},
+		{"sse session largest message", true, false, maxPayload, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend := httptest.NewServer(newBackend(tt.sse, tt.stateless))
+			defer backend.Close()
+			u, err := url.Parse(backend.URL + "/mcp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httptest.NewServer(newProxy(u))
+			defer proxy.Close()
 
-		cfg := loadConfig{clients: 3, duration: 200 * time.Millisecond, maxRequests: 1000, message: makeMessage(100)}
-		for name, base := range map[string]string{"direct": backend.URL, "proxy": proxy.URL} {
-			tg := newTarget(name, base+"/mcp", cfg.clients, 5*time.Second)
-			res := runRound(context.Background(), tg, cfg)
-			tg.closeIdle()
-			if res.Errors != 0 || res.Requests == 0 {
-				t.Fatalf("sse=%v %s: %v (first error: %s)", sse, name, res, res.FirstError)
+			cfg := loadConfig{clients: 3, duration: 200 * time.Millisecond, maxRequests: tt.maxRequests, message: makeMessage(tt.payload)}
+			if tt.maxRequests < 1000 {
+				cfg.duration = 5 * time.Second // ends by maxRequests
 			}
-			// Keep-alive works when connections are reused for most requests;
-			// a server may still close one now and then (the SDK's SSE
-			// streams sometimes do), so one dial per client is not exact.
-			if res.Dials > int64(cfg.clients) && res.Dials*2 > int64(res.Requests) {
-				t.Errorf("sse=%v %s: %d connections for %d requests from %d clients: keep-alive is not working",
-					sse, name, res.Dials, res.Requests, cfg.clients)
+			for name, base := range map[string]string{"direct": backend.URL, "proxy": proxy.URL} {
+				tg := newTarget(name, base+"/mcp", cfg.clients, 5*time.Second)
+				res := runRound(context.Background(), tg, cfg)
+				tg.closeIdle()
+				if res.Errors != 0 || res.Requests == 0 {
+					t.Fatalf("%s: %v (first error: %s)", name, res, res.FirstError)
+				}
+				// Keep-alive works when connections are reused for most requests;
+				// a server may still close one now and then (the SDK's SSE
+				// streams sometimes do), so one dial per client is not exact.
+				if res.Dials > int64(cfg.clients) && res.Dials*2 > int64(res.Requests) {
+					t.Errorf("%s: %d connections for %d requests from %d clients: keep-alive is not working",
+						name, res.Dials, res.Requests, cfg.clients)
+				}
+				if res.P50 <= 0 || res.P99 < res.P50 || res.Throughput <= 0 {
+					t.Errorf("%s: implausible figures %v", name, res)
+				}
 			}
-			if res.P50 <= 0 || res.P99 < res.P50 || res.Throughput <= 0 {
-				t.Errorf("sse=%v %s: implausible figures %v", sse, name, res)
-			}
-		}
+		})
 	}
 }
 
 // TestRoundCountsBadResponses checks that answers a relay could get wrong
 // are counted as errors, not as fast successes.
 func TestRoundCountsBadResponses(t *testing.T) {
-	backend := httptest.NewServer(newBackend(false))
+	backend := httptest.NewServer(newBackend(false, false))
 	defer backend.Close()
 	for _, tt := range []struct {
 		name string

@@ -33,6 +33,7 @@ type reportConfig struct {
 	RoundSecs float64 `json:"round_s"`
 	WarmupSec float64 `json:"warmup_s"`
 	SSE       bool    `json:"sse"`
+	Backend   string  `json:"backend"` // session or stateless
 	Payload   int     `json:"payload_bytes"`
 	CPUs      int     `json:"cpus"`
 	MinRatio  float64 `json:"min_ratio,omitempty"`
@@ -111,7 +112,7 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 		Time:      time.Now().UTC().Format(time.RFC3339),
 		Config: reportConfig{
 			Clients: o.clients, Rounds: o.rounds, RoundSecs: o.duration.Seconds(), WarmupSec: o.warmup.Seconds(),
-			SSE: o.sse, Payload: o.payload, CPUs: runtime.NumCPU(), MinRatio: o.minRatio,
+			SSE: o.sse, Backend: o.backend, Payload: o.payload, CPUs: runtime.NumCPU(), MinRatio: o.minRatio,
 		},
 		BackendRSS: backendRSS,
 	}
@@ -184,8 +185,8 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 	if c.SSE {
 		mode = "text/event-stream"
 	}
-	fmt.Fprintf(w, "loadbench: tools/call echo, %d clients, %d rounds x %gs per arm (warm-up %gs), backend answers %s, message %d B, %d CPUs\n\n",
-		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, mode, c.Payload, c.CPUs)
+	fmt.Fprintf(w, "loadbench: tools/call echo, %d clients, %d rounds x %gs per arm (warm-up %gs), %s backend answers %s, message %d B, %d CPUs\n\n",
+		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, c.Backend, mode, c.Payload, c.CPUs)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tarm\treq/s\tp50\tp99\trelay CPU/req\tall CPU/req\tconns\terrors\t")
@@ -235,10 +236,70 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 			return err
 		}
 	}
+	if o.rowsPath != "" {
+		if err := appendRows(o.rowsPath, rep); err != nil {
+			return err
+		}
+	}
 	if o.benchfmtPath != "" {
 		return writeBenchfmt(o.benchfmtPath, w, rep)
 	}
 	return nil
+}
+
+// rowsHeader is the header of the table appendRows writes rows of.
+const rowsHeader = "| backend | resp | c | message | arm | throughput / proxy | paired rounds | relay CPU/req | proxy CPU/req | relay CPU / proxy | peak RSS | errors |\n" +
+	"| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+
+// rowLines are the Markdown table rows of rep: one per arm but the
+// baseline, with its ratios to it.
+func rowLines(rep *report) []string {
+	c := rep.Config
+	resp := "json"
+	if c.SSE {
+		resp = "sse"
+	}
+	base := rep.Arms[0]
+	var lines []string
+	for i, r := range rep.Ratios {
+		a := rep.Arms[i+1]
+		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d |",
+			c.Backend, resp, c.Clients, fmtSize(c.Payload), r.Arm, fmtRatio(r.Throughput), fmtRatio(r.ThroughputPaired),
+			fmtUS(a.CPU.Relay), fmtUS(base.CPU.Relay), fmtRatio(r.RelayCPU), fmtBytes(a.PeakRSS), a.Errors))
+	}
+	return lines
+}
+
+// appendRows appends rep's rows to path, with the header if the file is new.
+func appendRows(path string, rep *report) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() == 0 {
+		_, err = io.WriteString(f, rowsHeader)
+	}
+	for _, l := range rowLines(rep) {
+		if err == nil {
+			_, err = io.WriteString(f, l+"\n")
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fmtSize is a message size as the docs write it: 64 B, 64 KiB, 1 MiB.
+func fmtSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // writeBenchfmt writes one Go benchmark result line per arm and round, so
@@ -278,7 +339,7 @@ func benchfmtLines(rep *report) []string {
 		lines = append(lines, "cpu: "+cpu)
 	}
 	for _, a := range rep.Arms {
-		name := fmt.Sprintf("BenchmarkRelay/arm=%s/resp=%s/c=%d/payload=%d-%d", a.Name, resp, c.Clients, c.Payload, c.CPUs)
+		name := fmt.Sprintf("BenchmarkRelay/arm=%s/backend=%s/resp=%s/c=%d/payload=%d-%d", a.Name, c.Backend, resp, c.Clients, c.Payload, c.CPUs)
 		for _, r := range a.Rounds {
 			if r.Requests == 0 {
 				continue

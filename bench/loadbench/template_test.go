@@ -66,6 +66,10 @@ func TestBuildArms(t *testing.T) {
 			t.Fatalf("-config-arm %s: %v", v, err)
 		}
 	}
+	var binArm configArmFlags
+	if err := binArm.Set("before=r.yaml,bin=/bin/true,tool=echo"); err != nil {
+		t.Fatalf("-config-arm with bin=: %v", err)
+	}
 	for _, tt := range []struct {
 		name                        string
 		mcpgate, config, gatewayCmd string
@@ -73,6 +77,7 @@ func TestBuildArms(t *testing.T) {
 		direct                      bool
 		want                        []string // arm names; nil: an error
 		wantTools                   []string // each arm's tool, when set
+		wantBin                     string   // the last arm's binary, when set
 		wantErr                     string
 	}{
 		{name: "gateway command", gatewayCmd: "x {{.Listen}}", want: []string{"proxy", "gateway"}},
@@ -82,6 +87,9 @@ func TestBuildArms(t *testing.T) {
 		{name: "config arms", mcpgate: "/bin/true", configArms: configArms,
 			want: []string{"proxy", "gateway", "traced", "agg"}, wantTools: []string{"", "", "", "bench_echo"}},
 		{name: "config arm without mcpgate", gatewayCmd: "x", configArms: configArms, wantErr: "-config-arm needs -mcpgate"},
+		{name: "config arm with its own binary", gatewayCmd: "x", configArms: binArm,
+			want: []string{"proxy", "gateway", "before"}, wantBin: "/bin/true"},
+		{name: "config arm binary missing", gatewayCmd: "x", configArms: []armSpec{{name: "b", config: "r.yaml", bin: "/nonexistent/mcpgate"}}, wantErr: "-config-arm b"},
 		{name: "nothing to compare", wantErr: "nothing to compare"},
 		{name: "config without mcpgate", config: "c.yaml", wantErr: "needs -mcpgate"},
 		{name: "both", mcpgate: "/bin/true", gatewayCmd: "x", wantErr: "one or the other"},
@@ -108,6 +116,9 @@ func TestBuildArms(t *testing.T) {
 			if !slices.Equal(names, tt.want) || !arms[0].baseline {
 				t.Errorf("arms = %v, want %v with the baseline first", names, tt.want)
 			}
+			if last := arms[len(arms)-1]; tt.wantBin != "" && last.argv[0] != tt.wantBin {
+				t.Errorf("last arm runs %q, want %q", last.argv[0], tt.wantBin)
+			}
 			if tt.wantTools != nil {
 				var tools []string
 				for _, a := range arms {
@@ -122,7 +133,7 @@ func TestBuildArms(t *testing.T) {
 	if err := extra.Set("no-equals-sign"); err == nil {
 		t.Error("-arm without name= accepted")
 	}
-	for _, bad := range []string{"x", "x=", "x=f.yaml,tool=", "x=f.yaml,tools=y"} {
+	for _, bad := range []string{"x", "x=", "x=f.yaml,tool=", "x=f.yaml,tools=y", "x=f.yaml,bin=", "x=f.yaml,tool=a,tool=b"} {
 		if err := configArms.Set(bad); err == nil {
 			t.Errorf("-config-arm %q accepted", bad)
 		}
@@ -131,7 +142,7 @@ func TestBuildArms(t *testing.T) {
 
 func TestBenchfmtLines(t *testing.T) {
 	rep := &report{
-		Config: reportConfig{Clients: 16, Payload: 64, CPUs: 2},
+		Config: reportConfig{Clients: 16, Backend: backendStateless, Payload: 64, CPUs: 2},
 		Arms: []armReport{{Name: "proxy", Rounds: []roundJSON{
 			{Throughput: 2000, P50us: 1500, P99us: 4000, Requests: 10000},
 			{Throughput: 0, Requests: 0}, // a round with nothing done has no ns/op
@@ -143,8 +154,46 @@ func TestBenchfmtLines(t *testing.T) {
 			got = append(got, l)
 		}
 	}
-	want := []string{"BenchmarkRelay/arm=proxy/resp=json/c=16/payload=64-2\t10000\t500000 ns/op\t2000.0 req/s\t1500000 p50-ns\t4000000 p99-ns"}
+	want := []string{"BenchmarkRelay/arm=proxy/backend=stateless/resp=json/c=16/payload=64-2\t10000\t500000 ns/op\t2000.0 req/s\t1500000 p50-ns\t4000000 p99-ns"}
 	if !slices.Equal(got, want) {
 		t.Errorf("benchfmt lines:\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestRowLines(t *testing.T) {
+	x := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name string
+		rep  *report
+		want []string
+	}{
+		{
+			name: "one arm against the proxy",
+			rep: &report{
+				Config: reportConfig{Clients: 16, Backend: backendStateless, Payload: 64 << 10},
+				Arms: []armReport{
+					{Name: "proxy", CPU: cpuJSON{Relay: 150}},
+					{Name: "gateway", CPU: cpuJSON{Relay: 140}, PeakRSS: 30 << 20, Errors: 0},
+				},
+				Ratios: []armRatios{{Arm: "gateway", Baseline: "proxy", Throughput: x(1.02), ThroughputPaired: x(1.01), RelayCPU: x(140.0 / 150)}},
+			},
+			want: []string{"| stateless | json | 16 | 64 KiB | gateway | 1.020x | 1.010x | 140µs | 150µs | 0.933x | 30.0 MiB | 0 |"},
+		},
+		{
+			name: "sse, odd size, no ratio",
+			rep: &report{
+				Config: reportConfig{Clients: 1, Backend: backendSession, SSE: true, Payload: 100},
+				Arms:   []armReport{{Name: "proxy"}, {Name: "all", Errors: 3}},
+				Ratios: []armRatios{{Arm: "all", Baseline: "proxy"}},
+			},
+			want: []string{"| session | sse | 1 | 100 B | all | n/a | n/a | 0µs | 0µs | n/a | - | 3 |"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rowLines(tt.rep); !slices.Equal(got, tt.want) {
+				t.Errorf("rows:\n%q\nwant\n%q", got, tt.want)
+			}
+		})
 	}
 }

@@ -37,8 +37,10 @@ type testBackend struct {
 	mu     sync.Mutex
 	hdrs   []http.Header
 	bodies []string
-	// cancelled is closed when the "slow" tool's context ends early.
+	// cancelled is closed when the "slow" tool's context ends early;
+	// cancels counts the notifications/cancelled the backend was sent.
 	cancelled chan struct{}
+	cancels   int
 }
 
 func newTestBackend(t *testing.T, name string, tools []string, resources []string) *testBackend {
@@ -50,9 +52,26 @@ func newTestBackend(t *testing.T, name string, tools []string, resources []strin
 // for cancellation (or 10s).
 func newTestBackendSSE(t *testing.T, name string, tools []string, resources []string, sse bool) *testBackend {
 	t.Helper()
+	return newTestBackendKind(t, name, tools, resources, sse, false)
+}
+
+// backendKinds are the two shapes of HTTP backend: one that keeps a
+// session per client (Mcp-Session-Id), and a stateless one (the Go SDK's
+// Stateless: true), which assigns no session and serves each POST alone.
+var backendKinds = []struct {
+	name      string
+	stateless bool
+}{{"session backend", false}, {"stateless backend", true}}
+
+// newTestBackendKind is newTestBackendSSE, stateless when asked.
+func newTestBackendKind(t *testing.T, name string, tools []string, resources []string, sse, stateless bool) *testBackend {
+	t.Helper()
 	b := &testBackend{name: name, cancelled: make(chan struct{})}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
 	var once sync.Once
+	// release ends a "slow" call still running when the test ends (a
+	// stateless backend's is never cancelled), before the server closes.
+	release := make(chan struct{})
 	server.AddTool(&mcp.Tool{Name: "slow", InputSchema: map[string]any{"type": "object"}},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			for i := range 2 {
@@ -63,6 +82,7 @@ func newTestBackendSSE(t *testing.T, name string, tools []string, resources []st
 				once.Do(func() { close(b.cancelled) })
 				return nil, ctx.Err()
 			case <-time.After(10 * time.Second):
+			case <-release:
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "slow done"}}}, nil
 		})
@@ -82,10 +102,15 @@ func newTestBackendSSE(t *testing.T, name string, tools []string, resources []st
 				return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: name}}}, nil
 			})
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{JSONResponse: !sse})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{JSONResponse: !sse, Stateless: stateless})
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
+			if strings.Contains(string(body), `"notifications/cancelled"`) {
+				b.mu.Lock()
+				b.cancels++
+				b.mu.Unlock()
+			}
 			if strings.Contains(string(body), `"tools/call"`) {
 				b.mu.Lock()
 				b.hdrs = append(b.hdrs, r.Header.Clone())
@@ -97,6 +122,7 @@ func newTestBackendSSE(t *testing.T, name string, tools []string, resources []st
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(b.srv.Close)
+	t.Cleanup(func() { close(release) })
 	return b
 }
 
@@ -178,6 +204,12 @@ func clientSessionPath(t *testing.T, url string, fast bool, progress func(*mcp.P
 	return cs
 }
 
+func (b *testBackend) cancelCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cancels
+}
+
 // usedFast reports whether b's last tools/call came by the fast path (the
 // gateway's own request ids).
 func (b *testBackend) usedFast() bool {
@@ -212,14 +244,16 @@ func text(res *mcp.CallToolResult) string {
 // TestAggregatorRoutes: merged, prefixed and filtered lists; calls and
 // reads reach the backend that offered the name or URI, under its own.
 func TestAggregatorRoutes(t *testing.T) {
-	for _, p := range paths {
-		t.Run(p.name, func(t *testing.T) { testRoutes(t, p.fast) })
+	for _, k := range backendKinds {
+		for _, p := range paths {
+			t.Run(k.name+"/"+p.name, func(t *testing.T) { testRoutes(t, p.fast, k.stateless) })
+		}
 	}
 }
 
-func testRoutes(t *testing.T, fast bool) {
-	a := newTestBackend(t, "a", []string{"echo", "secret_tool"}, []string{"x://same", "x://only-a"})
-	b := newTestBackendSSE(t, "b", []string{"echo", "sum"}, []string{"x://same"}, fast)
+func testRoutes(t *testing.T, fast, stateless bool) {
+	a := newTestBackendKind(t, "a", []string{"echo", "secret_tool"}, []string{"x://same", "x://only-a"}, false, stateless)
+	b := newTestBackendKind(t, "b", []string{"echo", "sum"}, []string{"x://same"}, fast, stateless)
 	ba := a.backend(t)
 	ba.Filter = Filter{Exclude: []string{"secret_*", "slow"}}
 	bb := b.backend(t)
@@ -272,6 +306,12 @@ func testRoutes(t *testing.T, fast bool) {
 	defer b.mu.Unlock()
 	if len(b.hdrs) == 0 || b.hdrs[0].Get("X-Backend-Key") != "k-b" {
 		t.Errorf("backend b did not get its static header: %v", b.hdrs)
+	}
+	for _, h := range b.hdrs {
+		// A stateless backend assigned none; a session backend's is sent.
+		if got := h.Get("Mcp-Session-Id") != ""; got == stateless {
+			t.Errorf("tools/call sent Mcp-Session-Id %q to a stateless=%v backend", h.Get("Mcp-Session-Id"), stateless)
+		}
 	}
 }
 
@@ -340,13 +380,19 @@ func TestAggregatorBackendDown(t *testing.T) {
 // TestAggregatorClientSpans: one CLIENT span per call, child of the SERVER
 // span, under the backend's own name, attributed; its context goes upstream
 // in the W3C header and in params._meta.
+//
+// _meta is created only where the backend's session pins the era; a
+// stateless backend gets the trace context in the header alone when the
+// client sent no _meta (and in the _meta it sent otherwise).
 func TestAggregatorClientSpans(t *testing.T) {
-	for _, p := range paths {
-		t.Run(p.name, func(t *testing.T) { testClientSpans(t, p.fast) })
+	for _, k := range backendKinds {
+		for _, p := range paths {
+			t.Run(k.name+"/"+p.name, func(t *testing.T) { testClientSpans(t, p.fast, k.stateless) })
+		}
 	}
 }
 
-func testClientSpans(t *testing.T, fast bool) {
+func testClientSpans(t *testing.T, fast, stateless bool) {
 	sr := tracetest.NewSpanRecorder()
 	attributed := attribute.Key("user.id")
 	tel, err := telemetry.New(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr)), noop.NewMeterProvider(), telemetry.InstrumentOptions{
@@ -360,16 +406,32 @@ func testClientSpans(t *testing.T, fast bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newTestBackend(t, "a", []string{"echo"}, nil)
-	b := newTestBackend(t, "b", []string{"echo"}, nil)
+	a := newTestBackendKind(t, "a", []string{"echo"}, nil, false, stateless)
+	b := newTestBackendKind(t, "b", []string{"echo"}, nil, false, stateless)
 	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t), b.backend(t)}, Telemetry: tel})
 	cs := clientSessionPath(t, front(t, agg, tel), fast, nil)
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "b_echo", Arguments: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := text(res); got != "b:echo meta-tp" {
-		t.Errorf("backend saw %q, want its tool called with a _meta traceparent", got)
+	want := "b:echo meta-tp"
+	if stateless {
+		want = "b:echo"
+	}
+	if got := text(res); got != want {
+		t.Errorf("backend saw %q, want %q", got, want)
+	}
+	if stateless {
+		// With a _meta of the client's own, the trace context rides in it.
+		params := &mcp.CallToolParams{Name: "b_echo", Arguments: map[string]any{}}
+		params.SetProgressToken("p")
+		res, err := cs.CallTool(context.Background(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := text(res); got != "b:echo meta-tp" {
+			t.Errorf("with the client's _meta the backend saw %q, want a _meta traceparent", got)
+		}
 	}
 	if b.usedFast() != fast {
 		t.Errorf("fast path used = %v, want %v", !fast, fast)
@@ -412,9 +474,10 @@ func testClientSpans(t *testing.T, fast bool) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	want := "00-" + client.SpanContext().TraceID().String() + "-" + client.SpanContext().SpanID().String() + "-01"
-	if len(b.hdrs) == 0 || b.hdrs[0].Get("Traceparent") != want {
-		t.Errorf("upstream traceparent header %v, want %s", b.hdrs, want)
+	// The last CLIENT span is the last call's.
+	wantTP := "00-" + client.SpanContext().TraceID().String() + "-" + client.SpanContext().SpanID().String() + "-01"
+	if len(b.hdrs) == 0 || b.hdrs[len(b.hdrs)-1].Get("Traceparent") != wantTP {
+		t.Errorf("upstream traceparent header %v, want %s", b.hdrs, wantTP)
 	}
 }
 
@@ -422,53 +485,71 @@ func testClientSpans(t *testing.T, fast bool) {
 // notifications reach the client under its token, and cancelling the call
 // cancels the backend's handler.
 func TestAggregatorProgressAndCancel(t *testing.T) {
-	for _, p := range paths {
-		t.Run(p.name, func(t *testing.T) {
-			a := newTestBackend(t, "a", nil, nil)
-			b := newTestBackendSSE(t, "b", []string{"echo"}, nil, true)
-			agg := newAggregator(t, Options{Backends: []Backend{a.backend(t), b.backend(t)}})
-			var mu sync.Mutex
-			var got []any
-			progressed := make(chan struct{}, 4)
-			cs := clientSessionPath(t, front(t, agg, nil), p.fast, func(pp *mcp.ProgressNotificationParams) {
-				mu.Lock()
-				got = append(got, pp.ProgressToken)
-				mu.Unlock()
-				progressed <- struct{}{}
-			})
-			ctx, cancel := context.WithCancel(context.Background())
-			params := &mcp.CallToolParams{Name: "b_slow", Arguments: map[string]any{}}
-			params.SetProgressToken("tok-1")
-			done := make(chan error, 1)
-			go func() {
-				_, err := cs.CallTool(ctx, params)
-				done <- err
-			}()
-			for range 2 {
-				select {
-				case <-progressed:
-				case <-time.After(5 * time.Second):
-					t.Fatal("progress notifications did not reach the client")
-				}
-			}
-			mu.Lock()
-			for _, tok := range got {
-				if tok != "tok-1" {
-					t.Errorf("progress token %v, want the client's tok-1", tok)
-				}
-			}
-			mu.Unlock()
-			cancel()
-			select {
-			case <-b.cancelled:
-			case <-time.After(5 * time.Second):
-				t.Fatal("cancelling the call did not cancel the backend's handler")
-			}
-			<-done
-			if b.usedFast() != p.fast {
-				t.Errorf("fast path used = %v, want %v", !p.fast, p.fast)
-			}
-		})
+	for _, k := range backendKinds {
+		for _, p := range paths {
+			t.Run(k.name+"/"+p.name, func(t *testing.T) { testProgressAndCancel(t, p.fast, k.stateless) })
+		}
+	}
+}
+
+func testProgressAndCancel(t *testing.T, fast, stateless bool) {
+	a := newTestBackendKind(t, "a", nil, nil, false, stateless)
+	b := newTestBackendKind(t, "b", []string{"echo"}, nil, true, stateless)
+	agg := newAggregator(t, Options{Backends: []Backend{a.backend(t), b.backend(t)}})
+	var mu sync.Mutex
+	var got []any
+	progressed := make(chan struct{}, 4)
+	cs := clientSessionPath(t, front(t, agg, nil), fast, func(pp *mcp.ProgressNotificationParams) {
+		mu.Lock()
+		got = append(got, pp.ProgressToken)
+		mu.Unlock()
+		progressed <- struct{}{}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	params := &mcp.CallToolParams{Name: "b_slow", Arguments: map[string]any{}}
+	params.SetProgressToken("tok-1")
+	done := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, params)
+		done <- err
+	}()
+	for range 2 {
+		select {
+		case <-progressed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("progress notifications did not reach the client")
+		}
+	}
+	mu.Lock()
+	for _, tok := range got {
+		if tok != "tok-1" {
+			t.Errorf("progress token %v, want the client's tok-1", tok)
+		}
+	}
+	mu.Unlock()
+	cancel()
+	if stateless {
+		// A stateless backend serves each POST in a session of its own,
+		// which ends with it: its handler is not cancelled (by either
+		// path: the Go SDK's stateless server does not propagate a legacy
+		// request's end), but it is told.
+		deadline := time.Now().Add(5 * time.Second)
+		for b.cancelCount() == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if b.cancelCount() == 0 {
+			t.Fatal("cancelling the call sent the stateless backend no notifications/cancelled")
+		}
+	} else {
+		select {
+		case <-b.cancelled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("cancelling the call did not cancel the backend's handler")
+		}
+	}
+	<-done
+	if b.usedFast() != fast {
+		t.Errorf("fast path used = %v, want %v", !fast, fast)
 	}
 }
 

@@ -75,23 +75,17 @@ func TestGatewayFailureRecorded(t *testing.T) {
 			if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "b_echo", Arguments: map[string]any{}}); err != nil {
 				t.Fatalf("first call: %v", err)
 			}
+			// The reporter runs once the response has ended, which can be
+			// after the client has read it: wait for the first call's
+			// record, so that the second record is the failed call's.
+			waitRecords(t, calls, "b_echo", 1)
 			b.srv.CloseClientConnections()
 			b.srv.Close()
 			_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "b_echo", Arguments: map[string]any{}})
 			if err == nil || !strings.Contains(err.Error(), `backend "b" is unavailable`) {
 				t.Fatalf("call to the failed backend: %v, want the gateway's error naming it", err)
 			}
-			var rec *record.Record
-			for range 100 { // the reporter runs as the response ends
-				if rs := calls("b_echo"); len(rs) == 2 {
-					rec = rs[1]
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			if rec == nil {
-				t.Fatal("no record of the failed call")
-			}
+			rec := waitRecords(t, calls, "b_echo", 2)[1]
 			op := rec.Ops[0]
 			if rec.Reason != record.ReasonUpstreamUnavailable || rec.Backend != "b" ||
 				!op.Error.Valid || op.Error.Code != -32000 || op.Error.Message != `backend "b" is unavailable` {
@@ -102,4 +96,17 @@ func TestGatewayFailureRecorded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitRecords waits for n records of calls to tool and returns them.
+func waitRecords(t *testing.T, calls func(string) []*record.Record, tool string, n int) []*record.Record {
+	t.Helper()
+	for range 200 {
+		if rs := calls(tool); len(rs) >= n {
+			return rs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d records of %s calls, want %d", len(calls(tool)), tool, n)
+	return nil
 }

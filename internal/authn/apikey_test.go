@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/internal/identity"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 const testKey = "mcpg_dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
@@ -36,10 +37,10 @@ func TestNewAPIKey(t *testing.T) {
 
 func TestAPIKeys(t *testing.T) {
 	other, _, _ := NewAPIKey()
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
 
 	keysOnly := start(t, Options{
 		Resource: testResource,
@@ -89,7 +90,7 @@ func TestAPIKeys(t *testing.T) {
 		}, 200, "", "", "ci", identity.MethodAPIKey},
 		{"default header ignored with a custom one", customHeader, func() *http.Request { return apiKeyReq(testKey) }, 401, challenge401, "no credential", "", ""},
 		{"both modes: API key", bothAuth, func() *http.Request { return bearer(testKey) }, 200, "", "", "ci", identity.MethodAPIKey},
-		{"both modes: JWT", bothAuth, func() *http.Request { return bearer(sign(t, k1, claimsFor(p, clk))) }, 200, "", "", "user-1", identity.MethodOIDC},
+		{"both modes: JWT", bothAuth, func() *http.Request { return bearer(testidp.Sign(t, k1, claimsFor(p, clk))) }, 200, "", "", "user-1", identity.MethodOIDC},
 		{"both modes: bad JWT", bothAuth, func() *http.Request { return bearer("eyJ.eyJ.x") }, 401, invalidToken, "malformed token", "", ""},
 	}
 	for _, tt := range tests {

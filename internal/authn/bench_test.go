@@ -8,6 +8,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // BenchmarkVerify measures the authn stage on a request with a valid
@@ -20,17 +21,17 @@ func BenchmarkVerify(b *testing.B) {
 				name = string(alg) + "/cached"
 			}
 			b.Run(name, func(b *testing.B) {
-				p := newIdP(b)
+				p := testidp.New(b)
 				clk := newClock()
-				k := newKey(b, "k1", alg)
-				p.publish(k)
+				k := testidp.NewKey(b, "k1", alg)
+				p.Publish(k)
 				opts := baseOptions(p, clk)
 				if !cached {
 					opts.TokenCacheSize = 0
 				}
 				a := start(b, opts)
 				h := a.Middleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-				req := bearer(sign(b, k, claimsFor(p, clk)))
+				req := bearer(testidp.Sign(b, k, claimsFor(p, clk)))
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req.WithContext(record.NewContext(req.Context(), &record.Record{})))
 				if w.Code != 200 {

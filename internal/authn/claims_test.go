@@ -10,6 +10,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 // withMembers is the JSON of claims with raw members appended after them,
@@ -33,10 +34,10 @@ func withMembers(t *testing.T, claims map[string]any, members string) []byte {
 // gateway read those claims by their exact names already; they are refused
 // now so that no consumer can read such a payload differently.
 func TestClaimsCaseSensitive(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
 	opts := baseOptions(p, clk)
 	opts.Issuers[0].Audiences = []string{"mcpgate"}
 	opts.Issuers[0].GroupsClaim = "roles"
@@ -72,7 +73,7 @@ func TestClaimsCaseSensitive(t *testing.T) {
 			401, `claim "exp" appears twice`, ""},
 		{"bypass: aud other beside AUD mcpgate", withMembers(t, base(func(c map[string]any) { c["aud"] = "other" }), `"AUD":"mcpgate"`),
 			401, "claim aud appears under 2 spellings", ""},
-		{"bypass: iss unknown, ISS trusted", withMembers(t, base(func(c map[string]any) { c["iss"] = "https://evil.example.com" }), `"ISS":"`+p.issuer()+`"`),
+		{"bypass: iss unknown, ISS trusted", withMembers(t, base(func(c map[string]any) { c["iss"] = "https://evil.example.com" }), `"ISS":"`+p.URL+`"`),
 			401, `unknown issuer "https://evil.example.com"`, ""},
 		{"iss trusted, ISS unknown", withMembers(t, base(nil), `"ISS":"https://evil.example.com"`), 401, "claim iss appears under 2 spellings", ""},
 		{"policy: Nbf beside nbf", withMembers(t, base(nil), `"Nbf":1`), 401, "claim nbf appears under 2 spellings", ""},
@@ -99,7 +100,7 @@ func TestClaimsCaseSensitive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := do(a, bearer(signRaw(t, k1, "JWT", tt.payload)))
+			res := do(a, bearer(testidp.SignRaw(t, k1, "JWT", tt.payload)))
 			if res.code != tt.code {
 				sub := ""
 				if res.id != nil {
@@ -128,10 +129,10 @@ func TestClaimsCaseSensitive(t *testing.T) {
 
 // TestRequireTokenType checks the opt-in RFC 9068 typ check.
 func TestRequireTokenType(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
 	opts := baseOptions(p, clk)
 	opts.TokenCacheSize = 0 // every request is verified
 	plain := start(t, opts)
@@ -158,7 +159,7 @@ func TestRequireTokenType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := do(tt.auth, bearer(signRaw(t, k1, tt.typ, payload)))
+			res := do(tt.auth, bearer(testidp.SignRaw(t, k1, tt.typ, payload)))
 			if res.code != tt.code || !strings.Contains(res.rec.Detail, tt.detail) {
 				t.Fatalf("status %d detail %q, want %d with %q", res.code, res.rec.Detail, tt.code, tt.detail)
 			}

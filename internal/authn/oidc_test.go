@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/internal/identity"
 	"github.com/mcpgate/mcpgate/internal/record"
+	"github.com/mcpgate/mcpgate/internal/testidp"
 )
 
 const challenge401 = `Bearer resource_metadata="https://gw.example.com/.well-known/oauth-protected-resource/mcp"`
@@ -27,11 +28,11 @@ const invalidToken = challenge401 + `, error="invalid_token", error_description=
 const invalidRequest = challenge401 + `, error="invalid_request", error_description="The request presents credentials in a way this server does not accept"`
 
 func TestOIDC(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	rsaKey := newKey(t, "r1", jose.RS256)
-	p.publish(k1, rsaKey)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	rsaKey := testidp.NewKey(t, "r1", jose.RS256)
+	p.Publish(k1, rsaKey)
 	opts := baseOptions(p, clk)
 	opts.Issuers[0].RequiredScopes = nil
 	a := start(t, opts)
@@ -46,7 +47,7 @@ func TestOIDC(t *testing.T) {
 		mod(c)
 		return c
 	}
-	stranger := newKey(t, "k1", jose.ES256) // same kid, not the IdP's key
+	stranger := testidp.NewKey(t, "k1", jose.ES256) // same kid, not the IdP's key
 
 	tests := []struct {
 		name      string
@@ -57,51 +58,51 @@ func TestOIDC(t *testing.T) {
 		detail    string // substring of the record's detail
 		sub       string // identity subject when accepted
 	}{
-		{"valid token", a, func() *http.Request { return bearer(sign(t, k1, claimsFor(p, clk))) }, 200, "", "", "user-1"},
-		{"valid RS256 token", a, func() *http.Request { return bearer(sign(t, rsaKey, claimsFor(p, clk))) }, 200, "", "", "user-1"},
+		{"valid token", a, func() *http.Request { return bearer(testidp.Sign(t, k1, claimsFor(p, clk))) }, 200, "", "", "user-1"},
+		{"valid RS256 token", a, func() *http.Request { return bearer(testidp.Sign(t, rsaKey, claimsFor(p, clk))) }, 200, "", "", "user-1"},
 		{"lower-case scheme", a, func() *http.Request {
 			r := bearer("")
-			r.Header.Set("Authorization", "bearer "+sign(t, k1, claimsFor(p, clk)))
+			r.Header.Set("Authorization", "bearer "+testidp.Sign(t, k1, claimsFor(p, clk)))
 			return r
 		}, 200, "", "", "user-1"},
 		{"aud list with one accepted value", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["aud"] = []string{"other", "mcpgate"} })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["aud"] = []string{"other", "mcpgate"} })))
 		}, 200, "", "", "user-1"},
 		{"expired", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["exp"] = now - 180 })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["exp"] = now - 180 })))
 		}, 401, invalidToken, "token expired 3m0s ago", ""},
 		{"expired within skew", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["exp"] = now - 30 })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["exp"] = now - 30 })))
 		}, 200, "", "", "user-1"},
 		{"no exp", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { delete(c, "exp") })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { delete(c, "exp") })))
 		}, 401, invalidToken, "token has no exp claim", ""},
 		{"not yet valid (nbf)", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["nbf"] = now + 300 })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["nbf"] = now + 300 })))
 		}, 401, invalidToken, "token not valid for another 5m0s (nbf)", ""},
 		{"nbf within skew", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["nbf"] = now + 30 })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["nbf"] = now + 30 })))
 		}, 200, "", "", "user-1"},
 		{"issued in the future", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["iat"] = now + 3600 })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["iat"] = now + 3600 })))
 		}, 401, invalidToken, "issued 1h0m0s in the future", ""},
 		{"wrong audience", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["aud"] = "https://other.example.com/mcp" })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["aud"] = "https://other.example.com/mcp" })))
 		}, 401, invalidToken, "audience mismatch", ""},
 		{"no audience", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { delete(c, "aud") })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { delete(c, "aud") })))
 		}, 401, invalidToken, "audience mismatch", ""},
 		{"wrong issuer", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["iss"] = "https://evil.example.com" })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["iss"] = "https://evil.example.com" })))
 		}, 401, invalidToken, `unknown issuer "https://evil.example.com"`, ""},
 		{"no sub", a, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { delete(c, "sub") })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { delete(c, "sub") })))
 		}, 401, invalidToken, "no sub claim", ""},
 		{"bad signature (same kid, other key)", a, func() *http.Request {
-			return bearer(sign(t, stranger, claimsFor(p, clk)))
+			return bearer(testidp.Sign(t, stranger, claimsFor(p, clk)))
 		}, 401, invalidToken, `bad signature (kid "k1")`, ""},
 		{"tampered payload", a, func() *http.Request {
-			parts := strings.Split(sign(t, k1, claimsFor(p, clk)), ".")
+			parts := strings.Split(testidp.Sign(t, k1, claimsFor(p, clk)), ".")
 			evil, _ := json.Marshal(with(func(c map[string]any) { c["sub"] = "admin" }))
 			parts[1] = base64.RawURLEncoding.EncodeToString(evil)
 			return bearer(strings.Join(parts, "."))
@@ -121,13 +122,13 @@ func TestOIDC(t *testing.T) {
 		}, 401, challenge401, `unsupported authorization scheme "Basic"`, ""},
 		{"two tokens in the header", a, func() *http.Request { return bearer("abc def") }, 401, invalidRequest, "malformed Bearer", ""},
 		{"two Authorization headers", a, func() *http.Request {
-			r := bearer(sign(t, k1, claimsFor(p, clk)))
+			r := bearer(testidp.Sign(t, k1, claimsFor(p, clk)))
 			r.Header.Add("Authorization", "Bearer x")
 			return r
 		}, 401, invalidRequest, "2 Authorization headers", ""},
 		{"token in the query string", a, func() *http.Request {
-			r := bearer(sign(t, k1, claimsFor(p, clk)))
-			r.URL.RawQuery = "access_token=" + sign(t, k1, claimsFor(p, clk))
+			r := bearer(testidp.Sign(t, k1, claimsFor(p, clk)))
+			r.URL.RawQuery = "access_token=" + testidp.Sign(t, k1, claimsFor(p, clk))
 			return r
 		}, 401, invalidRequest, "access token in the query string", ""},
 		{"token in the query string only", a, func() *http.Request {
@@ -136,13 +137,13 @@ func TestOIDC(t *testing.T) {
 			return r
 		}, 401, invalidRequest, "access token in the query string", ""},
 		{"required scopes present (scope)", scopedAuth, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["scope"] = "openid mcp:read mcp:tools" })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["scope"] = "openid mcp:read mcp:tools" })))
 		}, 200, "", "", "user-1"},
 		{"required scopes present (scp list)", scopedAuth, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["scp"] = []string{"mcp:tools", "mcp:read"} })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["scp"] = []string{"mcp:tools", "mcp:read"} })))
 		}, 200, "", "", "user-1"},
 		{"required scope missing", scopedAuth, func() *http.Request {
-			return bearer(sign(t, k1, with(func(c map[string]any) { c["scope"] = "mcp:read" })))
+			return bearer(testidp.Sign(t, k1, with(func(c map[string]any) { c["scope"] = "mcp:read" })))
 		}, 403, challenge401 + `, scope="mcp:tools mcp:read", error="insufficient_scope", error_description="The access token lacks a required scope"`, "lacks scope mcp:tools", ""},
 	}
 	for _, tt := range tests {
@@ -185,22 +186,22 @@ func TestOIDC(t *testing.T) {
 }
 
 func TestOIDCIdentity(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
 	opts := baseOptions(p, clk)
 	opts.Issuers[0].GroupsClaim = "roles"
 	opts.Issuers[0].EmailClaim = ""
 	a := start(t, opts)
 	c := claimsFor(p, clk)
 	c["roles"] = "admin"
-	res := do(a, bearer(sign(t, k1, c)))
+	res := do(a, bearer(testidp.Sign(t, k1, c)))
 	if res.code != 200 {
 		t.Fatalf("status %d: %s", res.code, res.rec.Detail)
 	}
 	id := res.id
-	want := identity.Identity{Subject: "user-1", Issuer: p.issuer(), Name: "Ada Lovelace", Groups: []string{"admin"}, Method: identity.MethodOIDC}
+	want := identity.Identity{Subject: "user-1", Issuer: p.URL, Name: "Ada Lovelace", Groups: []string{"admin"}, Method: identity.MethodOIDC}
 	got := *id
 	got.Claims = nil
 	if !reflect.DeepEqual(got, want) {
@@ -212,14 +213,14 @@ func TestOIDCIdentity(t *testing.T) {
 }
 
 func TestCachedTokenExpires(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
 	a := start(t, baseOptions(p, clk))
 	c := claimsFor(p, clk)
 	c["exp"] = clk.Now().Unix() + 30
-	tok := sign(t, k1, c)
+	tok := testidp.Sign(t, k1, c)
 	if res := do(a, bearer(tok)); res.code != 200 {
 		t.Fatalf("fresh token: %d %s", res.code, res.rec.Detail)
 	}
@@ -236,42 +237,42 @@ func TestCachedTokenExpires(t *testing.T) {
 // TestKeyRotation: a token signed with a key the gateway has not seen is
 // accepted after one refetch of the JWKS.
 func TestKeyRotation(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1, k2 := newKey(t, "k1", jose.ES256), newKey(t, "k2", jose.ES256)
-	p.publish(k1)
+	k1, k2 := testidp.NewKey(t, "k1", jose.ES256), testidp.NewKey(t, "k2", jose.ES256)
+	p.Publish(k1)
 	a := start(t, baseOptions(p, clk))
-	before := p.jwksFetches.Load()
+	before := p.JWKSFetches()
 
-	p.publish(k2)
+	p.Publish(k2)
 	clk.Advance(11 * time.Second) // past jwksMinRefreshInterval since the start-up fetch
-	res := do(a, bearer(sign(t, k2, claimsFor(p, clk))))
+	res := do(a, bearer(testidp.Sign(t, k2, claimsFor(p, clk))))
 	if res.code != 200 {
 		t.Fatalf("token of the rotated-in key: %d %q", res.code, res.rec.Detail)
 	}
-	if n := p.jwksFetches.Load() - before; n != 1 {
+	if n := p.JWKSFetches() - before; n != 1 {
 		t.Errorf("%d JWKS fetches for the rotation, want 1", n)
 	}
-	if p.discoveryCalls.Load() != 1 {
-		t.Errorf("%d discovery calls, want 1 (the JWKS URL is remembered)", p.discoveryCalls.Load())
+	if p.DiscoveryCalls() != 1 {
+		t.Errorf("%d discovery calls, want 1 (the JWKS URL is remembered)", p.DiscoveryCalls())
 	}
 }
 
 // TestUnknownKidFlood: a flood of tokens with made-up kids costs the IdP
 // at most one extra JWKS fetch per jwksMinRefreshInterval.
 func TestUnknownKidFlood(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	p.publish(newKey(t, "k1", jose.ES256))
+	p.Publish(testidp.NewKey(t, "k1", jose.ES256))
 	a := start(t, baseOptions(p, clk))
-	before := p.jwksFetches.Load()
+	before := p.JWKSFetches()
 	clk.Advance(11 * time.Second)
 
-	attacker := newKey(t, "", jose.ES256)
+	attacker := testidp.NewKey(t, "", jose.ES256)
 	toks := make([]string, 100)
 	for i := range toks {
-		attacker.kid = "random-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		toks[i] = sign(t, attacker, claimsFor(p, clk))
+		attacker.KID = "random-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		toks[i] = testidp.Sign(t, attacker, claimsFor(p, clk))
 	}
 	results := make(chan result, len(toks))
 	for _, tok := range toks {
@@ -283,7 +284,7 @@ func TestUnknownKidFlood(t *testing.T) {
 			t.Fatalf("made-up kid: %d %q", res.code, res.rec.Detail)
 		}
 	}
-	if n := p.jwksFetches.Load() - before; n > 1 {
+	if n := p.JWKSFetches() - before; n > 1 {
 		t.Errorf("%d JWKS fetches for 100 unknown kids, want at most 1", n)
 	}
 }
@@ -291,12 +292,12 @@ func TestUnknownKidFlood(t *testing.T) {
 // TestKeyRemoved: once a refresh shows a key gone, tokens it signed stop
 // working at once, cached or not.
 func TestKeyRemoved(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1, k2 := newKey(t, "k1", jose.ES256), newKey(t, "k2", jose.ES256)
-	p.publish(k1, k2)
+	k1, k2 := testidp.NewKey(t, "k1", jose.ES256), testidp.NewKey(t, "k2", jose.ES256)
+	p.Publish(k1, k2)
 	a := start(t, baseOptions(p, clk))
-	tok1, tok2 := sign(t, k1, claimsFor(p, clk)), sign(t, k2, claimsFor(p, clk))
+	tok1, tok2 := testidp.Sign(t, k1, claimsFor(p, clk)), testidp.Sign(t, k2, claimsFor(p, clk))
 	for _, tok := range []string{tok1, tok2} {
 		if res := do(a, bearer(tok)); res.code != 200 {
 			t.Fatalf("before removal: %d %q", res.code, res.rec.Detail)
@@ -306,7 +307,7 @@ func TestKeyRemoved(t *testing.T) {
 		t.Fatalf("cache has %d entries, want 2", a.cache.len())
 	}
 
-	p.unpublish("k1")
+	p.Withdraw("k1")
 	// What the periodic refresh does.
 	if err := a.keySets[0].refresh(t.Context(), true); err != nil {
 		t.Fatal(err)
@@ -325,30 +326,30 @@ func TestKeyRemoved(t *testing.T) {
 
 // TestBackgroundRefresh: the periodic refresh alone retires a removed key.
 func TestBackgroundRefresh(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1, newKey(t, "k2", jose.ES256))
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1, testidp.NewKey(t, "k2", jose.ES256))
 	opts := baseOptions(p, clk)
 	opts.JWKSRefreshInterval = 20 * time.Millisecond
 	opts.JWKSMinRefreshInterval = 10 * time.Millisecond
 	a := start(t, opts)
-	tok := sign(t, k1, claimsFor(p, clk))
+	tok := testidp.Sign(t, k1, claimsFor(p, clk))
 	if res := do(a, bearer(tok)); res.code != 200 {
 		t.Fatalf("before removal: %d %q", res.code, res.rec.Detail)
 	}
-	p.unpublish("k1")
+	p.Withdraw("k1")
 	waitFor(t, "the removed key to be rejected", func() bool { return do(a, bearer(tok)).code == 401 })
 }
 
 // TestIdPDownAtStart: the gateway starts without keys, answers 503 to
 // requests bearing tokens, and recovers once the IdP is back.
 func TestIdPDownAtStart(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
-	p.down.Store(true)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
+	p.SetDown(true)
 	opts := baseOptions(p, clk)
 	opts.APIKeys = []APIKey{{Subject: "ci", SHA256: Digest(testKey)}}
 	a := start(t, opts)
@@ -356,7 +357,7 @@ func TestIdPDownAtStart(t *testing.T) {
 		t.Fatalf("Ready() = %v, want an error about missing keys", err)
 	}
 
-	tok := sign(t, k1, claimsFor(p, clk))
+	tok := testidp.Sign(t, k1, claimsFor(p, clk))
 	res := do(a, bearer(tok))
 	if res.code != 503 || res.header.Get("Retry-After") == "" || res.header.Get("WWW-Authenticate") != "" {
 		t.Fatalf("IdP down at start: %d Retry-After %q WWW-Authenticate %q", res.code, res.header.Get("Retry-After"), res.header.Get("WWW-Authenticate"))
@@ -374,7 +375,7 @@ func TestIdPDownAtStart(t *testing.T) {
 		t.Errorf("a malformed token is still 401 while the IdP is down, got %d", res.code)
 	}
 
-	p.down.Store(false)
+	p.SetDown(false)
 	clk.Advance(11 * time.Second) // let a request trigger a fetch
 	if res := do(a, bearer(tok)); res.code != 200 {
 		t.Fatalf("IdP back: %d %q", res.code, res.rec.Detail)
@@ -386,21 +387,21 @@ func TestIdPDownAtStart(t *testing.T) {
 
 // TestIdPDownLater: cached keys keep verifying; an unknown kid fails closed.
 func TestIdPDownLater(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1, k2 := newKey(t, "k1", jose.ES256), newKey(t, "k2", jose.ES256)
-	p.publish(k1)
+	k1, k2 := testidp.NewKey(t, "k1", jose.ES256), testidp.NewKey(t, "k2", jose.ES256)
+	p.Publish(k1)
 	a := start(t, baseOptions(p, clk))
-	p.down.Store(true)
-	p.publish(k2)
+	p.SetDown(true)
+	p.Publish(k2)
 	clk.Advance(11 * time.Second)
 
 	c := claimsFor(p, clk)
 	c["sub"] = "user-2" // a token never seen, so not in the token cache
-	if res := do(a, bearer(sign(t, k1, c))); res.code != 200 {
+	if res := do(a, bearer(testidp.Sign(t, k1, c))); res.code != 200 {
 		t.Errorf("known key while the IdP is down: %d %q", res.code, res.rec.Detail)
 	}
-	res := do(a, bearer(sign(t, k2, claimsFor(p, clk))))
+	res := do(a, bearer(testidp.Sign(t, k2, claimsFor(p, clk))))
 	if res.code != 401 || res.header.Get("WWW-Authenticate") != invalidToken || !strings.Contains(res.rec.Detail, `unknown kid "k2"; key set refresh failed`) {
 		t.Errorf("unknown kid while the IdP is down: %d %q %q", res.code, res.header.Get("WWW-Authenticate"), res.rec.Detail)
 	}
@@ -410,26 +411,26 @@ func TestIdPDownLater(t *testing.T) {
 }
 
 func TestJWKSURLSkipsDiscovery(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
-	k1 := newKey(t, "k1", jose.ES256)
-	p.publish(k1)
+	k1 := testidp.NewKey(t, "k1", jose.ES256)
+	p.Publish(k1)
 	opts := baseOptions(p, clk)
-	opts.Issuers[0].JWKSURL = p.issuer() + "/keys"
+	opts.Issuers[0].JWKSURL = p.JWKSURL()
 	a := start(t, opts)
-	if res := do(a, bearer(sign(t, k1, claimsFor(p, clk)))); res.code != 200 {
+	if res := do(a, bearer(testidp.Sign(t, k1, claimsFor(p, clk)))); res.code != 200 {
 		t.Fatalf("%d %q", res.code, res.rec.Detail)
 	}
-	if n := p.discoveryCalls.Load(); n != 0 {
+	if n := p.DiscoveryCalls(); n != 0 {
 		t.Errorf("%d discovery calls with jwksURL set", n)
 	}
 }
 
 func TestDiscoveryIssuerMismatch(t *testing.T) {
-	p := newIdP(t)
+	p := testidp.New(t)
 	clk := newClock()
 	opts := baseOptions(p, clk)
-	opts.Issuers[0].Issuer = p.issuer() + "/" // discovery says it without the slash
+	opts.Issuers[0].Issuer = p.URL + "/" // discovery says it without the slash
 	a := start(t, opts)
 	if err := a.Ready(); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("Ready() = %v", err)
@@ -437,14 +438,14 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 }
 
 func TestParseJWKSDropsUnsafeKeys(t *testing.T) {
-	ec := newKey(t, "ec", jose.ES256)
+	ec := testidp.NewKey(t, "ec", jose.ES256)
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: ec.priv.Public(), KeyID: "ec", Algorithm: "ES256", Use: "sig"},
-		{Key: ec.priv.Public(), KeyID: "enc", Use: "enc"},
+		{Key: ec.Signer.Public(), KeyID: "ec", Algorithm: "ES256", Use: "sig"},
+		{Key: ec.Signer.Public(), KeyID: "enc", Use: "enc"},
 		{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "hmac", Algorithm: "HS256"},
 		{Key: &small.PublicKey, KeyID: "small", Algorithm: "RS256"},
-		{Key: ec.priv, KeyID: "private"},
+		{Key: ec.Signer, KeyID: "private"},
 	}}
 	body, _ := json.Marshal(set)
 	keys, err := parseJWKS(body)
@@ -472,13 +473,13 @@ func unsigned(claims map[string]any) string {
 
 // hmacWithPublicKey is the classic key-confusion attack: HS256 keyed with
 // the bytes of the issuer's RSA public key.
-func hmacWithPublicKey(t *testing.T, k *signingKey, claims map[string]any) string {
-	der, err := x509.MarshalPKIXPublicKey(k.priv.Public())
+func hmacWithPublicKey(t *testing.T, k *testidp.Key, claims map[string]any) string {
+	der, err := x509.MarshalPKIXPublicKey(k.Signer.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pemBytes}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pemBytes}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.KID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,8 +492,8 @@ func hmacWithPublicKey(t *testing.T, k *signingKey, claims map[string]any) strin
 	return tok
 }
 
-func garbagePayload(t *testing.T, k *signingKey) string {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, (&jose.SignerOptions{}).WithHeader("kid", k.kid))
+func garbagePayload(t *testing.T, k *testidp.Key) string {
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.Signer}, (&jose.SignerOptions{}).WithHeader("kid", k.KID))
 	if err != nil {
 		t.Fatal(err)
 	}

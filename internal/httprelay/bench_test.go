@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/metric/noop"
@@ -21,11 +22,15 @@ import (
 
 const benchResult = `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}`
 
-func benchBackend(b *testing.B) *httptest.Server {
+// largeResult is a 64 KiB tools/call result: net/http sends it chunked,
+// so the relay flushes every write, and the watcher inspects all of it.
+var largeResult = `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"` + strings.Repeat("x", 64<<10) + `"}]}}`
+
+func benchBackend(b *testing.B, result string) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, benchResult)
+		io.WriteString(w, result)
 	}))
 	b.Cleanup(srv.Close)
 	return srv
@@ -34,7 +39,7 @@ func benchBackend(b *testing.B) *httptest.Server {
 // benchServe sends tools/call through h b.N times, each request carrying
 // what the outer stages would have put in its context (the parse itself is
 // inspect's cost, made once here).
-func benchServe(b *testing.B, h http.Handler) {
+func benchServe(b *testing.B, h http.Handler, result string) {
 	raw := []byte(toolsCall)
 	body, err := jsonrpc.Parse(raw, jsonrpc.Limits{})
 	if err != nil {
@@ -52,21 +57,34 @@ func benchServe(b *testing.B, h http.Handler) {
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK || w.Body.Len() != len(benchResult) {
-			b.Fatalf("status %d body %q", w.Code, w.Body)
+		if w.Code != http.StatusOK || w.Body.Len() != len(result) {
+			b.Fatalf("status %d body of %d bytes", w.Code, w.Body.Len())
 		}
 	}
 }
 
 func BenchmarkRelay(b *testing.B) {
-	srv := benchBackend(b)
-	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{}))
+	srv := benchBackend(b, benchResult)
+	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{}), benchResult)
+}
+
+func BenchmarkRelayLarge(b *testing.B) {
+	srv := benchBackend(b, largeResult)
+	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{}), largeResult)
 }
 
 // BenchmarkBareProxy is the baseline the capacity figures of
 // docs/operations.md are measured against.
 func BenchmarkBareProxy(b *testing.B) {
-	srv := benchBackend(b)
+	benchBareProxy(b, benchResult)
+}
+
+func BenchmarkBareProxyLarge(b *testing.B) {
+	benchBareProxy(b, largeResult)
+}
+
+func benchBareProxy(b *testing.B, result string) {
+	srv := benchBackend(b, result)
 	u, err := url.Parse(srv.URL + "/mcp")
 	if err != nil {
 		b.Fatal(err)
@@ -78,21 +96,21 @@ func BenchmarkBareProxy(b *testing.B) {
 		},
 		Transport: &http.Transport{MaxIdleConnsPerHost: 512},
 	}
-	benchServe(b, p)
+	benchServe(b, p, result)
 }
 
 // BenchmarkRelayTraced is BenchmarkRelay with a CLIENT span per call, its
 // traceparent in the headers and spliced into params._meta (spans sampled,
 // exported to nowhere).
 func BenchmarkRelayTraced(b *testing.B) {
-	srv := benchBackend(b)
+	srv := benchBackend(b, benchResult)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(discard{})))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	tel, err := telemetry.New(tp, noop.NewMeterProvider(), telemetry.InstrumentOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{Telemetry: tel}))
+	benchServe(b, newRelay(b, srv.URL+"/mcp", Options{Telemetry: tel}), benchResult)
 }
 
 type discard struct{}

@@ -3,5 +3,8 @@
 // what must not reach a backend (the caller's credentials, spoofable
 // forwarding and identity headers, baggage), maps backend failures to
 // JSON-RPC errors, and watches the responses that end each operation without
-// holding the stream.
+// holding the stream. The forwarding itself is the package's own
+// (forward.go), not httputil.ReverseProxy: the request sent upstream is
+// built once from the client's, and the response copied through pooled
+// buffers.
 package httprelay

@@ -1,23 +1,20 @@
 package httprelay
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/idleread"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -69,12 +66,13 @@ type Options struct {
 // Relay is an http.Handler that forwards to one backend.
 type Relay struct {
 	// forward is opts.ForwardHeaders in canonical form, worked out once
-	// rather than per header per request.
-	forward []string
-	opts    Options
-	proxy   httputil.ReverseProxy
-	log     *slog.Logger
-	backend telemetry.BackendInfo
+	// rather than per header per request; headers is opts.Headers so.
+	forward   []string
+	headers   http.Header
+	opts      Options
+	transport *http.Transport
+	log       *slog.Logger
+	backend   telemetry.BackendInfo
 }
 
 // New returns a Relay for opts.
@@ -106,29 +104,27 @@ func New(opts Options) (*Relay, error) {
 		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
 		// Responses are inspected, so they must arrive uncompressed; the
-		// client's Accept-Encoding is removed in rewrite for the same reason.
+		// client's Accept-Encoding is left out by outHeader for the same reason.
 		DisableCompression: true,
 	}
-	r := &Relay{opts: opts, log: opts.Logger, backend: telemetry.HTTPBackend(opts.Name, opts.URL)}
+	r := &Relay{opts: opts, transport: transport, log: opts.Logger, backend: telemetry.HTTPBackend(opts.Name, opts.URL)}
 	for _, name := range opts.ForwardHeaders {
-		r.forward = append(r.forward, http.CanonicalHeaderKey(name))
+		name = http.CanonicalHeaderKey(name)
+		// A hop-by-hop or X-Forwarded-* name never reached the backend
+		// from the client (the configuration refuses the first kind).
+		if slices.Contains(hopHeaders, name) || slices.Contains(trustedForwarding, name) {
+			continue
+		}
+		r.forward = append(r.forward, name)
 	}
-	r.proxy = httputil.ReverseProxy{
-		Rewrite:   r.rewrite,
-		Transport: transport,
-		// 0: no flush of its own for a response of known length, which
-		// net/http writes out in one go when the handler returns.
-		// ReverseProxy flushes every write of text/event-stream and of
-		// unknown-length responses by itself, so SSE never waits in a
-		// buffer.
-		FlushInterval:  0,
-		ModifyResponse: r.modifyResponse,
-		ErrorHandler:   r.errorHandler,
-		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
-		// Without a pool, ReverseProxy allocates a 32 KiB copy buffer per
-		// response: under load that was most of the gateway's allocated
-		// bytes, and the garbage collector's work with it.
-		BufferPool: copyBuffers{},
+	if len(opts.Headers) > 0 {
+		// Canonical, so that each replaces the client's header of that
+		// name rather than going out beside it; cloned, so that nothing
+		// done to a request's header reaches the caller's map.
+		r.headers = make(http.Header, len(opts.Headers))
+		for name, vs := range opts.Headers {
+			r.headers[http.CanonicalHeaderKey(name)] = slices.Clone(vs)
+		}
 	}
 	return r, nil
 }
@@ -158,17 +154,12 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// it in the W3C headers, and log lines about the call carry it.
 		req = req.WithContext(ctx)
 	}
+	var raw []byte
 	if in != nil {
 		pinned := mcpwire.PinnedHTTP(req.Header.Get(mcpwire.HeaderSessionID), in.Version)
-		raw := r.withTraceContext(in, spans, pinned)
-		req.Body = io.NopCloser(bytes.NewReader(raw))
-		req.ContentLength = int64(len(raw))
-		// Known length: sent with Content-Length, however the client
-		// framed it (chunked, with trailers; see rewrite).
-		req.TransferEncoding = nil
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
+		raw = r.withTraceContext(in, spans, pinned)
 	}
-	r.proxy.ServeHTTP(w, req)
+	r.relay(w, r.outRequest(req, raw, in != nil))
 }
 
 // startSpans starts one CLIENT span per message of the body (one for the
@@ -229,8 +220,8 @@ var forwardedHeaders = []string{"Accept", "Content-Type", "User-Agent"}
 // mcpHeaders are the managed headers a client sends to the backend through
 // the gateway, spelled exactly (mcpwire.ManagedAlias spellings are refused
 // by inspect, and are not on the allow-list). They are taken from the
-// client's request as received, not after ReverseProxy's hop-by-hop
-// removal: a Connection header naming one (refused by inspect) must never
+// client's request as received, whatever its Connection header makes
+// hop-by-hop: a Connection header naming one (refused by inspect) must never
 // hide from the backend the header the gateway checked.
 var mcpHeaders = []string{
 	mcpwire.HeaderSessionID, mcpwire.HeaderProtocolVersion, mcpwire.HeaderMethod,
@@ -246,58 +237,6 @@ func isMCPHeader(name string) bool {
 
 // trustedForwarding are the headers a trusted proxy's word is kept for.
 var trustedForwarding = []string{"X-Forwarded-For", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto"}
-
-func (r *Relay) rewrite(pr *httputil.ProxyRequest) {
-	out := pr.Out
-	u := *r.opts.URL
-	out.URL = &u
-	out.Host = ""
-	// Request trailers arrive after the headers every stage decided on:
-	// an Authorization or Mcp-Session-Id trailer would reach the backend
-	// unchecked. MCP gives them no use.
-	out.Trailer = nil
-	// pr.Out.Header has lost the hop-by-hop headers (Upgrade, Connection
-	// and the headers Connection names); the allow-list never names one,
-	// so an upgrade the inspect stage did not refuse is not requested
-	// upstream either.
-	h := make(http.Header, len(out.Header))
-	for name, vs := range out.Header {
-		if slices.Contains(forwardedHeaders, name) || slices.Contains(r.forward, name) {
-			h[name] = vs
-		}
-	}
-	for name, vs := range pr.In.Header {
-		if isMCPHeader(name) {
-			h[name] = slices.Clone(vs)
-		}
-	}
-	out.Header = h
-	trusted := r.trusted(pr.In.RemoteAddr)
-	if trusted {
-		if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
-			h["X-Forwarded-For"] = slices.Clone(v)
-		}
-	}
-	pr.SetXForwarded()
-	if trusted {
-		// SetXForwarded describes the hop from the proxy to us; the proxy
-		// knows the client's host and scheme, which is what a backend wants.
-		for _, name := range trustedForwarding[1:] {
-			if v := pr.In.Header.Values(name); len(v) > 0 {
-				h[name] = slices.Clone(v)
-			}
-		}
-	}
-	// The CLIENT span's trace context replaces the caller's (telemetry
-	// off: the caller's passes through).
-	telemetry.InjectContext(pr.In.Context(), h)
-	for name, vs := range r.opts.Headers {
-		// Canonical, so that it replaces the client's header of that name
-		// rather than going out beside it; cloned, so that nothing done to
-		// this request's header reaches the configuration every request shares.
-		h[http.CanonicalHeaderKey(name)] = slices.Clone(vs)
-	}
-}
 
 func (r *Relay) trusted(remoteAddr string) bool {
 	if len(r.opts.TrustedProxies) == 0 {
@@ -322,9 +261,9 @@ var errSwitchProtocols = errors.New("the backend answered 101 Switching Protocol
 
 func (r *Relay) modifyResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		// ReverseProxy would hijack the client's connection and copy
-		// bytes both ways. No upgrade is ever requested (inspect refuses
-		// them, rewrite drops the headers), so this is a backend that
+		// A proxy that honoured it would hijack the client's connection
+		// and copy bytes both ways. No upgrade is ever requested (inspect
+		// refuses them, outHeader drops the headers), so this is a backend that
 		// switches unasked; it gets nothing.
 		return errSwitchProtocols
 	}
@@ -342,10 +281,16 @@ func (r *Relay) modifyResponse(resp *http.Response) error {
 		rec.SSE = true
 		resp.Body = newSSEWatcher(ctx, resp.Body, rec, in, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
 	case strings.HasPrefix(ct, "application/json") && in != nil:
-		resp.Body = newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
+		jw := newJSONWatcher(ctx, resp.Body, rec, r.opts.MaxInspect, r.opts.IdleTimeout, r.opts.Name, cat, r.opts.Versions)
+		if w, ok := jw.(*jsonWatcher); ok && resp.ContentLength > int64(r.opts.MaxInspect) {
+			// Too large to inspect, as announced: not buffered at all,
+			// rather than up to MaxInspect and then dropped.
+			w.over = true
+		}
+		resp.Body = jw
 	default:
 		if r.opts.IdleTimeout > 0 {
-			resp.Body = newIdleBody(resp.Body, r.opts.IdleTimeout)
+			resp.Body = idleread.New(resp.Body, r.opts.IdleTimeout, nil)
 		}
 	}
 	return nil
@@ -374,7 +319,7 @@ func (r *Relay) errorHandler(w http.ResponseWriter, req *http.Request, err error
 }
 
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errIdle) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, idleread.ErrIdle) {
 		return true
 	}
 	var ne net.Error
@@ -384,11 +329,3 @@ func isTimeout(err error) bool {
 	// net/http reports ResponseHeaderTimeout with this text only.
 	return strings.Contains(err.Error(), "timeout awaiting response headers")
 }
-
-// copyBuffers lends ReverseProxy its response copy buffers.
-type copyBuffers struct{}
-
-var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
-func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }

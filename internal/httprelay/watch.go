@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/idleread"
 	"github.com/mcpgate/mcpgate/internal/inspect"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -62,7 +62,7 @@ type sseWatcher struct {
 func newSSEWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, _ *inspect.Request, maxEvent int, idle time.Duration, backend string, cat *telemetry.Catalog, ver *mcpwire.Advertised) io.ReadCloser {
 	src := body
 	if idle > 0 {
-		src = newIdleBody(body, idle)
+		src = idleread.New(body, idle, nil)
 	}
 	return &sseWatcher{ctx: ctx, body: src, events: sse.NewReader(src, maxEvent), rec: rec, backend: backend, cat: cat, ver: ver}
 }
@@ -155,6 +155,7 @@ type jsonWatcher struct {
 	rec     *record.Record
 	max     int
 	buf     []byte
+	bufp    *[]byte // buf's way back into inspectBufs
 	over    bool
 	backend string
 	cat     *telemetry.Catalog
@@ -163,7 +164,7 @@ type jsonWatcher struct {
 
 func newJSONWatcher(ctx context.Context, body io.ReadCloser, rec *record.Record, max int, idle time.Duration, backend string, cat *telemetry.Catalog, ver *mcpwire.Advertised) io.ReadCloser {
 	if idle > 0 {
-		body = newIdleBody(body, idle)
+		body = idleread.New(body, idle, nil)
 	}
 	return &jsonWatcher{ctx: ctx, body: body, rec: rec, max: max, backend: backend, cat: cat, ver: ver}
 }
@@ -172,9 +173,14 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	n, err := w.body.Read(p)
 	if !w.over {
 		if len(w.buf)+n > w.max {
-			w.over, w.buf = true, nil
+			w.over = true
+			w.release()
 		} else {
-			w.buf = append(w.buf, p[:n]...)
+			if w.bufp == nil && n > 0 {
+				w.bufp = getInspectBuf()
+				w.buf = (*w.bufp)[:0]
+			}
+			w.buf = appendBounded(w.buf, p[:n], w.max)
 		}
 	}
 	if err == io.EOF && !w.over && len(w.buf) > 0 {
@@ -182,7 +188,7 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 		if b.Parse(w.buf, jsonrpc.Limits{}) == nil {
 			noteResponses(w.rec, &b, w.buf, w.backend, w.cat, w.ver)
 		}
-		w.buf = nil
+		w.release()
 	}
 	if err != nil && err != io.EOF {
 		// The response was cut short (ReverseProxy aborts it); without this
@@ -199,42 +205,13 @@ func (w *jsonWatcher) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *jsonWatcher) Close() error { return w.body.Close() }
-
-var errIdle = errors.New("backend response idle timeout")
-
-// idleBody fails a read that waits longer than d for data, by closing the
-// body from a timer; the blocked Read then returns and errIdle is reported.
-type idleBody struct {
-	rc    io.ReadCloser
-	d     time.Duration
-	t     *time.Timer
-	fired atomic.Bool
+func (w *jsonWatcher) Close() error {
+	w.release()
+	return w.body.Close()
 }
 
-func newIdleBody(rc io.ReadCloser, d time.Duration) *idleBody {
-	b := &idleBody{rc: rc, d: d}
-	b.t = time.AfterFunc(d, func() {
-		b.fired.Store(true)
-		rc.Close()
-	})
-	b.t.Stop()
-	return b
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	// Only time spent waiting on the backend counts, not time the client
-	// takes to accept what was already read.
-	b.t.Reset(b.d)
-	n, err := b.rc.Read(p)
-	b.t.Stop()
-	if b.fired.Load() {
-		return n, errIdle
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.t.Stop()
-	return b.rc.Close()
+// release gives the buffer back for reuse (see inspectBufs).
+func (w *jsonWatcher) release() {
+	putInspectBuf(w.bufp, w.buf)
+	w.bufp, w.buf = nil, nil
 }

@@ -100,7 +100,8 @@ func (c ClientSpan) Inject(h http.Header) { injectHeaders(c.SpanContext(), h) }
 
 // InjectContext is Inject for the span in ctx — the context StartClient
 // returned — for code that has the outgoing request's context but not the
-// ClientSpan (httputil.ReverseProxy's Rewrite hook).
+// ClientSpan (httprelay, which builds the upstream request's headers from
+// the request's context).
 func InjectContext(ctx context.Context, h http.Header) {
 	injectHeaders(trace.SpanContextFromContext(ctx), h)
 }
