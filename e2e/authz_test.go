@@ -76,16 +76,16 @@ func azKey(t *testing.T, subject string, groups ...string) apiKey {
 
 // azFixture is a gateway with authz on, its policy file, audit log and keys.
 type azFixture struct {
-	*audProc
+	*gateway
 	policies, audit string
 	eng, contractor apiKey
 }
 
-// azStart starts the gateway in mode with policies in front of backends
-// (the YAML of the backends list), with API keys for an engineer and a
-// contractor, anonymous callers admitted, the audit log on with hashed
-// principals, Prometheus metrics on the admin listener.
-func azStart(t *testing.T, mode, policies, backends string) *azFixture {
+// azStart starts the gateway in mode with policies in front of backends,
+// with API keys for an engineer and a contractor, anonymous callers
+// admitted, the audit log on with hashed principals, Prometheus metrics on
+// the admin listener.
+func azStart(t *testing.T, mode, policies string, backends ...backendSpec) *azFixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &azFixture{policies: filepath.Join(dir, "policies.cedar"), audit: filepath.Join(dir, "audit.jsonl"),
@@ -94,23 +94,21 @@ func azStart(t *testing.T, mode, policies, backends string) *azFixture {
 		t.Fatal(err)
 	}
 	_, key := writePseudonymKey(t, dir, "k1")
-	f.audProc = audStart(t, fmt.Sprintf(`listen: 127.0.0.1:0
-admin: {listen: "127.0.0.2:0"}
-log: {requests: all}
-auth:
-  mode: [apiKey, anonymous]
-  resource: https://gw.example.com/mcp
-  apiKeys:
-    %s
-    %s
-pseudonymization: {keys: [{id: k1, file: %q}]}
+	c := gatewayConfig{
+		admin: adminOn,
+		auth: "\n  mode: [apiKey, anonymous]\n  resource: https://gw.example.com/mcp\n  apiKeys:\n" +
+			apiKeyEntries([]apiKey{f.eng, f.contractor}),
+		extra: fmt.Sprintf(`pseudonymization: {keys: [{id: k1, file: %q}]}
 audit: {enabled: true, sink: %q, principal: hashed, fsync: always}
 telemetry:
   metrics: {exporter: prometheus}
 authz:
   mode: %s
   policies: [%q]
-backends:%s`, f.eng.Entry, f.contractor.Entry, key, f.audit, mode, f.policies, backends))
+`, key, f.audit, mode, f.policies),
+		backends: backends,
+	}
+	f.gateway = startGatewayConfig(t, nil, c.String())
 	return f
 }
 
@@ -181,12 +179,12 @@ func azDenied(ctx context.Context, t *testing.T, cs *mcp.ClientSession, who, too
 
 // azEvents reads the audit log's events, waiting (boundedly) until done
 // says they are all there: the log is written by its own goroutine.
-func (f *azFixture) azEvents(t *testing.T, done func([]audEvent) bool) []audEvent {
+func (f *azFixture) azEvents(t *testing.T, done func([]auditEvent) bool) []auditEvent {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		data, _ := os.ReadFile(f.audit)
-		evs := audParse(t, "audit log", data)
+		evs := parseAuditLog(t, "audit log", data)
 		if done(evs) || time.Now().After(deadline) {
 			return evs
 		}
@@ -195,7 +193,7 @@ func (f *azFixture) azEvents(t *testing.T, done func([]audEvent) bool) []audEven
 }
 
 // azCount counts the events with member path equal to value.
-func azCount(evs []audEvent, path, value string) int {
+func azCount(evs []auditEvent, path, value string) int {
 	n := 0
 	for _, e := range evs {
 		if e.str(path) == value {
@@ -236,7 +234,7 @@ func TestAuthzRelay(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			f := azStart(t, "enforce", azPolicies, b.start(t).yaml)
+			f := azStart(t, "enforce", azPolicies, b.start(t))
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
 
@@ -272,8 +270,8 @@ func TestAuthzRelay(t *testing.T) {
 			// that decided (none for a call no policy permits).
 			want := map[string][]string{"get-env": {"no-env"}, "echo": {"no-secret-echo"},
 				"toggle-simulated-logging": nil, "get-sum": nil}
-			var denied []audEvent
-			for _, e := range f.azEvents(t, func(evs []audEvent) bool { return azCount(evs, "error.type", "access_denied") >= 4 }) {
+			var denied []auditEvent
+			for _, e := range f.azEvents(t, func(evs []auditEvent) bool { return azCount(evs, "error.type", "access_denied") >= 4 }) {
 				if e.str("event") == "rejected" && e.str("error.type") == "access_denied" {
 					denied = append(denied, e)
 				}
@@ -313,12 +311,7 @@ permit (principal is mcpgate::User, action == mcpgate::Action::"tools/call", res
 forbid (principal is mcpgate::User, action == mcpgate::Action::"tools/call", resource)
 when { resource.backend == "go" && !principal.groups.contains("eng") };
 `
-	f := azStart(t, "enforce", policies, fmt.Sprintf(`
-  - name: every
-    command: [%q, %q, "stdio"]
-  - name: go
-    url: %q
-`, nodeBin, everythingJS, gob.URL()))
+	f := azStart(t, "enforce", policies, namedStdioBackend("every"), namedHTTPBackend("go", gob.URL()))
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 
@@ -346,7 +339,7 @@ when { resource.backend == "go" && !principal.groups.contains("eng") };
 // unfiltered, and records shadow_deny.
 func TestAuthzShadow(t *testing.T) {
 	t.Parallel()
-	f := azStart(t, "shadow", azPolicies, stdioBackend().yaml)
+	f := azStart(t, "shadow", azPolicies, stdioBackend())
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	eng := azConnect(ctx, t, f.URL, f.eng.Key)
@@ -355,7 +348,7 @@ func TestAuthzShadow(t *testing.T) {
 	}
 	azAllowed(ctx, t, eng, "engineer", "get-env", map[string]any{})
 	var found bool
-	for _, e := range f.azEvents(t, func(evs []audEvent) bool { return azCount(evs, "mcp.tool", "get-env") > 0 }) {
+	for _, e := range f.azEvents(t, func(evs []auditEvent) bool { return azCount(evs, "mcp.tool", "get-env") > 0 }) {
 		if e.str("mcp.tool") == "get-env" {
 			found = true
 			if e.str("authz.decision") != "shadow_deny" || e.str("authz.mode") != "shadow" || e.str("outcome") != "success" {
@@ -374,7 +367,7 @@ func TestAuthzShadow(t *testing.T) {
 // file replaces the set.
 func TestAuthzReload(t *testing.T) {
 	t.Parallel()
-	f := azStart(t, "enforce", azPolicies, stdioBackend().yaml)
+	f := azStart(t, "enforce", azPolicies, stdioBackend())
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	eng := azConnect(ctx, t, f.URL, f.eng.Key)
