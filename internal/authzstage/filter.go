@@ -46,7 +46,6 @@ type filter struct {
 	over   bool // the JSON body cannot be filtered: refused with why
 	why    func(method string) string
 	feeder *sse.Feeder
-	dropEv bool // dropping the chunks of an oversized event
 	out    []byte
 }
 
