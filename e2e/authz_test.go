@@ -359,6 +359,12 @@ func TestAuthzShadow(t *testing.T) {
 	if !found {
 		t.Error("no audit event for get-env")
 	}
+	// The list shown whole, with what enforce would have removed counted.
+	for _, e := range f.azEvents(t, func(evs []auditEvent) bool { return azCount(evs, "mcp.method", "tools/list") > 0 }) {
+		if e.str("mcp.method") == "tools/list" && (e.str("authz.mode") != "shadow" || e.get("authz.itemsDenied") != float64(1)) {
+			t.Errorf("tools/list in shadow mode: %v, want authz.itemsDenied 1 (get-env)", e)
+		}
+	}
 	f.azLeakCheck(t)
 }
 

@@ -129,6 +129,9 @@ type Authz struct {
 	Decision string   `json:"decision"`
 	Mode     string   `json:"mode"`
 	Policies []string `json:"policies,omitempty"`
+	// ItemsDenied is, for a filtered list, how many items the policies
+	// deny (removed in enforce mode, left in in shadow mode).
+	ItemsDenied int `json:"itemsDenied,omitempty"`
 }
 
 // HTTP is the HTTP exchange that carried the message.
@@ -208,6 +211,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 				b = jsonrpc.AppendQuote(b, p)
 			}
 			b = append(b, ']')
+		}
+		if a.ItemsDenied != 0 {
+			b = append(b, `,"itemsDenied":`...)
+			b = strconv.AppendInt(b, int64(a.ItemsDenied), 10)
 		}
 		b = append(b, '}')
 	}

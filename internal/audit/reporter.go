@@ -199,7 +199,7 @@ func authzOf(a *record.Authz) *Authz {
 	if a == nil {
 		return nil
 	}
-	return &Authz{Decision: a.Effect.String(), Mode: a.Mode, Policies: a.Policies}
+	return &Authz{Decision: a.Effect.String(), Mode: a.Mode, Policies: a.Policies, ItemsDenied: a.ItemsDenied}
 }
 
 // deniedAuthz is the decision a rejected request's one event carries: the

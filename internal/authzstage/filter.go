@@ -15,6 +15,7 @@ import (
 // pending is a list request of the body whose result the filter rewrites.
 type pending struct {
 	id, method string
+	op         int // its index in the record's ops
 	// done: its result was rewritten, or replaced by an error (failed);
 	// a later message with the id is dropped when failed.
 	done, failed bool
@@ -230,7 +231,7 @@ func (f *filter) rewrite(msg []byte) (out []byte, drop, changed bool) {
 		if m.Kind != jsonrpc.KindResult {
 			continue
 		}
-		res, err := f.filterResult(l.method, m.Result.Bytes(msg))
+		res, err := f.filterResult(l, m.Result.Bytes(msg))
 		if err != nil {
 			edits = append(edits, jsonrpc.Edit{At: m.Object, Data: mcpwire.AppendError(nil, []byte(l.id), mcpwire.CodeGateway, "gateway: the "+l.method+" result is malformed")})
 			f.rec.Fail(record.ReasonUpstreamError, "authz: "+l.method+" result is malformed")
@@ -265,8 +266,9 @@ func (f *filter) list(id []byte) *pending {
 // filterResult returns the filtered result, or nil when it is unchanged.
 // A malformed result is an error only in enforce mode: in shadow mode
 // nothing would have been removed anyway.
-func (f *filter) filterResult(method string, result []byte) ([]byte, error) {
+func (f *filter) filterResult(l *pending, result []byte) ([]byte, error) {
 	e := f.s.o.Engine
+	method := l.method
 	out, st, err := e.FilterList(f.p, method, result, authz.ListOptions{
 		Backend: f.s.o.Backend, BackendOf: f.s.o.BackendOf, Client: f.client, Catalog: f.s.o.Catalog,
 	})
@@ -275,6 +277,10 @@ func (f *filter) filterResult(method string, result []byte) ([]byte, error) {
 			return nil, err
 		}
 		return nil, nil
+	}
+	if st.Denied > 0 {
+		// What the list's filtering decided, visible in shadow mode too.
+		f.rec.Ops[l.op].Authz = &record.Authz{Effect: record.AuthzAllow, Mode: f.s.mode, Evaluated: true, ItemsDenied: st.Denied}
 	}
 	if st.Private && mcpwire.Stateless(f.client.ProtocolVersion) {
 		if out, err = authz.MarkPrivate(out); err != nil {

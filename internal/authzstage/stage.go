@@ -118,7 +118,7 @@ func (s *Stage) Middleware(next http.Handler) http.Handler {
 				continue // a client's response to a server request
 			}
 			if _, _, _, ok := authz.ListAction(m.Method); ok {
-				lists = append(lists, pending{id: string(m.ID.Bytes(req.Raw)), method: m.Method})
+				lists = append(lists, pending{id: string(m.ID.Bytes(req.Raw)), method: m.Method, op: i})
 			}
 			if authz.Admitted(m.Method) {
 				op.Authz = s.admitted

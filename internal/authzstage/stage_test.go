@@ -314,3 +314,21 @@ func BenchmarkToolsCall100Policies(b *testing.B) {
 		}
 	}
 }
+
+// TestListItemsDenied: the list request's op records how many items the
+// policies deny, in enforce (removed) and shadow (left in) mode alike.
+func TestListItemsDenied(t *testing.T) {
+	for _, mode := range []authz.Mode{authz.ModeEnforce, authz.ModeShadow} {
+		t.Run(mode.String(), func(t *testing.T) {
+			_, rec, _ := serve(t, newStage(t, mode), alice, "2025-06-18", `{"jsonrpc":"2.0","id":7,"method":"tools/list"}`,
+				func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = w.Write([]byte(toolsList))
+				})
+			a := rec.Ops[0].Authz
+			if a == nil || a.ItemsDenied != 2 || a.Effect != record.AuthzAllow || a.Mode != mode.String() {
+				t.Fatalf("tools/list authz %+v, want 2 items denied (drop, rm)", a)
+			}
+		})
+	}
+}

@@ -70,6 +70,10 @@ type Authz struct {
 	// file:line): the forbids that matched on a deny, the permits that
 	// matched on an allow; empty when no policy permitted it.
 	Policies []string
+	// ItemsDenied is, for a list request whose result was filtered, the
+	// number of items the policies deny: removed in enforce mode, left in
+	// (what enforce would remove) in shadow mode.
+	ItemsDenied int
 }
 
 // Record is what the gateway learns about one HTTP request. Stages fill it

@@ -31,6 +31,10 @@ func TestAuthzDecisions(t *testing.T) {
 			&record.Authz{Effect: record.AuthzAllow, Mode: "enforce", Evaluated: true, Policies: []string{"any"}},
 			map[string]string{"mcpgate.authz.decision": "allow", "mcpgate.authz.policies": `["any"]`},
 			map[string]string{"mcpgate.authz.decision": "allow", "mcp.method.name": "_OTHER", "#value": "1"}},
+		{"filtered list", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+			&record.Authz{Effect: record.AuthzAllow, Mode: "shadow", Evaluated: true, ItemsDenied: 3},
+			map[string]string{"mcpgate.authz.decision": "allow", "mcpgate.authz.items_denied": "3"},
+			map[string]string{"mcpgate.authz.decision": "allow", "mcp.method.name": "tools/list", "#value": "1"}},
 		{"off", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`, nil, nil, nil},
 	}
 	for _, tc := range tests {
@@ -50,7 +54,7 @@ func TestAuthzDecisions(t *testing.T) {
 					t.Errorf("span attribute %s carries the subject", k)
 				}
 			}
-			for _, k := range []string{"mcpgate.authz.decision", "mcpgate.authz.policies"} {
+			for _, k := range []string{"mcpgate.authz.decision", "mcpgate.authz.policies", "mcpgate.authz.items_denied"} {
 				if w, ok := tc.wantSpan[k]; ok != (got[k] != "") || got[k] != w {
 					t.Errorf("span %s=%q, want %q", k, got[k], w)
 				}

@@ -38,6 +38,7 @@ const (
 	keyBackend          = attribute.Key("mcpgate.backend")
 	keyAuthzDecision    = attribute.Key("mcpgate.authz.decision")
 	keyAuthzPolicies    = attribute.Key("mcpgate.authz.policies")
+	keyAuthzItemsDenied = attribute.Key("mcpgate.authz.items_denied")
 	keyHTTPKind         = attribute.Key("mcpgate.http.kind")
 	keyMessageKind      = attribute.Key("mcpgate.jsonrpc.kind")
 	keyLinkSource       = attribute.Key("mcpgate.link.source")

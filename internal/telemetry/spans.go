@@ -148,6 +148,9 @@ func appendAuthz(kv []attribute.KeyValue, op *record.Op) []attribute.KeyValue {
 	if len(op.Authz.Policies) > 0 {
 		kv = append(kv, keyAuthzPolicies.StringSlice(op.Authz.Policies))
 	}
+	if op.Authz.ItemsDenied > 0 {
+		kv = append(kv, keyAuthzItemsDenied.Int(op.Authz.ItemsDenied))
+	}
 	return kv
 }
 
