@@ -87,6 +87,13 @@ type azFixture struct {
 // the admin listener.
 func azStart(t *testing.T, mode, policies string, backends ...backendSpec) *azFixture {
 	t.Helper()
+	return azStartTelemetry(t, mode, policies, "", backends...)
+}
+
+// azStartTelemetry is azStart with more lines of the telemetry block
+// (each indented by two, ending in "\n").
+func azStartTelemetry(t *testing.T, mode, policies, telemetry string, backends ...backendSpec) *azFixture {
+	t.Helper()
 	dir := t.TempDir()
 	f := &azFixture{policies: filepath.Join(dir, "policies.cedar"), audit: filepath.Join(dir, "audit.jsonl"),
 		eng: azKey(t, azEng, "eng"), contractor: azKey(t, azContractor, "contractors")}
@@ -102,10 +109,10 @@ func azStart(t *testing.T, mode, policies string, backends ...backendSpec) *azFi
 audit: {enabled: true, sink: %q, principal: hashed, fsync: always}
 telemetry:
   metrics: {exporter: prometheus}
-authz:
+%sauthz:
   mode: %s
   policies: [%q]
-`, key, f.audit, mode, f.policies),
+`, key, f.audit, telemetry, mode, f.policies),
 		backends: backends,
 	}
 	f.gateway = startGatewayConfig(t, nil, c.String())
@@ -409,5 +416,57 @@ func TestAuthzReload(t *testing.T) {
 	}
 	azDenied(ctx, t, eng, "engineer", "echo", map[string]any{"message": "new set"})
 	azAllowed(ctx, t, eng, "engineer", "get-sum", map[string]any{"a": 1, "b": 2})
+	f.azLeakCheck(t)
+}
+
+// TestAuthzSpans: the SERVER spans in Jaeger carry each decision and its
+// policies (a filtered list its count of denied items), and, with hashed
+// attribution, no subject anywhere in the traces.
+func TestAuthzSpans(t *testing.T) {
+	t.Parallel()
+	j := startJaeger(t)
+	service := "e2e-authz-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	f := azStartTelemetry(t, "enforce", azPolicies, fmt.Sprintf(
+		"  serviceName: %s\n  userAttribution: hashed\n  traces: {exporter: otlp, endpoint: %q, protocol: http/protobuf, batchTimeout: 50ms}\n",
+		service, j.OTLPHTTPEndpoint()), stdioBackend())
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	eng := azConnect(ctx, t, f.URL, f.eng.Key)
+	azTools(ctx, t, eng)
+	azAllowed(ctx, t, eng, "engineer", "echo", map[string]any{"message": "hi"})
+	azDenied(ctx, t, eng, "engineer", "get-env", map[string]any{})
+
+	want := map[string]map[string]string{
+		"tools/list":         {"mcpgate.authz.decision": "allow", "mcpgate.authz.items_denied": "1"},
+		"tools/call echo":    {"mcpgate.authz.decision": "allow", "mcpgate.authz.policies": `["eng-tools"]`},
+		"tools/call get-env": {"mcpgate.authz.decision": "deny", "mcpgate.authz.policies": `["no-env"]`, "error.type": "access_denied"},
+	}
+	raw, traces := jaegerRawTraces(t, j, service, 6)
+	seen := map[string]bool{}
+	for _, tr := range traces {
+		for _, s := range tr.Spans {
+			w, ok := want[s.Name]
+			if !ok || s.Kind != "server" {
+				continue
+			}
+			seen[s.Name] = true
+			for k, v := range w {
+				if got := s.Attributes[k]; got != v {
+					t.Errorf("span %q: %s=%q, want %q", s.Name, k, got, v)
+				}
+			}
+			if s.Attributes["user.hash"] == "" {
+				t.Errorf("span %q: no user.hash with hashed attribution", s.Name)
+			}
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("no SERVER span %q in %s", name, tail(string(raw), 2000))
+		}
+	}
+	if strings.Contains(string(raw), azEng) {
+		t.Error("the traces carry the subject")
+	}
 	f.azLeakCheck(t)
 }
