@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"slices"
 	"strings"
 
+	"github.com/mcpgate/mcpgate/internal/aggregate"
 	"github.com/mcpgate/mcpgate/internal/authz"
 	"github.com/mcpgate/mcpgate/internal/authzstage"
 	"github.com/mcpgate/mcpgate/internal/config"
@@ -29,18 +31,23 @@ func newAuthz(cfg *config.Config) (*authzstage.Stage, error) {
 }
 
 // aggregatedBackendOf names the backend of an aggregated name by its
-// prefix (the longest backend name that, with the separator, begins it).
-// With aggregate.prefix false names carry no backend: "".
+// prefix (the longest backend name that, with the separator, begins it),
+// and of a resource URI the aggregator wrapped (mcpgate://<backend>/…) by
+// the backend it names. A name with aggregate.prefix false, or a URI left
+// as its backend listed it, carries no backend: "" (docs/authorization.md).
 func aggregatedBackendOf(cfg *config.Config) func(string) string {
-	if !cfg.Aggregate.Prefix {
-		return func(string) string { return "" }
-	}
-	sep := cfg.Aggregate.Separator
 	names := make([]string, len(cfg.Backends))
 	for i := range cfg.Backends {
 		names[i] = cfg.Backends[i].Name
 	}
+	prefix, sep := cfg.Aggregate.Prefix, cfg.Aggregate.Separator
 	return func(name string) string {
+		if b, _, ok := aggregate.UnwrapURI(name); ok && slices.Contains(names, b) {
+			return b
+		}
+		if !prefix {
+			return ""
+		}
 		best := ""
 		for _, b := range names {
 			if len(b) > len(best) && strings.HasPrefix(name, b+sep) {

@@ -73,3 +73,32 @@ func TestAuthzInTheChain(t *testing.T) {
 		}
 	}
 }
+
+func TestAggregatedBackendOf(t *testing.T) {
+	cfg := upstreamConfig(t, "http://127.0.0.1:1/mcp")
+	cfg.Backends = append(cfg.Backends, cfg.Backends[0], cfg.Backends[0])
+	cfg.Backends[0].Name, cfg.Backends[1].Name, cfg.Backends[2].Name = "git", "git_hub", "files"
+	cfg.Aggregate.Prefix, cfg.Aggregate.Separator = true, "_"
+	tests := []struct {
+		name, target, want string
+		noPrefix           bool
+	}{
+		{"prefixed tool", "git_status", "git", false},
+		{"longest prefix wins", "git_hub_issues", "git_hub", false},
+		{"no backend", "other_tool", "", false},
+		{"wrapped URI", "mcpgate://files/file:///a.md", "files", false},
+		{"wrapped URI of no backend", "mcpgate://nope/x", "", false},
+		{"plain URI", "file:///a.md", "", false},
+		{"prefix off", "git_status", "", true},
+		{"prefix off, wrapped URI", "mcpgate://git/x", "git", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := *cfg
+			c.Aggregate.Prefix = !tc.noPrefix
+			if got := aggregatedBackendOf(&c)(tc.target); got != tc.want {
+				t.Errorf("backend of %q = %q, want %q", tc.target, got, tc.want)
+			}
+		})
+	}
+}
