@@ -63,11 +63,20 @@ func (f *filter) WriteHeader(code int) {
 	if f.mode != modeUndecided {
 		return
 	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// Informational (103 Early Hints, relayed by a reverse proxy): the
+		// final response, which may hold the list, is still to come.
+		f.w.WriteHeader(code)
+		return
+	}
 	f.status = code
 	mt, _, _ := mime.ParseMediaType(f.w.Header().Get("Content-Type"))
 	enc := f.w.Header().Get("Content-Encoding")
 	switch {
-	case code < 200 || code >= 300:
+	case code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusSwitchingProtocols:
+		// No body: nothing to filter. Every other status is read, an
+		// error status too: a list result must not pass unfiltered
+		// whatever status carries it.
 		f.mode = modePass
 	case enc != "" && enc != "identity" && f.enforce():
 		// A compressed list cannot be read, so it may not pass (the HTTP
@@ -136,9 +145,8 @@ func (f *filter) Flush() {
 	if f.mode == modeJSON {
 		return
 	}
-	if fl, ok := f.w.(http.Flusher); ok {
-		fl.Flush()
-	}
+	// Through the writer's Unwrap chain, like http.ResponseController.
+	_ = http.NewResponseController(f.w).Flush()
 }
 
 // event rewrites one SSE event (or chunk) into f.out.

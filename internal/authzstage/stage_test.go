@@ -163,8 +163,8 @@ func TestListFiltering(t *testing.T) {
 		ctype   string
 		resp    string
 		want    string
-		status  int    // 0: 200
-		enc     string // Content-Encoding
+		status  int    // the status the client gets; 0: 200
+		enc     string // Content-Encoding; "103": early hints first; "500": the backend answers 500
 		req     string // the request; "" a tools/list with id 7
 	}{
 		{"json enforce", authz.ModeEnforce, "2025-06-18", "application/json", toolsList,
@@ -201,6 +201,10 @@ func TestListFiltering(t *testing.T) {
 			`[{"jsonrpc":"2.0","id":1,"result":{"content":[]}},{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"drop"},{"name":"echo"}]}}]`,
 			`[{"jsonrpc":"2.0","id":1,"result":{"content":[]}},{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}]`, 0, "",
 			`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}},{"jsonrpc":"2.0","id":7,"method":"tools/list"}]`},
+		{"error status read too", authz.ModeEnforce, "2025-06-18", "application/json", toolsList,
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}`, 500, "500", ""},
+		{"after early hints", authz.ModeEnforce, "2025-06-18", "application/json", toolsList,
+			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"}]}}`, 0, "103", ""},
 		{"anonymous sees public only", authz.ModeEnforce, "2025-06-18", "application/json",
 			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"},{"name":"public_echo"}]}}`,
 			`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"public_echo"}]}}`, 0, "", "anonymous"},
@@ -218,18 +222,27 @@ func TestListFiltering(t *testing.T) {
 			}
 			w, _, _ := serve(t, s, who, tc.version, req, func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", tc.ctype)
-				if tc.enc != "" {
+				status := http.StatusOK
+				switch tc.enc {
+				case "":
+				case "103":
+					w.WriteHeader(http.StatusEarlyHints)
+				case "500":
+					status = http.StatusInternalServerError
+				default:
 					w.Header().Set("Content-Encoding", tc.enc)
 				}
 				w.Header().Set("Content-Length", strconv.Itoa(len(tc.resp)))
-				w.WriteHeader(http.StatusOK)
+				w.WriteHeader(status)
 				// In pieces, as a relay streams it.
 				for i := 0; i < len(tc.resp); i += 17 {
 					_, _ = w.Write([]byte(tc.resp[i:min(i+17, len(tc.resp))]))
 					w.(http.Flusher).Flush()
 				}
 			})
-			if want := max(tc.status, 200); w.Code != want {
+			// httptest's recorder keeps the first status, 1xx included
+			// (net/http sends 1xx and then the final one).
+			if want := max(tc.status, 200); w.Code != want && tc.enc != "103" {
 				t.Errorf("status %d, want %d", w.Code, want)
 			}
 			if got := w.Body.String(); got != tc.want {
