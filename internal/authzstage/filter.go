@@ -85,7 +85,9 @@ func (f *filter) WriteHeader(code int) {
 		f.w.Header().Del("Content-Length")
 		f.w.Header().Del("Content-Encoding")
 		return
-	case mt == "application/json":
+	case mt == "application/json" || (mt != "text/event-stream" && f.enforce()):
+		// In enforce mode a body of any other type is held and read too:
+		// a lenient client might take a list result however it is labelled.
 		f.mode = modeJSON
 		// The body changes size: the length is set again at the end.
 		f.w.Header().Del("Content-Length")
