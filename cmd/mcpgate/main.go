@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mcpgate/mcpgate/internal/authz"
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/gateway"
 	"github.com/mcpgate/mcpgate/internal/redact"
@@ -34,6 +35,9 @@ Usage:
   mcpgate keygen                                      print a fresh pseudonymization key
   mcpgate pseudonym --config FILE --issuer I --subject S
                                                       print a principal's pseudonym under every key
+  mcpgate authz check --config FILE --principal JSON --method M [--target T]
+                    [--arguments JSON] [--backend B] [--annotations JSON]
+                                                      print a policy decision (exit 0 allow, 1 deny)
   mcpgate version                                     print the version
 
 The forms without a config file are for trying mcpgate locally: they listen on
@@ -41,8 +45,8 @@ loopback only (default 127.0.0.1:8080; admin listener 127.0.0.1:9464, --admin ""
 turns it off), do not authenticate clients, and say so at start-up. Clients
 connect to http://ADDR/mcp.
 
-Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate and
-reopens the audit log file.
+Signals: SIGINT/SIGTERM drain and stop; SIGHUP reloads the TLS certificate,
+reopens the audit log file and reloads the authz policy files.
 Docs: docs/configuration.md, docs/authentication.md, docs/protocol.md, docs/operations.md.
 `
 
@@ -69,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return keygen(args[1:], stdout, stderr)
 	case "pseudonym":
 		return pseudonymCmd(args[1:], stdout, stderr)
+	case "authz":
+		return authzCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcpgate", version())
 		return 0
@@ -212,6 +218,15 @@ func serve(args []string, stderr io.Writer) int {
 			if err := g.ReopenAudit(); err != nil {
 				log.Error("audit log reopen failed", "error", err)
 			}
+			if g.AuthzOn() {
+				// The error names file and position (or the policy id of a
+				// type error), never the policy text.
+				if n, err := g.ReloadPolicies(); err != nil {
+					log.Warn("authz policy reload failed; keeping the policies in force", "error", err, "policies", n)
+				} else {
+					log.Info("authz policies reloaded", "policies", n)
+				}
+			}
 		}
 	}()
 	if err := g.Run(ctx, nil); err != nil {
@@ -234,6 +249,10 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(*file)
 	if err == nil {
 		err = cfg.CheckFiles()
+	}
+	if err == nil && cfg.Authz.On() {
+		// Parsed and type-checked against the schema, as serve would.
+		_, err = authz.Load(cfg.Authz.Policies, authz.LoadOptions{})
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)

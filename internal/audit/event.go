@@ -66,7 +66,10 @@ type Event struct {
 	Client    Client     `json:"client,omitzero"`
 	MCP       MCP        `json:"mcp,omitzero"`
 	Backend   string     `json:"backend,omitempty"`
-	HTTP      HTTP       `json:"http"`
+	// Authz is the authorization decision on the message; nil when
+	// authorization is off (or for a request without messages).
+	Authz *Authz `json:"authz,omitempty"`
+	HTTP  HTTP   `json:"http"`
 	// DurationMs is the request's duration in milliseconds (microsecond
 	// precision); for a batch, every event carries the whole request's.
 	DurationMs float64 `json:"durationMs"`
@@ -120,6 +123,18 @@ type MCP struct {
 	// events of one session share it, and it cannot be used as the
 	// session id (which is a capability).
 	SessionRef string `json:"sessionRef,omitempty"`
+}
+
+// Authz is an authorization decision: its effect (allow, deny,
+// shadow_deny), the mode it was made in and the ids of the determining
+// policies. It names no principal.
+type Authz struct {
+	Decision string   `json:"decision"`
+	Mode     string   `json:"mode"`
+	Policies []string `json:"policies,omitempty"`
+	// ItemsDenied is, for a filtered list, how many items the policies
+	// deny (removed in enforce mode, left in in shadow mode).
+	ItemsDenied int `json:"itemsDenied,omitempty"`
 }
 
 // HTTP is the HTTP exchange that carried the message.
@@ -192,6 +207,27 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Backend != "" {
 		b = append(b, `,"backend":`...)
 		b = jsonrpc.AppendQuote(b, e.Backend)
+	}
+	if a := e.Authz; a != nil {
+		b = append(b, `,"authz":{"decision":`...)
+		b = jsonrpc.AppendQuote(b, a.Decision)
+		b = append(b, `,"mode":`...)
+		b = jsonrpc.AppendQuote(b, a.Mode)
+		if len(a.Policies) > 0 {
+			b = append(b, `,"policies":[`...)
+			for i, p := range a.Policies {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = jsonrpc.AppendQuote(b, p)
+			}
+			b = append(b, ']')
+		}
+		if a.ItemsDenied != 0 {
+			b = append(b, `,"itemsDenied":`...)
+			b = strconv.AppendInt(b, int64(a.ItemsDenied), 10)
+		}
+		b = append(b, '}')
 	}
 	b = append(b, `,"http":{"method":`...)
 	b = jsonrpc.AppendQuote(b, e.HTTP.Method)

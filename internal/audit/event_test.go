@@ -20,6 +20,7 @@ func fullEvent() *Event {
 		Client:     Client{Address: "192.0.2.1", Name: "claude \"code\"", Version: "1.0"},
 		MCP:        MCP{Method: "tools/call", ID: `"a-1"`, Tool: "search", ProtocolVersion: "2025-06-18", SessionRef: "0123456789abcdef"},
 		Backend:    "search",
+		Authz:      &Authz{Decision: "shadow_deny", Mode: "shadow", Policies: []string{"no-prod-drop", "p.cedar:3"}, ItemsDenied: 2},
 		HTTP:       HTTP{Method: "POST", Status: 200},
 		DurationMs: 12.345,
 		Error:      &Error{Code: &code, Message: "bad\nparams", Type: "-32602"},

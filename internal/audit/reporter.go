@@ -164,6 +164,7 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 			setOp(&e.MCP, &rec.Ops[0])
 			r.captureInto(&e, capt, rec, 0)
 		}
+		e.Authz = deniedAuthz(rec)
 		sc := r.spanCtx(ctx, rec, op)
 		e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
 		r.l.logRejected(&e)
@@ -184,6 +185,7 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 		setOp(&e.MCP, op)
 		e.RateLimit = r.rateLimit(op)
 		e.Event = opKind(op)
+		e.Authz = authzOf(op.Authz)
 		er = Error{}
 		e.Error = nil
 		if e.Outcome = r.opOutcome(rec, op, &er); er.Type != "" {
@@ -207,6 +209,28 @@ func (r *Reporter) rateLimit(op *record.Op) RateLimit {
 		return RateLimit{}
 	}
 	return RateLimit{Decision: op.RateLimit.Decision.String(), Rule: op.RateLimit.RuleName(r.rules)}
+}
+
+// authzOf is the event's form of a decision.
+func authzOf(a *record.Authz) *Authz {
+	if a == nil {
+		return nil
+	}
+	return &Authz{Decision: a.Effect.String(), Mode: a.Mode, Policies: a.Policies, ItemsDenied: a.ItemsDenied}
+}
+
+// deniedAuthz is the decision a rejected request's one event carries: the
+// first denial (a denied batch is refused whole), else the only message's.
+func deniedAuthz(rec *record.Record) *Authz {
+	for i := range rec.Ops {
+		if a := rec.Ops[i].Authz; a != nil && a.Effect == record.AuthzDeny {
+			return authzOf(a)
+		}
+	}
+	if len(rec.Ops) == 1 {
+		return authzOf(rec.Ops[0].Authz)
+	}
+	return nil
 }
 
 func setOp(m *MCP, op *record.Op) {

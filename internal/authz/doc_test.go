@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestDraftDocShowsWhatShips keeps README.draft.md true: it shows the
+// TestDraftDocShowsWhatShips keeps docs/authorization.md true: it shows the
 // shipped schema and the example policies verbatim, and every test case it
 // points to exists.
 func TestDraftDocShowsWhatShips(t *testing.T) {
-	doc, err := os.ReadFile("README.draft.md")
+	doc, err := os.ReadFile("../../docs/authorization.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestDraftDocShowsWhatShips(t *testing.T) {
 	}
 	for name, want := range map[string][]byte{"schema": SchemaText, "examples": ex} {
 		if !strings.Contains(string(doc), string(want)) {
-			t.Errorf("README.draft.md does not show the %s as shipped", name)
+			t.Errorf("docs/authorization.md does not show the %s as shipped", name)
 		}
 	}
 	var tests []byte
@@ -41,7 +41,7 @@ func TestDraftDocShowsWhatShips(t *testing.T) {
 		}
 		n++
 		if !strings.Contains(string(tests), `"`+c) {
-			t.Errorf("README.draft.md points to test case %q, which does not exist", c)
+			t.Errorf("docs/authorization.md points to test case %q, which does not exist", c)
 		}
 	}
 	if n < 10 {
@@ -53,6 +53,6 @@ func TestDraftDocShowsWhatShips(t *testing.T) {
 		}
 	}
 	if MaxArgumentBytes != 64<<10 || MaxArgumentDepth != 8 || MaxArgumentValues != 256 || MaxArgumentString != 4096 {
-		t.Error("the bounds changed: update README.draft.md")
+		t.Error("the bounds changed: update docs/authorization.md")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/mcpgate/mcpgate/internal/identity"
 )
 
-// TestExamples runs the worked examples of README.draft.md
+// TestExamples runs the worked examples of docs/authorization.md
 // (testdata/examples.cedar) in enforce mode.
 func TestExamples(t *testing.T) {
 	e := examplesEngine(t, ModeEnforce)

@@ -29,6 +29,7 @@ type Config struct {
 	Log              Log              // log:
 	Telemetry        Telemetry        // telemetry: (telemetry.go)
 	Audit            Audit            // audit: (audit.go)
+	Authz            Authz            // authz: (authz.go)
 	RateLimits       RateLimits       // rateLimits: (ratelimits.go)
 	// AllowedHosts are the Host header values admitted besides the
 	// built-in ones (guard.HostPolicy); "*" turns the check off.

@@ -35,5 +35,5 @@ auth:
 	// Output:
 	// search https://search.example.com/mcp 10s 4194304
 	// Authorization from Bearer ${env:SEARCH_TOKEN}
-	// mcpgate.yaml:2: unknown key "upstreams" (known keys here: listen, path, tls, admin, trustedProxies, allowedHosts, limits, timeouts, sessions, cors, backends, aggregate, auth, pseudonymization, telemetry, audit, rateLimits, log)
+	// mcpgate.yaml:2: unknown key "upstreams" (known keys here: listen, path, tls, admin, trustedProxies, allowedHosts, limits, timeouts, sessions, cors, backends, aggregate, auth, pseudonymization, telemetry, audit, authz, rateLimits, log)
 }

@@ -638,6 +638,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"pseudonymization", d.pseudonymization(&c.Pseudonymization)},
 		{"telemetry", d.telemetry(&c.Telemetry)},
 		{"audit", d.audit(&c.Audit)},
+		{"authz", d.authz(&c.Authz)},
 		{"rateLimits", d.rateLimits(&c.RateLimits)},
 		{"log", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{

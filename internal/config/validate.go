@@ -74,6 +74,7 @@ func (c *Config) Validate() error {
 		v.errorf("telemetry.userAttribution", "hashed needs a pseudonymization key: add pseudonymization.keys (mcpgate keygen makes a key)")
 	}
 	v.audit(c)
+	v.authz(&c.Authz)
 	v.rateLimits(c)
 
 	switch c.Log.Level {

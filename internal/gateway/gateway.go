@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/internal/aggregate"
 	"github.com/mcpgate/mcpgate/internal/authn"
+	"github.com/mcpgate/mcpgate/internal/authzstage"
 	"github.com/mcpgate/mcpgate/internal/config"
 	"github.com/mcpgate/mcpgate/internal/guard"
 	"github.com/mcpgate/mcpgate/internal/health"
@@ -52,6 +53,7 @@ type Gateway struct {
 	// attribution and the audit log.
 	principals *principals
 	binder     *sessionbind.Binder
+	authz      *authzstage.Stage
 	rateLimits *rateLimits
 	otel       *otelsetup.Providers
 	tel        *telemetry.Telemetry // nil when traces and metrics are both off
@@ -171,6 +173,9 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 	}
 	undo = append(undo, g.auth.Close)
 	g.binder = sessionbind.New(binderOptions(cfg))
+	if g.authz, err = newAuthz(cfg); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, Chain(b, g.stages()...))
@@ -256,6 +261,11 @@ func (g *Gateway) stages() []Stage {
 		// started by the telemetry reporter).
 		{"trace", g.tel.Stage()},
 		{"sessions", g.binder.Middleware()},
+		// After sessions: decided on the principal authn found, for a
+		// session it owns; before audit and the relay, so that a denied
+		// message reaches no backend, and so that list results are
+		// filtered in front of every relay alike.
+		{"authz", g.authz.Middleware},
 		// ratelimit after authz (which follows sessions): a call the
 		// policies deny spends no quota, costs no Redis round trip, and
 		// gets the 403 that says retrying will not help rather than a 429

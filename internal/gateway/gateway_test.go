@@ -101,11 +101,11 @@ func newGateway(t *testing.T, cfg *config.Config, log *slog.Logger) *Gateway {
 // inspect (a rejected request is still recorded with what it asked for),
 // trace right after authn (only an admitted request's trace context may
 // parent its spans), then session binding, which needs authn's identity,
-// then the rate limits (after authz once merged: a denied call spends no
-// quota).
+// then authz, which decides on that identity for a session it owns, then
+// the rate limits (a call the policies deny spends no quota).
 func TestStageOrder(t *testing.T) {
 	g := newGateway(t, upstreamConfig(t, "http://127.0.0.1:1/mcp"), nil)
-	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions", "ratelimit", "audit", "capture"}
+	want := []string{"observe", "recover", "limits", "origin", "drain", "inspect", "authn", "trace", "sessions", "authz", "ratelimit", "audit", "capture"}
 	if got := StageNames(g.stages()); !slices.Equal(got, want) {
 		t.Fatalf("stages %v, want %v", got, want)
 	}

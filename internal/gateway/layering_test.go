@@ -24,7 +24,7 @@ var layering = []string{
 	"jsonrpc", "identity", "pseudonym", "sse", "childproc", "redact", "health", "idleread", "testidp",
 	"mcpwire", "mcpwire/mcpwiretest", "record", "credmask", "attribution",
 	"config", "authz", "ratelimit",
-	"observe", "guard", "inspect", "authn", "sessionbind",
+	"observe", "guard", "inspect", "authn", "sessionbind", "authzstage",
 	"audit", "telemetry", "otelsetup", "tracelog",
 	"httprelay", "stdiorelay", "aggregate",
 	"gateway",

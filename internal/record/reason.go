@@ -31,6 +31,7 @@ const (
 	ReasonAuthUnavailable     Reason = "auth_unavailable"  // 503: the identity provider's keys are not available yet
 	ReasonAuditUnavailable    Reason = "audit_unavailable" // 503: audit.failClosed and the audit sink is failing
 	ReasonRateLimited         Reason = "rate_limited"      // 429: a rateLimits rule refused the request
+	ReasonAccessDenied        Reason = "access_denied"     // 403: authz.mode enforce and the policies deny a message
 )
 
 // Class is how an outcome counts: the audit log's outcome field, and
@@ -54,6 +55,7 @@ const (
 	CategoryUpstream                 // the backend
 	CategoryGateway                  // the gateway itself
 	CategoryTool                     // the backend's tool reported an error
+	CategoryAuthz                    // the authz stage: a policy denied the request
 )
 
 type reasonInfo struct {
@@ -70,6 +72,7 @@ var reasons = map[Reason]reasonInfo{
 	ReasonUnauthenticated: {ClassDenied, true, CategoryAuth},
 	ReasonForbidden:       {ClassDenied, true, CategoryAuth},
 	ReasonAuthUnavailable: {ClassFailure, true, CategoryAuth},
+	ReasonAccessDenied:    {ClassDenied, true, CategoryAuthz},
 	ReasonOriginRejected:  {ClassDenied, true, CategoryClient},
 	ReasonSessionNotFound: {ClassDenied, true, CategoryClient},
 	// Over a limit is a refusal of a valid request, by the gateway's

@@ -20,15 +20,63 @@ type Op struct {
 	Progress  bool   // the request asked for progress notifications
 
 	// Outcome, set by the relay from the backend's response (Record.Answer).
+	// The flags sit together (with Progress) in one word: apart, each pads
+	// to a word and the record outgrows its allocation size class.
 	Answered  bool     // a response with this id was seen
-	Error     RPCError // the JSON-RPC error it was answered with, if any
 	ToolError bool     // result.isError was true
+	Error     RPCError // the JSON-RPC error it was answered with, if any
+
+	// Authz is the authorization decision on the message (the authz
+	// stage); nil when authorization is off. A pointer: most records have
+	// none, and an inline value would push Record past its size class.
+	Authz *Authz
 
 	// TraceParent and TraceState are the W3C trace context the message
 	// carried in params._meta, as sent. Telemetry makes them the parent of
 	// the message's span (or, for a rejected request, a link); they never
 	// become attributes.
 	TraceParent, TraceState string
+}
+
+// AuthzEffect is an authorization decision's effect: the value of
+// mcpgate.authz.decision.
+type AuthzEffect uint8
+
+const (
+	AuthzAllow AuthzEffect = iota
+	AuthzDeny
+	// AuthzShadowDeny: the policies deny it; shadow mode let it through.
+	AuthzShadowDeny
+)
+
+func (e AuthzEffect) String() string {
+	switch e {
+	case AuthzDeny:
+		return "deny"
+	case AuthzShadowDeny:
+		return "shadow_deny"
+	}
+	return "allow"
+}
+
+// Authz is the authorization decision on one message. It names no
+// principal: only the effect, the mode and the determining policies' ids.
+// Values may be shared between records (the default admissions): never
+// modify one in place.
+type Authz struct {
+	Effect AuthzEffect
+	Mode   string // authz.mode: shadow or enforce
+	// Evaluated is false for a message admitted by default (lifecycle,
+	// notifications, list methods, whose results are filtered instead).
+	Evaluated bool
+	// Policies are the ids of the determining policies (Cedar @id, else
+	// file:line): the forbids that matched on a deny, the permits that
+	// matched on an allow; empty when no policy permitted it.
+	Policies []string
+	// ItemsDenied is, for a list request whose result was filtered, the
+	// number of items the policies deny: removed in enforce mode, left in
+	// (what enforce would remove) in shadow mode.
+	ItemsDenied int
 }
 
 // Record is what the gateway learns about one HTTP request. Stages fill it

@@ -27,6 +27,7 @@ const (
 	MetricAuditDropped            = "mcpgate.audit.dropped"
 	MetricAuditErrors             = "mcpgate.audit.errors"
 	MetricAuditFolded             = "mcpgate.audit.rejected.folded"
+	MetricAuthzDecisions          = "mcpgate.authz.decisions"
 )
 
 // DurationBuckets are the MCP conventions' histogram boundaries, in seconds.
@@ -51,6 +52,8 @@ var allowedKeys = map[string][]attribute.Key{
 	MetricAuditFolded:           {},
 	MetricRateLimitDecisions:    {keyRateLimitRule, keyRateLimitDecision},
 	MetricRateLimitFallbacks:    {keyRateLimitRule, keyRateLimitOnStoreFailure},
+	// No principal, no policy id: the decision and a bounded method.
+	MetricAuthzDecisions: {keyAuthzDecision, keyMCPMethod},
 }
 
 // AllowedKeys yields each instrument's name with the only attribute keys
@@ -69,13 +72,14 @@ func AllowedKeys() iter.Seq2[string, []attribute.Key] {
 type instruments struct {
 	serverOp, clientOp, session  metric.Float64Histogram
 	authFailures, upstreamErrors metric.Int64Counter
+	authzDecisions               metric.Int64Counter
 	jwksFetches, stdioRestarts   metric.Int64Counter
 	sessionsActive               metric.Int64UpDownCounter
 }
 
 func newInstruments(m metric.Meter) (*instruments, error) {
 	var in instruments
-	var errs [9]error
+	var errs [10]error
 	buckets := metric.WithExplicitBucketBoundaries(DurationBuckets...)
 	in.serverOp, errs[0] = m.Float64Histogram(MetricServerOperationDuration, metric.WithUnit("s"), buckets,
 		metric.WithDescription("Duration of MCP operations the gateway served, from request received to response complete."))
@@ -93,6 +97,8 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 		metric.WithDescription("Restarts of stdio backend processes after they exited."))
 	in.sessionsActive, errs[7] = m.Int64UpDownCounter(MetricSessionsActive, metric.WithUnit("{session}"),
 		metric.WithDescription("MCP sessions open, by backend."))
+	in.authzDecisions, errs[9] = m.Int64Counter(MetricAuthzDecisions, metric.WithUnit("{message}"),
+		metric.WithDescription("Authorization decisions on MCP messages, by decision and method."))
 	return &in, errors.Join(errs[:]...)
 }
 
@@ -219,6 +225,10 @@ func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, second
 		op := &rec.Ops[i]
 		if op.Kind != record.OpRequest && op.Kind != record.OpNotification {
 			continue
+		}
+		if op.Authz != nil {
+			in.authzDecisions.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
+				keyAuthzDecision.String(op.Authz.Effect.String()), keyMCPMethod.String(boundMethod(op.Method)))))
 		}
 		b := a
 		t.fillOp(&b, op, rec.Backend, opOutcome(rec, op))

@@ -138,6 +138,22 @@ func appendOp(kv []attribute.KeyValue, op *record.Op) []attribute.KeyValue {
 	return kv
 }
 
+// appendAuthz appends the authorization decision on op: its effect and the
+// ids of the determining policies (never the principal).
+func appendAuthz(kv []attribute.KeyValue, op *record.Op) []attribute.KeyValue {
+	if op.Authz == nil {
+		return kv
+	}
+	kv = append(kv, keyAuthzDecision.String(op.Authz.Effect.String()))
+	if len(op.Authz.Policies) > 0 {
+		kv = append(kv, keyAuthzPolicies.StringSlice(op.Authz.Policies))
+	}
+	if op.Authz.ItemsDenied > 0 {
+		kv = append(kv, keyAuthzItemsDenied.Int(op.Authz.ItemsDenied))
+	}
+	return kv
+}
+
 // appendOutcome appends error.type and rpc.response.status_code.
 func appendOutcome(kv []attribute.KeyValue, o outcome) []attribute.KeyValue {
 	if o.hasCode {
@@ -166,6 +182,7 @@ func (t *Telemetry) finishServer(sp trace.Span, rec *record.Record, op *record.O
 	var o outcome
 	if op != nil {
 		kv = appendOp(kv, op)
+		kv = appendAuthz(kv, op)
 		kv = t.appendRateLimit(kv, op)
 		o = opOutcome(rec, op)
 		if op.Method == "initialize" {
