@@ -169,6 +169,9 @@ func startArm(spec armSpec, vars cmdVars, dir string, startTimeout time.Duration
 	vars.Listen = addr
 	vars.AuditFile = filepath.Join(dir, spec.name+"-audit.jsonl")
 	if spec.config != "" {
+		if vars.TemplateDir, err = filepath.Abs(filepath.Dir(spec.config)); err != nil {
+			return nil, "", err
+		}
 		text, err := os.ReadFile(spec.config)
 		if err != nil {
 			return nil, "", err

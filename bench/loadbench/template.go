@@ -12,6 +12,9 @@ type cmdVars struct {
 	Upstream   string // the backend's MCP endpoint URL
 	Self       string // this loadbench binary, e.g. to run `{{.Self}} proxy` as an arm
 	ConfigFile string // the rendered -gateway-config file
+	// TemplateDir is the absolute directory of the config template, for
+	// files that live beside it (bench/configs/policies/…).
+	TemplateDir string
 
 	// For config templates that turn features on (bench/configs/*-all.yaml):
 	Issuer           string // with -oidc: the benchmark's OpenID Connect issuer URL
