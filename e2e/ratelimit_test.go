@@ -8,15 +8,14 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testredis"
 )
 
 // TestRateLimitsSharedThroughRedis: two gateways sharing one Redis admit
@@ -26,7 +25,7 @@ import (
 // back, the limit is shared again.
 func TestRateLimitsSharedThroughRedis(t *testing.T) {
 	const limit = 6 // per principal and hour; replicas: 2, so a share is 3
-	rs := startRedisServer(t)
+	rs := testredis.Start(t)
 	key := newAPIKey(t, "rate-limited-bot")
 	_, keyFile := writePseudonymKey(t, t.TempDir(), "rl")
 	var gws [2]*gateway
@@ -43,7 +42,7 @@ rateLimits:
   replicas: 2
   rules:
     - {name: per-bot, per: principal, methods: [tools/call], limit: %d, window: 1h}
-`, keyFile, rs.url(), limit)
+`, keyFile, rs.URL(), limit)
 		gws[i] = startGatewayConfig(t, nil, c.String())
 		sids[i] = openSession(t, gws[i].URL, 1, "e2e-ratelimit", map[string]string{"X-API-Key": key.Key})
 	}
@@ -88,14 +87,14 @@ rateLimits:
 		}
 		// The one shared bucket is keyed on the principal's pseudonym,
 		// never on its subject.
-		keys := rs.keys(t)
+		keys := rs.Keys(t)
 		if len(keys) != 1 || !keyRe.MatchString(keys[0]) || strings.Contains(keys[0], "rate-limited-bot") {
 			t.Errorf("Redis keys %q, want one rate:mcpgate:rl:per-bot:p:<pseudonym>", keys)
 		}
 	})
 
 	t.Run("Redis killed: each its share, every fallback counted", func(t *testing.T) {
-		rs.stop()
+		rs.Stop()
 		a := round(t, 3*limit)
 		if a != [2]int{limit / 2, limit / 2} {
 			t.Fatalf("during the outage the gateways admitted %v, want %d each (limit / replicas)", a, limit/2)
@@ -116,7 +115,7 @@ rateLimits:
 	})
 
 	t.Run("Redis back: shared again", func(t *testing.T) {
-		rs.start(t)
+		rs.Start()
 		// The limiter probes the store at most once a second.
 		time.Sleep(1200 * time.Millisecond)
 		// The restarted server has no buckets: the whole limit again, in
@@ -163,96 +162,4 @@ next:
 		return v
 	}
 	return 0
-}
-
-// redisServer is a real redis-server on a free loopback port, without
-// persistence, as internal/ratelimit's tests start it; stop and start
-// again keep the port.
-type redisServer struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed (Debian: apt-get install redis-server); .ci/run installs it")
-	}
-	s := &redisServer{port: freeClosedPort(t)}
-	s.start(t)
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-func (s *redisServer) start(t *testing.T) {
-	t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.pong() {
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer PING within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) pong() bool {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
-}
-
-// keys lists the server's keys (KEYS *: a test's few).
-func (s *redisServer) keys(t *testing.T) []string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "KEYS *\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "*") {
-		t.Fatalf("KEYS: %q %v", line, err)
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
-	keys := make([]string, 0, n)
-	for range n {
-		if _, err := r.ReadString('\n'); err != nil { // $len
-			t.Fatal(err)
-		}
-		k, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, strings.TrimRight(k, "\r\n"))
-	}
-	return keys
-}
-
-// stop kills the server (SIGKILL: an outage, not a shutdown).
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
 }

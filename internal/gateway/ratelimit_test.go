@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/config"
+	"github.com/mcpgate/mcpgate/internal/testredis"
 )
 
 // testKey is a pseudonymization key (32 bytes of 0x07, base64).
@@ -192,12 +191,12 @@ func TestRateLimitsRedisUnreachableAtStart(t *testing.T) {
 // when a later step of New fails (the undo list) and when the gateway
 // shuts down — counted on the server, a real redis-server.
 func TestRateLimitsRedisReleased(t *testing.T) {
-	srv := startRedis(t)
-	rl := "rateLimits:\n  store: redis\n  redis: {url: \"" + srv.url() + "\"}\n" +
+	srv := testredis.Start(t)
+	rl := "rateLimits:\n  store: redis\n  redis: {url: \"" + srv.URL() + "\"}\n" +
 		"  rules:\n    - {name: all, per: global, methods: [tools/call], limit: 10, window: 1m}\n"
 	head := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nbackends:\n  - {name: a, url: \"http://127.0.0.1:1/mcp\"}\n" +
 		"auth: {mode: anonymous}\n" + rl
-	base := srv.clients(t)
+	base := srv.Clients(t)
 
 	t.Run("a failed New", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "missing.pem")
@@ -208,7 +207,7 @@ func TestRateLimitsRedisReleased(t *testing.T) {
 		if _, err := New(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "missing.pem") {
 			t.Fatalf("New = %v, want the certificate's error", err)
 		}
-		srv.waitClients(t, base)
+		waitClients(t, srv, base)
 	})
 	t.Run("shutdown", func(t *testing.T) {
 		cfg, err := config.Parse("mcpgate.yaml", []byte(head), config.Lookup{})
@@ -219,7 +218,7 @@ func TestRateLimitsRedisReleased(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := srv.clients(t); n <= base {
+		if n := srv.Clients(t); n <= base {
 			t.Fatalf("%d clients after New, want more than %d (the start-up check connects)", n, base)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -229,96 +228,17 @@ func TestRateLimitsRedisReleased(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		srv.waitClients(t, base)
+		waitClients(t, srv, base)
 	})
 }
 
-// redisServer is a real redis-server on a free loopback port, as
-// internal/ratelimit's tests start it.
-type redisServer struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed (Debian: apt-get install redis-server); CI installs it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{port: port, cmd: exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := s.command("PING"); err == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-// command sends one inline command and returns the reply's text.
-func (s *redisServer) command(cmd string) (string, error) {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, cmd+"\r\n"); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(c)
-	first, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(first, "$") {
-		return first, nil
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(first[1:]))
-	buf := make([]byte, n+2)
-	_, err = io.ReadFull(r, buf)
-	return string(buf), err
-}
-
-// clients is the number of clients connected, not counting the one
-// asking.
-func (s *redisServer) clients(t *testing.T) int {
-	t.Helper()
-	info, err := s.command("INFO clients")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_clients:"); ok {
-			n, _ := strconv.Atoi(v)
-			return n - 1
-		}
-	}
-	t.Fatalf("no connected_clients in %q", info)
-	return 0
-}
-
-func (s *redisServer) waitClients(t *testing.T, n int) {
+// waitClients waits until at most n clients are connected to s.
+func waitClients(t *testing.T, s *testredis.Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for s.clients(t) > n {
+	for s.Clients(t) > n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d Redis clients still connected, want %d: the client was not closed", s.clients(t), n)
+			t.Fatalf("%d Redis clients still connected, want %d: the client was not closed", s.Clients(t), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

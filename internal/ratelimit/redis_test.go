@@ -2,72 +2,16 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
-	"os/exec"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcpgate/mcpgate/internal/testredis"
 )
-
-// redisServer is a real redis-server on a free loopback port, no
-// persistence.
-type redisServer struct {
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed (Debian: apt-get install redis-server); CI installs it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{t: t, port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.port), DisableIdentity: true})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			s.t.Fatal("redis-server did not answer within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
 
 func newRedisLimiter(t testing.TB, url string, o Options) *Limiter {
 	t.Helper()
@@ -91,14 +35,14 @@ func newRedisLimiter(t testing.TB, url string, o Options) *Limiter {
 // back to its share locally, every fallback counted and the outage logged
 // once; with Redis back, the limit is shared again.
 func TestRedisSharedAcrossReplicasAndOutage(t *testing.T) {
-	srv := startRedis(t)
+	srv := testredis.Start(t)
 	const n = 20
 	rule := Rule{Name: "per-user", Per: PerPrincipal, Methods: []string{"tools/call"}, Limit: n, Window: time.Hour}
 	var fallbacks atomic.Int64
 	sinks := [2]*logSink{{}, {}}
 	var replicas [2]*Limiter
 	for i := range replicas {
-		replicas[i] = newRedisLimiter(t, srv.url(), Options{Rules: []Rule{rule}, Replicas: 2,
+		replicas[i] = newRedisLimiter(t, srv.URL(), Options{Rules: []Rule{rule}, Replicas: 2,
 			OnFallback: func(string, Failure) { fallbacks.Add(1) }, Logger: slog.New(sinks[i]),
 			ProbeInterval: 200 * time.Millisecond})
 	}
@@ -121,7 +65,7 @@ func TestRedisSharedAcrossReplicasAndOutage(t *testing.T) {
 	}
 
 	// Redis killed mid-run.
-	srv.stop()
+	srv.Stop()
 	admitted = 0
 	for i := range 3 * n {
 		d := replicas[i%2].Check(ctx, Request{Method: "tools/call", Identity: bob})
@@ -146,7 +90,7 @@ func TestRedisSharedAcrossReplicasAndOutage(t *testing.T) {
 
 	// Restarted (empty: no persistence): shared again once a probe gets
 	// through (go-redis itself redials a refused server once a second).
-	srv.start()
+	srv.Start()
 	poller := *alice
 	poller.Subject = "poller"
 	for i := range replicas {
@@ -172,7 +116,7 @@ func TestRedisSharedAcrossReplicasAndOutage(t *testing.T) {
 	}
 
 	// The store holds pseudonyms, never subjects.
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.port), DisableIdentity: true})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DisableIdentity: true})
 	defer c.Close()
 	keys, err := c.Keys(ctx, "*").Result()
 	if err != nil || len(keys) != 2 {
@@ -190,9 +134,9 @@ func TestRedisSharedAcrossReplicasAndOutage(t *testing.T) {
 }
 
 func TestRedisUnreachableAtStart(t *testing.T) {
-	srv := startRedis(t)
-	srv.stop() // a port nothing listens on
-	l := newRedisLimiter(t, srv.url(), Options{OnStoreFailure: FailClosed, Logger: slog.New(&logSink{}),
+	srv := testredis.Start(t)
+	srv.Stop() // a port nothing listens on
+	l := newRedisLimiter(t, srv.URL(), Options{OnStoreFailure: FailClosed, Logger: slog.New(&logSink{}),
 		Rules: []Rule{{Name: "g", Per: PerGlobal, Methods: []string{"*"}, Limit: 5, Window: time.Second}}})
 	if d := l.Check(context.Background(), Request{Method: "ping"}); d.Allowed || !d.Fallback || d.RetryAfter <= 0 {
 		t.Fatalf("closed with Redis down: %+v", d)
@@ -219,8 +163,8 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 	b.Run("store=redis", func(b *testing.B) {
-		srv := startRedis(b)
-		l := newRedisLimiter(b, srv.url(), Options{Rules: rules})
+		srv := testredis.Start(b)
+		l := newRedisLimiter(b, srv.URL(), Options{Rules: rules})
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
