@@ -202,6 +202,6 @@ func (c ClientSpan) End() {
 			serverPort:    c.b.Port,
 		}
 		c.t.fillOp(&a, c.op, c.b.Name, o)
-		c.t.inst.clientOp.Record(context.Background(), end.Sub(c.start).Seconds(), c.t.sets.options(&a)...)
+		c.t.inst.clientOp.Record(context.Background(), end.Sub(c.start).Seconds(), c.t.clientSets.options(&a)...)
 	}
 }

@@ -55,7 +55,8 @@ type Telemetry struct {
 	// all (only metrics are recorded), and the caller's trace context passes
 	// through to the backend untouched instead of being rewritten.
 	tracing bool
-	sets    setCache
+	// The operation-duration histograms' attribute sets.
+	serverSets, clientSets *setCache
 }
 
 // New returns the instrumentation using tp and mp (the SDK providers from
@@ -84,6 +85,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider, opts InstrumentOption
 		catalog: NewCatalog(0),
 		opts:    opts,
 		log:     opts.Logger,
+
+		serverSets: newSetCache(MetricServerOperationDuration),
+		clientSets: newSetCache(MetricClientOperationDuration),
 	}, nil
 }
 
