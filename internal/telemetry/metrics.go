@@ -182,6 +182,40 @@ func (c *setCache) options(a *opAttrs) []metric.RecordOption {
 	return opts
 }
 
+// failureCache is setCache for the failure counters (mcpgate.auth.failures
+// without a backend, mcpgate.upstream.errors with one): a flood of rejected
+// requests or a backend outage counts every request, and building the set
+// each time would allocate on each. Reasons come from record's table and
+// backends from the configuration, so the sets are few; past setCacheMax
+// they are built each time.
+type failureCache struct {
+	m sync.Map // failureKey → []metric.AddOption
+	n atomic.Int32
+}
+
+type failureKey struct {
+	backend string
+	reason  record.Reason
+}
+
+func (c *failureCache) options(backend string, reason record.Reason) []metric.AddOption {
+	k := failureKey{backend, reason}
+	if v, ok := c.m.Load(k); ok {
+		return v.([]metric.AddOption)
+	}
+	set := attribute.NewSet(keyErrorType.String(string(reason)))
+	if backend != "" {
+		set = attribute.NewSet(keyBackend.String(backend), keyErrorType.String(string(reason)))
+	}
+	opts := []metric.AddOption{metric.WithAttributeSet(set)}
+	if c.n.Load() < setCacheMax {
+		if _, loaded := c.m.LoadOrStore(k, opts); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return opts
+}
+
 func appendIf(kv []attribute.KeyValue, k attribute.Key, v string) []attribute.KeyValue {
 	if v == "" {
 		return kv
@@ -218,11 +252,10 @@ func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, second
 	in := t.inst
 	switch rec.Reason.Category() {
 	case record.CategoryAuth:
-		in.authFailures.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(keyErrorType.String(string(rec.Reason)))))
+		in.authFailures.Add(ctx, 1, t.failureSets.options("", rec.Reason)...)
 	case record.CategoryUpstream:
 		if rec.Backend != "" {
-			in.upstreamErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-				keyBackend.String(rec.Backend), keyErrorType.String(string(rec.Reason)))))
+			in.upstreamErrors.Add(ctx, 1, t.failureSets.options(rec.Backend, rec.Reason)...)
 		}
 	}
 	a := opAttrs{

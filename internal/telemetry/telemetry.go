@@ -57,6 +57,8 @@ type Telemetry struct {
 	tracing bool
 	// The operation-duration histograms' attribute sets.
 	serverSets, clientSets *setCache
+	// The failure counters' attribute sets.
+	failureSets failureCache
 }
 
 // New returns the instrumentation using tp and mp (the SDK providers from
