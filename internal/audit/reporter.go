@@ -145,56 +145,71 @@ func (r *Reporter) Report(ctx context.Context, rec *record.Record) {
 		} else {
 			principal.Subject, principal.Issuer = id.Subject, id.Issuer
 		}
-		e.Principal = &principal
 	}
-
-	var er Error
 	if rec.Reason.Rejection() && !answered(rec) {
-		// One event for the request, whatever it carried.
-		e.Event = KindRejected
-		e.Outcome = r.requestOutcome(rec, &er)
-		e.Error = &er
-		if op := rec.RateLimited(); op != nil {
-			// A batch's one event names the message that was limited.
-			e.RateLimit = r.rateLimit(op)
-		}
-		op := -1
-		if len(rec.Ops) == 1 {
-			op = 0
-			setOp(&e.MCP, &rec.Ops[0])
-			r.captureInto(&e, capt, rec, 0)
-		}
-		e.Authz = deniedAuthz(rec)
-		sc := r.spanCtx(ctx, rec, op)
-		e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
-		r.l.logRejected(&e)
+		r.reportRejected(ctx, rec, capt, e, principal, rec.Identity != nil)
 		return
 	}
+	// ev, principal and er stay on the stack on this path (Log encodes the
+	// event and keeps none of it): ev is a variable of its own because the
+	// rejected path's event leaks to the heap (the fold keeps events), and
+	// escape analysis would take everything ever stored in e with it.
+	ev := e
+	if rec.Identity != nil {
+		ev.Principal = &principal
+	}
+	var er Error
 	if len(rec.Ops) == 0 {
-		e.Event = requestKind(rec)
-		if e.Outcome = r.requestOutcome(rec, &er); er.Type != "" {
-			e.Error = &er
+		ev.Event = requestKind(rec)
+		if ev.Outcome = r.requestOutcome(rec, &er); er.Type != "" {
+			ev.Error = &er
 		}
-		r.log(ctx, rec, -1, &e)
+		r.log(ctx, rec, -1, &ev)
 		return
 	}
-	mcp := e.MCP
+	mcp := ev.MCP
 	for i := range rec.Ops {
 		op := &rec.Ops[i]
-		e.MCP = mcp
-		setOp(&e.MCP, op)
-		e.RateLimit = r.rateLimit(op)
-		e.Event = opKind(op)
-		e.Authz = authzOf(op.Authz)
+		ev.MCP = mcp
+		setOp(&ev.MCP, op)
+		ev.RateLimit = r.rateLimit(op)
+		ev.Event = opKind(op)
+		ev.Authz = authzOf(op.Authz)
 		er = Error{}
-		e.Error = nil
-		if e.Outcome = r.opOutcome(rec, op, &er); er.Type != "" {
-			e.Error = &er
+		ev.Error = nil
+		if ev.Outcome = r.opOutcome(rec, op, &er); er.Type != "" {
+			ev.Error = &er
 		}
-		e.Request, e.Response = nil, nil
-		r.captureInto(&e, capt, rec, i)
-		r.log(ctx, rec, i, &e)
+		ev.Request, ev.Response = nil, nil
+		r.captureInto(&ev, capt, rec, i)
+		r.log(ctx, rec, i, &ev)
 	}
+}
+
+// reportRejected logs the one event of a request the gateway rejected,
+// whatever it carried.
+func (r *Reporter) reportRejected(ctx context.Context, rec *record.Record, capt *capture, e Event, principal Principal, hasPrincipal bool) {
+	var er Error
+	if hasPrincipal {
+		e.Principal = &principal
+	}
+	e.Event = KindRejected
+	e.Outcome = r.requestOutcome(rec, &er)
+	e.Error = &er
+	if op := rec.RateLimited(); op != nil {
+		// A batch's one event names the message that was limited.
+		e.RateLimit = r.rateLimit(op)
+	}
+	op := -1
+	if len(rec.Ops) == 1 {
+		op = 0
+		setOp(&e.MCP, &rec.Ops[0])
+		r.captureInto(&e, capt, rec, 0)
+	}
+	e.Authz = deniedAuthz(rec)
+	sc := r.spanCtx(ctx, rec, op)
+	e.TraceID, e.SpanID = sc.TraceID(), sc.SpanID()
+	r.l.logRejected(&e)
 }
 
 func (r *Reporter) log(ctx context.Context, rec *record.Record, op int, e *Event) {

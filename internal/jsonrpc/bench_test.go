@@ -71,3 +71,31 @@ func BenchmarkSpliceMeta(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSetMeta is the trace context going into a tools/call's
+// params._meta as the relay puts it there: one traceparent per message,
+// into a new body — replacing the caller's, or in a _meta (or params) that
+// is not there yet.
+func BenchmarkSetMeta(b *testing.B) {
+	kv := []MetaKV{{Key: "traceparent", Value: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	for _, bc := range []struct{ name, body string }{
+		{"replace", toolsCall},
+		{"new-meta", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}}`},
+		{"new-params", `{"jsonrpc":"2.0","id":7,"method":"tools/list"}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			src := []byte(bc.body)
+			var body Body
+			if err := body.Parse(src, Limits{}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				if _, err := body.SetMeta(src, func(int) []MetaKV { return kv }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -274,7 +274,10 @@ func (m *Message) AppendReplaceNameEdits(edits []Edit, name string) []Edit {
 // returns nothing for every message. Relays use it to hand each message's
 // trace context on.
 func (b *Body) SetMeta(raw []byte, kv func(i int) []MetaKV) ([]byte, error) {
-	var edits []Edit
+	// A message's edits are one or two (a member replaced, the others
+	// added): a single message's fit here without an allocation.
+	var arr [4]Edit
+	edits := arr[:0]
 	for i := range b.Messages {
 		if kvs := kv(i); len(kvs) > 0 {
 			edits = b.Messages[i].AppendSetMetaEdits(edits, raw, kvs...)
@@ -284,5 +287,7 @@ func (b *Body) SetMeta(raw []byte, kv func(i int) []MetaKV) ([]byte, error) {
 		return raw, nil
 	}
 	SortEdits(edits)
-	return Splice(make([]byte, 0, len(raw)+len(edits)*70), raw, edits)
+	// Splice sizes the new body exactly: no guess that a new _meta (some
+	// 90 bytes with a traceparent) could outgrow, to copy it all again.
+	return Splice(nil, raw, edits)
 }

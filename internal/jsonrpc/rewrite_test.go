@@ -395,3 +395,40 @@ func TestBodySetMeta(t *testing.T) {
 		})
 	}
 }
+
+// TestSetMetaAllocs: the relay's trace-context splice of one message costs
+// the new member's bytes and the new body, each allocated once — the body
+// sized exactly, not guessed and grown again when a new _meta outgrows the
+// guess (as it did: four allocations for a tools/call without _meta).
+func TestSetMetaAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	kv := []MetaKV{{Key: "traceparent", Value: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	for _, tc := range []struct{ name, body string }{
+		{"replace", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}`},
+		{"new meta", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}`},
+		{"new params", `{"jsonrpc":"2.0","id":7,"method":"tools/list"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte(tc.body)
+			var body Body
+			if err := body.Parse(src, Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			var out []byte
+			n := testing.AllocsPerRun(100, func() {
+				var err error
+				if out, err = body.SetMeta(src, func(int) []MetaKV { return kv }); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if n > 2 {
+				t.Errorf("%v allocations, want <= 2", n)
+			}
+			if !strings.Contains(string(out), kv[0].Value) {
+				t.Errorf("traceparent not spliced in: %s", out)
+			}
+		})
+	}
+}

@@ -84,12 +84,19 @@ func (p *Providers) setupMetrics(ctx context.Context, opts *Options, exporter st
 
 // views fence every instrument — the instrumentation's and
 // mcpgate.telemetry.dropped — to its allowed attribute keys, and give the
-// duration histograms the MCP conventions' buckets.
+// duration histograms the MCP conventions' buckets. Instruments the
+// instrumentation fences itself, when it builds their attribute sets
+// (telemetry.FencedAtSource: the operation-duration histograms, two
+// recordings per request), get no filter: it would hash every attribute of
+// every measurement again for nothing.
 func views() []sdkmetric.View {
 	vs := []sdkmetric.View{sdkmetric.NewView(sdkmetric.Instrument{Name: MetricTelemetryDropped},
 		sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(keySignal, keyErrorType)})}
 	for name, keys := range telemetry.AllowedKeys() {
-		s := sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(keys...)}
+		var s sdkmetric.Stream
+		if !telemetry.FencedAtSource(name) {
+			s.AttributeFilter = attribute.NewAllowKeysFilter(keys...)
+		}
 		if strings.HasSuffix(name, ".duration") {
 			s.Aggregation = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: telemetry.DurationBuckets}
 		}

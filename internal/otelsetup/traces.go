@@ -111,7 +111,7 @@ func newSpanExporter(ctx context.Context, o *TracesOptions, exporter string) (sd
 		if o.Headers != nil {
 			opts = append(opts, otlptracegrpc.WithHeaders(o.Headers))
 		}
-		return otlptracegrpc.New(ctx, opts...)
+		return newProtoExporter(ctx, otlptracegrpc.NewClient(opts...))
 	}
 	var opts []otlptracehttp.Option
 	if o.Endpoint != "" {
@@ -127,7 +127,9 @@ func newSpanExporter(ctx context.Context, o *TracesOptions, exporter string) (sd
 	if o.Headers != nil {
 		opts = append(opts, otlptracehttp.WithHeaders(o.Headers))
 	}
-	return otlptracehttp.New(ctx, opts...)
+	// The clients are the SDK's; the conversion to OTLP is ours
+	// (spanproto.go), the same messages for far fewer allocations.
+	return newProtoExporter(ctx, otlptracehttp.NewClient(opts...))
 }
 
 // sampler returns the configured sampler, or nil to leave the choice to

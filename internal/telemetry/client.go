@@ -70,17 +70,29 @@ func (t *Telemetry) StartClient(ctx context.Context, b *BackendInfo, op *record.
 	if !t.tracing {
 		return ctx, c
 	}
-	if st := stateOf(rec); st != nil {
+	st := stateOf(rec)
+	if st != nil {
 		ctx = trace.ContextWithSpan(ctx, st.spanFor(rec, op))
 	}
 	name := httpMethodName("")
 	if op != nil {
-		name = t.opSpanName(op, true)
+		name = t.clientSpanName(st, rec, op)
 	} else if rec != nil {
 		name = httpMethodName(rec.HTTPMethod)
 	}
 	ctx, c.span = t.tracer.Start(ctx, name, clientKind)
 	return ctx, c
+}
+
+// clientSpanName is the CLIENT span's name of op: its admitted SERVER
+// span's, as the trace stage kept it, or built the same way.
+func (t *Telemetry) clientSpanName(st *reqState, rec *record.Record, op *record.Op) string {
+	if st != nil {
+		if n, ok := st.nameFor(rec, op); ok {
+			return n
+		}
+	}
+	return t.opSpanName(op, true)
 }
 
 // SpanContext returns the span's context: invalid for the zero ClientSpan
@@ -202,6 +214,6 @@ func (c ClientSpan) End() {
 			serverPort:    c.b.Port,
 		}
 		c.t.fillOp(&a, c.op, c.b.Name, o)
-		c.t.inst.clientOp.Record(context.Background(), end.Sub(c.start).Seconds(), c.t.sets.options(&a)...)
+		c.t.inst.clientOp.Record(context.Background(), end.Sub(c.start).Seconds(), c.t.clientSets.options(&a)...)
 	}
 }

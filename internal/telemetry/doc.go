@@ -38,7 +38,9 @@
 // from a typed field mapped to a known set (spec methods, known protocol
 // revisions, listed tool names, bounded error types) or "_OTHER", each
 // instrument has an allow-list (AllowedKeys, which internal/otelsetup
-// installs as views), and exemplars are off there.
+// installs as views; the operation-duration histograms apply theirs where
+// their cached attribute sets are built, FencedAtSource), and exemplars are
+// off there.
 //
 // docs/telemetry.md is the reference for every span, attribute and metric.
 package telemetry

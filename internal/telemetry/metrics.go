@@ -35,7 +35,8 @@ var DurationBuckets = []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30
 
 // allowedKeys lists, per instrument, the only attribute keys it may carry;
 // the SDK setup installs them as views (attribute.NewAllowKeysFilter), a
-// second fence behind the typed attribute structs below.
+// second fence behind the typed attribute structs below — or, for the
+// instruments fencedAtSource, setCache applies them as it builds each set.
 var allowedKeys = map[string][]attribute.Key{
 	MetricServerOperationDuration: {keyMCPMethod, keyErrorType, keyRPCStatusCode, keyGenAIToolName, keyGenAIPromptName,
 		keyGenAIOperation, keyMCPProtocolVersion, keyNetworkTransport, keyNetworkProtocolName, keyNetworkProtocolVersion, keyBackend},
@@ -55,6 +56,21 @@ var allowedKeys = map[string][]attribute.Key{
 	// No principal, no policy id: the decision and a bounded method.
 	MetricAuthzDecisions: {keyAuthzDecision, keyMCPMethod},
 }
+
+// fencedAtSource are the instruments whose every attribute set is built
+// (and cached, setCache) here and filtered by the instrument's allow-list
+// as it is built, once per distinct set. A view's attribute filter would
+// repeat that check on every measurement — hashing every attribute of the
+// set again, a third of the cost of a recording — to the same effect.
+var fencedAtSource = map[string]bool{
+	MetricServerOperationDuration: true,
+	MetricClientOperationDuration: true,
+}
+
+// FencedAtSource reports whether the instrument name's recordings carry
+// only its AllowedKeys already: a view for it needs no attribute filter
+// (internal/otelsetup installs none). Every other instrument needs one.
+func FencedAtSource(name string) bool { return fencedAtSource[name] }
 
 // AllowedKeys yields each instrument's name with the only attribute keys
 // it may carry, for whoever builds the meter provider to install as views
@@ -116,7 +132,9 @@ type opAttrs struct {
 	serverPort                 int
 }
 
-func (a *opAttrs) set() attribute.Set {
+// set returns a's attributes as a set, keeping only those allow accepts
+// (nil: all).
+func (a *opAttrs) set(allow attribute.Filter) attribute.Set {
 	var buf [12]attribute.KeyValue
 	kv := append(buf[:0], keyMCPMethod.String(a.method), keyNetworkTransport.String(a.transport))
 	kv = appendIf(kv, keyErrorType, a.errorType)
@@ -133,28 +151,73 @@ func (a *opAttrs) set() attribute.Set {
 	if a.serverPort > 0 {
 		kv = append(kv, keyServerPort.Int(a.serverPort))
 	}
+	if allow != nil {
+		kv = slices.DeleteFunc(kv, func(kv attribute.KeyValue) bool { return !allow(kv) })
+	}
 	return attribute.NewSet(kv...)
 }
 
-// setCache keeps the record options of the attribute sets seen so far.
-// Every field of opAttrs is bounded, so the sets are few (the series the
-// SDK keeps anyway), and building one — sorting it, hashing it, boxing the
-// option — on every request is work the cache saves. Past setCacheMax
-// entries, sets are built each time instead of cached.
+// setCache keeps the record options of one instrument's attribute sets
+// seen so far. Every field of opAttrs is bounded, so the sets are few (the
+// series the SDK keeps anyway), and building one — sorting it, hashing it,
+// boxing the option — on every request is work the cache saves. Each set
+// is filtered by the instrument's allow-list as it is built (see
+// fencedAtSource). Past setCacheMax entries, sets are built each time
+// instead of cached.
 type setCache struct {
-	m sync.Map // opAttrs → []metric.RecordOption
-	n atomic.Int32
+	allow attribute.Filter // the instrument's allowedKeys
+	m     sync.Map         // opAttrs → []metric.RecordOption
+	n     atomic.Int32
 }
 
 const setCacheMax = 4096
+
+// newSetCache returns the cache of the instrument named name.
+func newSetCache(name string) *setCache {
+	return &setCache{allow: attribute.NewAllowKeysFilter(allowedKeys[name]...)}
+}
 
 func (c *setCache) options(a *opAttrs) []metric.RecordOption {
 	if v, ok := c.m.Load(*a); ok {
 		return v.([]metric.RecordOption)
 	}
-	opts := []metric.RecordOption{metric.WithAttributeSet(a.set())}
+	opts := []metric.RecordOption{metric.WithAttributeSet(a.set(c.allow))}
 	if c.n.Load() < setCacheMax {
 		if _, loaded := c.m.LoadOrStore(*a, opts); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return opts
+}
+
+// failureCache is setCache for the failure counters (mcpgate.auth.failures
+// without a backend, mcpgate.upstream.errors with one): a flood of rejected
+// requests or a backend outage counts every request, and building the set
+// each time would allocate on each. Reasons come from record's table and
+// backends from the configuration, so the sets are few; past setCacheMax
+// they are built each time.
+type failureCache struct {
+	m sync.Map // failureKey → []metric.AddOption
+	n atomic.Int32
+}
+
+type failureKey struct {
+	backend string
+	reason  record.Reason
+}
+
+func (c *failureCache) options(backend string, reason record.Reason) []metric.AddOption {
+	k := failureKey{backend, reason}
+	if v, ok := c.m.Load(k); ok {
+		return v.([]metric.AddOption)
+	}
+	set := attribute.NewSet(keyErrorType.String(string(reason)))
+	if backend != "" {
+		set = attribute.NewSet(keyBackend.String(backend), keyErrorType.String(string(reason)))
+	}
+	opts := []metric.AddOption{metric.WithAttributeSet(set)}
+	if c.n.Load() < setCacheMax {
+		if _, loaded := c.m.LoadOrStore(k, opts); !loaded {
 			c.n.Add(1)
 		}
 	}
@@ -198,11 +261,10 @@ func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, second
 	t.rl.record(ctx, rec)
 	switch rec.Reason.Category() {
 	case record.CategoryAuth:
-		in.authFailures.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(keyErrorType.String(string(rec.Reason)))))
+		in.authFailures.Add(ctx, 1, t.failureSets.options("", rec.Reason)...)
 	case record.CategoryUpstream:
 		if rec.Backend != "" {
-			in.upstreamErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-				keyBackend.String(rec.Backend), keyErrorType.String(string(rec.Reason)))))
+			in.upstreamErrors.Add(ctx, 1, t.failureSets.options(rec.Backend, rec.Reason)...)
 		}
 	}
 	a := opAttrs{
@@ -218,7 +280,7 @@ func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, second
 		}
 		a.method = other
 		a.errorType = requestOutcome(rec).metricErrorType()
-		in.serverOp.Record(ctx, seconds, t.sets.options(&a)...)
+		in.serverOp.Record(ctx, seconds, t.serverSets.options(&a)...)
 		return
 	}
 	for i := range rec.Ops {
@@ -232,6 +294,6 @@ func (t *Telemetry) recordServer(ctx context.Context, rec *record.Record, second
 		}
 		b := a
 		t.fillOp(&b, op, rec.Backend, opOutcome(rec, op))
-		in.serverOp.Record(ctx, seconds, t.sets.options(&b)...)
+		in.serverOp.Record(ctx, seconds, t.serverSets.options(&b)...)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -226,4 +227,38 @@ func one(t *testing.T, points []map[string]string) map[string]string {
 		t.Fatalf("%d points, want 1: %v", len(points), points)
 	}
 	return points[0]
+}
+
+// TestOperationSetsFenced: the operation-duration histograms have no view
+// filter (FencedAtSource), so their attribute sets must come out of the
+// cache already cut to the instrument's allow-list: a server recording
+// never carries server.address, a client one never network.protocol.version.
+func TestOperationSetsFenced(t *testing.T) {
+	a := opAttrs{method: "tools/call", transport: "tcp", protocol: "http", httpVersion: "1.1",
+		backend: "everything", serverAddress: "127.0.0.1", serverPort: 8080}
+	for _, tc := range []struct {
+		name    string
+		metric  string
+		dropped attribute.Key
+	}{
+		{"server", MetricServerOperationDuration, keyServerAddress},
+		{"server port", MetricServerOperationDuration, keyServerPort},
+		{"client", MetricClientOperationDuration, keyNetworkProtocolVersion},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !FencedAtSource(tc.metric) {
+				t.Fatalf("%s is not fenced at the source", tc.metric)
+			}
+			c := newSetCache(tc.metric)
+			for range 2 { // built, then from the cache
+				set := metric.NewRecordConfig(c.options(&a)).Attributes()
+				if set.HasValue(tc.dropped) {
+					t.Errorf("%s carries %s", tc.metric, tc.dropped)
+				}
+				if !set.HasValue(keyMCPMethod) || !set.HasValue(keyBackend) {
+					t.Errorf("%s lost an allowed key: %v", tc.metric, set.ToSlice())
+				}
+			}
+		})
+	}
 }

@@ -58,8 +58,13 @@ func (t *Telemetry) startAdmitted(ctx context.Context, rec *record.Record, in *i
 	st := newState(rec, true)
 	if len(rec.Ops) == 0 {
 		parent, links := admittedParent(httpSC, trace.SpanContext{})
-		st.spans[0] = t.startServer(ctx, httpMethodName(rec.HTTPMethod), parent, links, rec.Start)
+		st.spans[0] = t.startServer(ctx, st, httpMethodName(rec.HTTPMethod), parent, links, rec.Start)
 		return st
+	}
+	if n := len(rec.Ops); n > 1 {
+		st.names = make([]string, n)
+	} else {
+		st.names = st.oneName[:]
 	}
 	for i := range rec.Ops {
 		op := &rec.Ops[i]
@@ -71,7 +76,9 @@ func (t *Telemetry) startAdmitted(ctx context.Context, rec *record.Record, in *i
 			}
 		}
 		parent, links := admittedParent(httpSC, remote(op.TraceParent, op.TraceState))
-		st.spans[i] = t.startServer(ctx, t.opSpanName(op, true), parent, links, rec.Start)
+		name := t.opSpanName(op, true)
+		st.names[i] = name
+		st.spans[i] = t.startServer(ctx, st, name, parent, links, rec.Start)
 		if t.opts.RecordToolArguments && op.Method == "tools/call" && m != nil && st.spans[i].IsRecording() {
 			if args := toolArguments(in.Raw, m); args != nil {
 				if st.args == nil {
@@ -90,22 +97,24 @@ func (t *Telemetry) startRejected(ctx context.Context, rec *record.Record) *reqS
 	httpSC := remote(rec.TraceParent, rec.TraceState)
 	st := newState(rec, false)
 	if len(rec.Ops) == 0 {
-		st.spans[0] = t.startServer(ctx, httpMethodName(rec.HTTPMethod), trace.SpanContext{}, rejectedLinks(httpSC, trace.SpanContext{}), rec.Start)
+		st.spans[0] = t.startServer(ctx, st, httpMethodName(rec.HTTPMethod), trace.SpanContext{}, rejectedLinks(httpSC, trace.SpanContext{}), rec.Start)
 		return st
 	}
 	for i := range rec.Ops {
 		op := &rec.Ops[i]
 		links := rejectedLinks(httpSC, remote(op.TraceParent, op.TraceState))
-		st.spans[i] = t.startServer(ctx, t.opSpanName(op, false), trace.SpanContext{}, links, rec.Start)
+		st.spans[i] = t.startServer(ctx, st, t.opSpanName(op, false), trace.SpanContext{}, links, rec.Start)
 	}
 	return st
 }
 
 // startServer starts one SERVER span under parent, or as a new root when
 // parent is invalid (whatever span ctx may hold: the rules decide the
-// parent, not the context the request happened to arrive with).
-func (t *Telemetry) startServer(ctx context.Context, name string, parent trace.SpanContext, links []trace.Link, start time.Time) trace.Span {
-	opts := make([]trace.SpanStartOption, 0, 4)
+// parent, not the context the request happened to arrive with). st lends
+// its option list.
+func (t *Telemetry) startServer(ctx context.Context, st *reqState, name string, parent trace.SpanContext, links []trace.Link, start time.Time) trace.Span {
+	opts := st.startOpts[:0]
+	defer clear(st.startOpts[:]) // holds the links until the next span
 	opts = append(opts, serverKind, trace.WithTimestamp(start))
 	if parent.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)

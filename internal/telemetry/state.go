@@ -20,6 +20,15 @@ type reqState struct {
 	admitted bool
 	// args holds the redacted tool arguments per op (opt-in), else nil.
 	args []string
+	// names holds the admitted SERVER spans' names per op, which are their
+	// CLIENT spans' names too (built once: a name with a target is a
+	// concatenation); nil for the spans of a rejected request.
+	names   []string
+	oneName [1]string
+	// startOpts is startServer's option list, reused for each span: the
+	// state is on the heap already, a slice of its own would be one more
+	// allocation per span (tracer.Start does not keep it).
+	startOpts [4]trace.SpanStartOption
 }
 
 // stateKey is telemetry's slot on every record.
@@ -37,6 +46,20 @@ func newState(rec *record.Record, admitted bool) *reqState {
 	}
 	stateKey.Set(rec, st)
 	return st
+}
+
+// nameFor returns the span name of op (an element of rec.Ops) kept by
+// the trace stage, if it kept one.
+func (st *reqState) nameFor(rec *record.Record, op *record.Op) (string, bool) {
+	if len(st.names) != len(rec.Ops) {
+		return "", false
+	}
+	for i := range rec.Ops {
+		if &rec.Ops[i] == op {
+			return st.names[i], st.names[i] != ""
+		}
+	}
+	return "", false
 }
 
 // spanFor returns the SERVER span of op (an element of rec.Ops), or the

@@ -58,8 +58,11 @@ type Telemetry struct {
 	// all (only metrics are recorded), and the caller's trace context passes
 	// through to the backend untouched instead of being rewritten.
 	tracing bool
-	sets    setCache
-	rl      *rateLimits
+	// The operation-duration histograms' attribute sets.
+	serverSets, clientSets *setCache
+	// The failure counters' attribute sets.
+	failureSets failureCache
+	rl          *rateLimits
 }
 
 // New returns the instrumentation using tp and mp (the SDK providers from
@@ -93,6 +96,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider, opts InstrumentOption
 		catalog: NewCatalog(0),
 		opts:    opts,
 		log:     opts.Logger,
+
+		serverSets: newSetCache(MetricServerOperationDuration),
+		clientSets: newSetCache(MetricClientOperationDuration),
 	}, nil
 }
 

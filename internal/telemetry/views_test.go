@@ -7,14 +7,18 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// views are the allow-list views of AllowedKeys, with the MCP buckets for
-// the duration histograms, as internal/otelsetup installs them (it cannot
+// views are the allow-list views of AllowedKeys (none for the instruments
+// FencedAtSource), with the MCP buckets for the duration histograms, as
+// internal/otelsetup installs them (it cannot
 // be imported here: it imports this package), so that the tests see the
 // metrics an exporter would.
 func views() []sdkmetric.View {
 	var vs []sdkmetric.View
 	for name, keys := range AllowedKeys() {
-		s := sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(keys...)}
+		var s sdkmetric.Stream
+		if !FencedAtSource(name) {
+			s.AttributeFilter = attribute.NewAllowKeysFilter(keys...)
+		}
 		if strings.HasSuffix(name, ".duration") {
 			s.Aggregation = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: DurationBuckets}
 		}
