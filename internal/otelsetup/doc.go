@@ -13,10 +13,7 @@
 //     the sampler, the span limits, and a span queue bounded by
 //     traces.queueSize that spans wait in through a collector outage: the
 //     retrying exporter (retry.go) keeps a batch until it is delivered and
-//     the counting processor drops, and counts, what does not fit; OTLP
-//     batches go through the SDK's clients, converted to OTLP messages here
-//     (spanproto.go: the SDK's messages, from one allocation per array
-//     rather than several per attribute);
+//     the counting processor drops, and counts, what does not fit;
 //   - metrics (metrics.go): a Prometheus handler for the admin listener, an
 //     OTLP or console push, or none, with the instrumentation's allow-list
 //     as views, exemplars off and a cardinality limit.

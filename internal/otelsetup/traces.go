@@ -111,7 +111,7 @@ func newSpanExporter(ctx context.Context, o *TracesOptions, exporter string) (sd
 		if o.Headers != nil {
 			opts = append(opts, otlptracegrpc.WithHeaders(o.Headers))
 		}
-		return newProtoExporter(ctx, otlptracegrpc.NewClient(opts...))
+		return otlptracegrpc.New(ctx, opts...)
 	}
 	var opts []otlptracehttp.Option
 	if o.Endpoint != "" {
@@ -127,9 +127,7 @@ func newSpanExporter(ctx context.Context, o *TracesOptions, exporter string) (sd
 	if o.Headers != nil {
 		opts = append(opts, otlptracehttp.WithHeaders(o.Headers))
 	}
-	// The clients are the SDK's; the conversion to OTLP is ours
-	// (spanproto.go), the same messages for far fewer allocations.
-	return newProtoExporter(ctx, otlptracehttp.NewClient(opts...))
+	return otlptracehttp.New(ctx, opts...)
 }
 
 // sampler returns the configured sampler, or nil to leave the choice to
