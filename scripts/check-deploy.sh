@@ -28,6 +28,13 @@ for set in default deploy/helm/ci/*.yaml; do
 	"$work/rendercheck" -mcpgate "$work/mcpgate" -secrets deploy/helm/ci/secrets <"$work/rendered.yaml"
 done
 
+# deploy/rendercheck's unit test reads the default rendering from testdata:
+# keep it the chart's.
+if ! diff <(sed 1d deploy/rendercheck/testdata/rendered.yaml) <("$helm" template mcpgate "$chart") >"$work/diff" ; then
+	cat "$work/diff"
+	echo "deploy/rendercheck/testdata/rendered.yaml is stale: regenerate it with helm template mcpgate $chart (keep its first line)"; exit 1
+fi
+
 # The chart refuses to let config override what it owns.
 if "$helm" template mcpgate "$chart" --set config.listen=0.0.0.0:1 >/dev/null 2>&1; then
 	echo "helm template accepted config.listen, which the chart owns"; exit 1
