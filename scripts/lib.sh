@@ -48,3 +48,20 @@ ensure_jaeger() {
 	fi
 	echo "$bin"
 }
+
+# Keep in step with tools/helm/go.mod.
+HELM_VERSION=v4.3.2
+
+# ensure_helm builds Helm (for scripts/check-deploy.sh, which renders
+# deploy/helm/mcpgate) from the pinned tools module once, and prints the
+# binary's path. The first build takes about 5 minutes.
+ensure_helm() {
+	local bin="$MCPGATE_CACHE/bin/helm-$HELM_VERSION"
+	if [ ! -x "$bin" ]; then
+		echo "== building Helm $HELM_VERSION into $MCPGATE_CACHE/bin (once; takes ~5 min)" >&2
+		mkdir -p "$MCPGATE_CACHE/bin"
+		(cd "$1/tools/helm" && go build -o "$bin.tmp" helm.sh/helm/v4/cmd/helm) >&2 || return 1
+		mv "$bin.tmp" "$bin"
+	fi
+	echo "$bin"
+}

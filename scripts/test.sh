@@ -35,6 +35,8 @@ go test -race -count=1 -timeout 20m ./...
 echo "== allocation tests (no -race)"
 go test -count=1 -run 'Allocs$|DoesNotAllocate$' ./internal/...
 
+bash scripts/check-deploy.sh   # the Helm chart renders and its config validates (deploy/)
+
 # Each fuzz target runs briefly on top of its committed corpus: enough to catch
 # a regression in CI; longer runs are a manual job (docs/operations.md). The
 # budget is a count, not a duration: Go 1.26's fuzz coordinator can report a
