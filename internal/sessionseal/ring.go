@@ -97,7 +97,7 @@ func New(keys []Key, opts *Options) (*Ring, error) {
 		r.now = opts.Now
 	}
 	// Room for a plaintext and its sealed form side by side (Seal), or a
-	// decoded token (Open).
+	// sealed form and its plaintext (Open).
 	r.bufs.New = func() any { b := make([]byte, 0, 2*maxSealed); return &b }
 	seen := map[string]bool{}
 	for i, k := range keys {
@@ -224,6 +224,7 @@ func (k *ringKey) digest(out *[digestLen]byte, scratch []byte, issuer, subject s
 	h.Write(in)
 	sum := h.Sum(in[len(in):])
 	copy(out[:], sum)
+	clear(in) // the subject does not linger in pooled memory
 	h.Reset()
 	k.macs.Put(h)
 }
@@ -278,7 +279,9 @@ func (r *Ring) Open(token, issuer, subject string) (Session, error) {
 	if err != nil || len(sealed) < overhead {
 		return Session{}, errMalformed
 	}
-	plain, err := k.aead.Open(sealed[:0], nil, sealed, k.aad)
+	// Decrypt into the scratch after the sealed bytes: in place, the
+	// random-nonce AEAD would first shift the ciphertext over its nonce.
+	plain, err := k.aead.Open(sealed[len(sealed):len(sealed):cap(sealed)], nil, sealed, k.aad)
 	if err != nil {
 		return Session{}, errTampered
 	}
