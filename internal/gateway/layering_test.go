@@ -21,7 +21,7 @@ import (
 // last: it assembles
 // everything, so its tests are where the whole graph is checked.
 var layering = []string{
-	"jsonrpc", "identity", "pseudonym", "sse", "childproc", "redact", "health", "idleread", "testidp", "testredis",
+	"jsonrpc", "identity", "pseudonym", "sessionseal", "sse", "childproc", "redact", "health", "idleread", "testidp", "testredis",
 	"mcpwire", "mcpwire/mcpwiretest", "record", "credmask", "attribution",
 	"config", "authz", "ratelimit",
 	"observe", "guard", "inspect", "authn", "sessionbind", "authzstage",
@@ -31,7 +31,7 @@ var layering = []string{
 }
 
 // leaves import no other package of the project.
-var leaves = []string{"jsonrpc", "identity", "pseudonym", "sse", "childproc", "redact", "health", "idleread", "testidp", "testredis"}
+var leaves = []string{"jsonrpc", "identity", "pseudonym", "sessionseal", "sse", "childproc", "redact", "health", "idleread", "testidp", "testredis"}
 
 // TestLayering reads the imports of every non-test file under internal/
 // and checks them against layering.
