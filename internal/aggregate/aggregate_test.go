@@ -437,24 +437,49 @@ func testClientSpans(t *testing.T, fast, stateless bool) {
 		t.Errorf("fast path used = %v, want %v", !fast, fast)
 	}
 
-	var server, client sdktrace.ReadOnlySpan
+	// Every call made (two against a stateless backend) has ended both
+	// spans; a SERVER span ends after its response, so wait for them all
+	// rather than pair the first of one kind with the last of the other.
+	calls := 1
+	if stateless {
+		calls = 2
+	}
+	var servers, clients []sdktrace.ReadOnlySpan
 	deadline := time.Now().Add(5 * time.Second)
-	for (server == nil || client == nil) && time.Now().Before(deadline) {
+	for (len(servers) < calls || len(clients) < calls) && time.Now().Before(deadline) {
+		servers, clients = servers[:0], clients[:0]
 		for _, s := range sr.Ended() {
 			switch {
 			case s.Name() == "tools/call b_echo" && s.SpanKind() == trace.SpanKindServer:
-				server = s
+				servers = append(servers, s)
 			case s.Name() == "tools/call echo" && s.SpanKind() == trace.SpanKindClient:
-				client = s
+				clients = append(clients, s)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if server == nil || client == nil {
-		t.Fatalf("spans: server %v client %v", server != nil, client != nil)
+	if len(servers) != calls || len(clients) != calls {
+		t.Fatalf("spans: %d SERVER and %d CLIENT, want %d of each", len(servers), len(clients), calls)
 	}
-	if client.Parent().SpanID() != server.SpanContext().SpanID() {
-		t.Errorf("CLIENT parent %s, want SERVER %s", client.Parent().SpanID(), server.SpanContext().SpanID())
+	// Each CLIENT span is the child of its own call's SERVER span.
+	parents := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, s := range servers {
+		parents[s.SpanContext().SpanID()] = s
+	}
+	for _, c := range clients {
+		if _, ok := parents[c.Parent().SpanID()]; !ok {
+			t.Errorf("CLIENT parent %s is none of the SERVER spans", c.Parent().SpanID())
+		}
+		delete(parents, c.Parent().SpanID())
+	}
+	// The last CLIENT span to end is the last call's, the one the upstream
+	// header check below wants.
+	client := clients[len(clients)-1]
+	server := servers[0]
+	for _, s := range servers {
+		if s.SpanContext().SpanID() == client.Parent().SpanID() {
+			server = s
+		}
 	}
 	attrs := map[attribute.Key]string{}
 	for _, kv := range client.Attributes() {
