@@ -441,7 +441,18 @@ func TestAuthzSpans(t *testing.T) {
 		"tools/call echo":    {"mcpgate.authz.decision": "allow", "mcpgate.authz.policies": `["eng-tools"]`},
 		"tools/call get-env": {"mcpgate.authz.decision": "deny", "mcpgate.authz.policies": `["no-env"]`, "error.type": "access_denied"},
 	}
-	raw, traces := jaegerRawTraces(t, j, service, 6)
+	// The spans arrive in export batches: query until every wanted SERVER
+	// span is in (a count of spans alone can be met by the earlier
+	// requests' traces first).
+	var raw []byte
+	var traces []Trace
+	for deadline := time.Now().Add(jaegerQueryTimeout); ; {
+		raw, traces = jaegerRawTraces(t, j, service, 6)
+		if azServerSpans(traces, want) == len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	seen := map[string]bool{}
 	for _, tr := range traces {
 		for _, s := range tr.Spans {
@@ -469,4 +480,17 @@ func TestAuthzSpans(t *testing.T) {
 		t.Error("the traces carry the subject")
 	}
 	f.azLeakCheck(t)
+}
+
+// azServerSpans counts the names of want that traces hold a SERVER span of.
+func azServerSpans(traces []Trace, want map[string]map[string]string) int {
+	seen := map[string]bool{}
+	for _, tr := range traces {
+		for _, s := range tr.Spans {
+			if _, ok := want[s.Name]; ok && s.Kind == "server" {
+				seen[s.Name] = true
+			}
+		}
+	}
+	return len(seen)
 }
