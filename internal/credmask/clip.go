@@ -1,7 +1,9 @@
 package credmask
 
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
+// Clip cuts s to at most n bytes without splitting a UTF-8 sequence:
+// what the masker does to long strings, and what telemetry does to the
+// attribute values it bounds.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

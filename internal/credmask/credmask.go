@@ -126,7 +126,7 @@ func MaskString(s string) string {
 		s = schemeRe.ReplaceAllString(s, "$1 [REDACTED]")
 	}
 	if len(s) > stringMax {
-		s = clip(s, stringMax) + "…"
+		s = Clip(s, stringMax) + "…"
 	}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mcpgate/mcpgate/internal/credmask"
 	"github.com/mcpgate/mcpgate/internal/jsonrpc"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
 	"github.com/mcpgate/mcpgate/internal/record"
@@ -40,7 +41,7 @@ func (t *Telemetry) opSpanName(op *record.Op, admitted bool) string {
 	if !admitted && !t.catalog.knownAnywhere(k, op.Name) {
 		return op.Method
 	}
-	return op.Method + " " + clip(op.Name, targetMax)
+	return op.Method + " " + credmask.Clip(op.Name, targetMax)
 }
 
 // targetKind says which catalog list names the target of method.
@@ -187,10 +188,10 @@ func (t *Telemetry) finishServer(sp trace.Span, rec *record.Record, op *record.O
 		o = opOutcome(rec, op)
 		if op.Method == "initialize" {
 			if rec.ClientName != "" {
-				kv = append(kv, keyMCPClientName.String(clip(rec.ClientName, clientInfoMax)))
+				kv = append(kv, keyMCPClientName.String(credmask.Clip(rec.ClientName, clientInfoMax)))
 			}
 			if rec.ClientVersion != "" {
-				kv = append(kv, keyMCPClientVersion.String(clip(rec.ClientVersion, clientInfoMax)))
+				kv = append(kv, keyMCPClientVersion.String(credmask.Clip(rec.ClientVersion, clientInfoMax)))
 			}
 		}
 		if args != "" {
