@@ -133,12 +133,12 @@ type Engine struct {
 	claims []string
 	load   LoadOptions
 	set    atomic.Pointer[PolicySet]
-	cache  entityCache
+	cache  memo[Target, types.Entity]
 	// contexts memoizes the argument-less context records by client.
-	contexts contextCache
+	contexts memo[contextKey, types.Record]
 	// principals memoizes prepared principals by identity: authn hands the
 	// same *Identity to every request of a cached token.
-	principals principalCache
+	principals memo[*identity.Identity, Principal]
 }
 
 // New loads the policies and returns the engine. In mode off no policy is
@@ -188,7 +188,11 @@ func (e *Engine) Principal(id *identity.Identity) Principal {
 	if id == nil {
 		return anonymous
 	}
-	return e.principals.get(id, e.claims)
+	return e.principals.get(id, e.newPrincipal)
+}
+
+func (e *Engine) newPrincipal(id *identity.Identity) Principal {
+	return NewPrincipal(id, e.claims)
 }
 
 // Client is what a request says about its client.
@@ -221,7 +225,7 @@ func (e *Engine) Decide(p Principal, r Request) Decision {
 		t.Kind = KindFor(r.Method)
 	}
 	set := e.set.Load()
-	res := e.cache.get(t)
+	res := e.cache.get(t, targetEntity)
 	var ctx types.Record
 	if len(r.Arguments) > 0 && set.readsArguments(types.NewEntityUID(TypeAction, types.String(r.Method)), res.UID) {
 		args, truncated := convertArguments(r.Arguments)
@@ -229,7 +233,7 @@ func (e *Engine) Decide(p Principal, r Request) Decision {
 	} else {
 		// No policy that can match reads the arguments: the decision is the
 		// same without converting them.
-		ctx = e.contexts.get(r.Client, false)
+		ctx = e.contexts.get(contextKey{r.Client, false}, argumentlessContext)
 	}
 	allowed, d := set.authorize(p, r.Method, res, ctx, true)
 	d.Evaluated = true
@@ -257,7 +261,7 @@ func (e *Engine) AllowItem(p Principal, action string, target Target, c Client) 
 	if target.Kind == KindDefault {
 		target.Kind = KindFor(action)
 	}
-	ok, _ := e.set.Load().authorize(p, action, e.cache.get(target), e.contexts.get(c, true), false)
+	ok, _ := e.set.Load().authorize(p, action, e.cache.get(target, targetEntity), e.contexts.get(contextKey{c, true}, argumentlessContext), false)
 	return ok
 }
 

@@ -237,88 +237,47 @@ func (t Target) entity() types.Entity {
 	})}
 }
 
-// entityCache memoizes resource entities by target: a target's entity is
-// immutable, and the same tools are decided and listed over and over. It
-// is bounded by starting over past maxEntityCache entries.
-type entityCache struct {
+// memo memoizes values that never change for their key: resource entities
+// by target (the same tools are decided and listed over and over),
+// argument-less context records by client and listing, principals by
+// identity pointer (identities are read-only once handed out). Client names
+// and identities are the callers' to multiply, so a memo is bounded: past
+// maxMemo entries it starts over (and lets go of what it held).
+type memo[K comparable, V any] struct {
 	mu sync.RWMutex
-	m  map[Target]types.Entity
+	m  map[K]V
 }
 
-const maxEntityCache = 10000
+const maxMemo = 10000
 
-func (c *entityCache) get(t Target) types.Entity {
+// get returns the value for k, made by make(k) the first time.
+func (c *memo[K, V]) get(k K, make func(K) V) V {
 	c.mu.RLock()
-	e, ok := c.m[t]
+	v, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok {
-		return e
+		return v
 	}
-	e = t.entity()
+	v = make(k)
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxEntityCache {
-		c.m = make(map[Target]types.Entity)
+	if c.m == nil || len(c.m) >= maxMemo {
+		c.m = map[K]V{}
 	}
-	c.m[t] = e
+	c.m[k] = v
 	c.mu.Unlock()
-	return e
+	return v
 }
 
-// contextCache memoizes argument-less context records by client (and
-// listing). Client names are the client's to choose, so it is bounded like
-// the entity cache.
-type contextCache struct {
-	mu sync.RWMutex
-	m  map[contextKey]types.Record
-}
-
+// contextKey is what an argument-less context record depends on.
 type contextKey struct {
 	c       Client
 	listing bool
 }
 
-func (c *contextCache) get(cl Client, listing bool) types.Record {
-	k := contextKey{cl, listing}
-	c.mu.RLock()
-	r, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok {
-		return r
-	}
-	r = contextRecord(types.Record{}, false, listing, cl)
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxEntityCache {
-		c.m = make(map[contextKey]types.Record)
-	}
-	c.m[k] = r
-	c.mu.Unlock()
-	return r
-}
+func targetEntity(t Target) types.Entity { return t.entity() }
 
-// principalCache memoizes principals by identity pointer. Identities are
-// read-only once handed out, so one pointer always prepares to the same
-// principal. Bounded like the entity cache (it keeps the identities it
-// holds alive until it starts over).
-type principalCache struct {
-	mu sync.RWMutex
-	m  map[*identity.Identity]Principal
-}
-
-func (c *principalCache) get(id *identity.Identity, claims []string) Principal {
-	c.mu.RLock()
-	p, ok := c.m[id]
-	c.mu.RUnlock()
-	if ok {
-		return p
-	}
-	p = NewPrincipal(id, claims)
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxEntityCache {
-		c.m = make(map[*identity.Identity]Principal)
-	}
-	c.m[id] = p
-	c.mu.Unlock()
-	return p
+func argumentlessContext(k contextKey) types.Record {
+	return contextRecord(types.Record{}, false, k.listing, k.c)
 }
 
 // entities is the entity store of one evaluation: the principal and the

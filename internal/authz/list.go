@@ -78,7 +78,7 @@ func (e *Engine) FilterList(p Principal, method string, result []byte, o ListOpt
 		idMember = "uriTemplate"
 	}
 	set := e.set.Load()
-	ctx := e.contexts.get(o.Client, true)
+	ctx := e.contexts.get(contextKey{o.Client, true}, argumentlessContext)
 	var st ListStats
 	type span struct{ start, end int }
 	var keep []span // kept items of arrays that lost some, in order
@@ -111,7 +111,7 @@ func (e *Engine) FilterList(p Principal, method string, result []byte, o ListOpt
 			}
 			allowed := !it.ambiguous && it.found
 			if allowed {
-				allowed, _ = set.authorize(p, action, e.cache.get(t), ctx, false)
+				allowed, _ = set.authorize(p, action, e.cache.get(t, targetEntity), ctx, false)
 			}
 			if !allowed {
 				st.Denied++
