@@ -24,44 +24,38 @@ ensure_node_peers() {
 	echo "$want" >"$stamp"
 }
 
-# ensure_staticcheck builds staticcheck from the pinned tools module once.
-ensure_staticcheck() {
-	local bin="$MCPGATE_CACHE/bin/staticcheck-$STATICCHECK_VERSION"
+# ensure_go_tool NAME VERSION ROOT TOOLDIR PACKAGE NOTE builds PACKAGE from
+# the pinned tools module ROOT/tools/TOOLDIR into the cache as NAME-VERSION
+# once (through a temporary name, so that an interrupted build is never
+# taken for a finished one), and prints the binary's path.
+ensure_go_tool() {
+	local name=$1 version=$2 root=$3 dir=$4 pkg=$5 note=$6
+	local bin="$MCPGATE_CACHE/bin/$name-$version"
 	if [ ! -x "$bin" ]; then
-		echo "== building staticcheck $STATICCHECK_VERSION into $MCPGATE_CACHE/bin" >&2
+		echo "== building $name $version into $MCPGATE_CACHE/bin$note" >&2
 		mkdir -p "$MCPGATE_CACHE/bin"
-		(cd "$1/tools/staticcheck" && go build -o "$bin" honnef.co/go/tools/cmd/staticcheck) >&2 || return 1
+		(cd "$root/tools/$dir" && go build -o "$bin.tmp" "$pkg") >&2 || return 1
+		mv "$bin.tmp" "$bin"
 	fi
 	echo "$bin"
 }
 
-# ensure_jaeger builds Jaeger (v2, for the end-to-end trace tests) from the
-# pinned tools module once, and prints the binary's path. The first build
-# takes about 11 minutes.
+# ensure_staticcheck builds staticcheck once.
+ensure_staticcheck() {
+	ensure_go_tool staticcheck "$STATICCHECK_VERSION" "$1" staticcheck honnef.co/go/tools/cmd/staticcheck ""
+}
+
+# ensure_jaeger builds Jaeger (v2, for the end-to-end trace tests) once.
+# The first build takes about 11 minutes.
 ensure_jaeger() {
-	local bin="$MCPGATE_CACHE/bin/jaeger-$JAEGER_VERSION"
-	if [ ! -x "$bin" ]; then
-		echo "== building Jaeger $JAEGER_VERSION into $MCPGATE_CACHE/bin (once; takes ~11 min)" >&2
-		mkdir -p "$MCPGATE_CACHE/bin"
-		(cd "$1/tools/jaeger" && go build -o "$bin.tmp" github.com/jaegertracing/jaeger/cmd/jaeger) >&2 || return 1
-		mv "$bin.tmp" "$bin"
-	fi
-	echo "$bin"
+	ensure_go_tool jaeger "$JAEGER_VERSION" "$1" jaeger github.com/jaegertracing/jaeger/cmd/jaeger " (once; takes ~11 min)"
 }
 
 # Keep in step with tools/helm/go.mod.
 HELM_VERSION=v4.3.2
 
 # ensure_helm builds Helm (for scripts/check-deploy.sh, which renders
-# deploy/helm/mcpgate) from the pinned tools module once, and prints the
-# binary's path. The first build takes about 5 minutes.
+# deploy/helm/mcpgate) once. The first build takes about 5 minutes.
 ensure_helm() {
-	local bin="$MCPGATE_CACHE/bin/helm-$HELM_VERSION"
-	if [ ! -x "$bin" ]; then
-		echo "== building Helm $HELM_VERSION into $MCPGATE_CACHE/bin (once; takes ~5 min)" >&2
-		mkdir -p "$MCPGATE_CACHE/bin"
-		(cd "$1/tools/helm" && go build -o "$bin.tmp" helm.sh/helm/v4/cmd/helm) >&2 || return 1
-		mv "$bin.tmp" "$bin"
-	fi
-	echo "$bin"
+	ensure_go_tool helm "$HELM_VERSION" "$1" helm helm.sh/helm/v4/cmd/helm " (once; takes ~5 min)"
 }
