@@ -106,7 +106,7 @@ func startGatewayEnv(t *testing.T, env []string, args ...string) (*gateway, erro
 	t.Cleanup(func() {
 		termAt := time.Now()
 		if err := g.stop(); err != nil {
-			t.Errorf("mcpgate did not exit cleanly after SIGTERM: %v\nlog:\n%s", err, tail(g.Log.String(), 4000))
+			t.Errorf("mcpgate did not exit cleanly after SIGTERM: %v\nlog:\n%s", err, tail(g.Log.String(), 64000))
 		} else if d := time.Since(termAt); d > 2*time.Second {
 			t.Logf("mcpgate took %v to exit after SIGTERM", d.Round(time.Millisecond))
 		}

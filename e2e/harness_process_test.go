@@ -178,9 +178,16 @@ func (p *proc) stop(timeout time.Duration) error {
 		case <-p.done:
 			p.stopErr = p.exitErr
 		case <-time.After(timeout):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			p.stopErr = fmt.Errorf("no exit within %v of SIGTERM (killed)", timeout)
+			// SIGQUIT first: a Go process writes every goroutine's stack to
+			// its stderr, which the log keeps, so a hang shows where it is.
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.done:
+			case <-time.After(2 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+			p.stopErr = fmt.Errorf("no exit within %v of SIGTERM (sent SIGQUIT for the stacks, then killed)", timeout)
 		}
 	})
 	return p.stopErr

@@ -416,10 +416,16 @@ func (a *Aggregator) Close(ctx context.Context) error {
 		var wg sync.WaitGroup
 		for _, s := range ss {
 			wg.Go(func() {
+				// The backend sessions first: a backend's request the
+				// gateway forwarded to the client (roots/list, sampling)
+				// waits for the client's answer until its backend
+				// session ends, and the client session cannot close
+				// while it waits — a client that left without answering
+				// held shutdown to its bound.
+				s.close()
 				if s.ss != nil {
 					_ = s.ss.Close()
 				}
-				s.close()
 			})
 		}
 		wg.Wait()
