@@ -299,17 +299,21 @@ func (c *conn) related(hctx context.Context) (context.Context, context.CancelFun
 		}
 	}
 	c.mu.Unlock()
-	if only == nil {
-		// Not hctx itself: the SDK keys the stream a message goes on by
-		// a request id in the context, and hctx holds the backend
-		// client's, meaningless to the client's session.
-		ctx, cancel := context.WithCancel(context.Background())
-		stop := context.AfterFunc(hctx, cancel)
-		return ctx, func() { stop(); cancel() }
+	parent := context.Background()
+	if only != nil {
+		parent = only.ctx
 	}
-	ctx, cancel := context.WithCancel(only.ctx)
+	// Not hctx itself: the SDK keys the stream a message goes on by a
+	// request id in the context, and hctx holds the backend client's,
+	// meaningless to the client's session. Ended with hctx, and when the
+	// session closes: a backend session's Close waits for this handler.
+	ctx, cancel := context.WithCancel(parent)
 	stop := context.AfterFunc(hctx, cancel)
-	return ctx, func() { stop(); cancel() }
+	stopEnded := func() bool { return false }
+	if c.s.ended != nil {
+		stopEnded = context.AfterFunc(c.s.ended, cancel)
+	}
+	return ctx, func() { stop(); stopEnded(); cancel() }
 }
 
 func (c *conn) serverSession() (*mcp.ServerSession, error) {

@@ -56,6 +56,13 @@ type session struct {
 	initialized atomic.Bool
 	opened      time.Time
 
+	// ended is done once close begins: what the gateway forwarded to the
+	// client for a backend (roots/list, sampling, elicitation) stops
+	// waiting for an answer then, so that neither session's Close waits
+	// on it (forward.go, related).
+	ended context.Context
+	end   context.CancelFunc
+
 	// refused is the error a stateless request is refused with at HTTP
 	// 400 (paramheaders.go); nil when none.
 	refused atomic.Pointer[sdkjsonrpc.Error]
@@ -100,6 +107,7 @@ func (a *Aggregator) newSession(id *identity.Identity) *session {
 		resources: newURITable(),
 		templates: newURITable(),
 	}
+	s.ended, s.end = context.WithCancel(context.Background())
 	s.server = mcp.NewServer(&mcp.Implementation{Name: "mcpgate", Version: a.opts.Version}, &mcp.ServerOptions{
 		Logger: a.sdkLog,
 		// Everything a backend may offer is advertised, with listChanged:
@@ -681,6 +689,9 @@ func (s *session) withdrawLocked(o *offer) {
 
 // close ends every backend session (stdio children stop).
 func (s *session) close() {
+	if s.end != nil {
+		s.end()
+	}
 	s.mu.Lock()
 	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
