@@ -43,35 +43,9 @@ func TestTypeScriptSDKClient(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			spec := b.start(t)
 			g := startGateway(t, spec, gatewayOpts{admin: spec.kind == "stdio"})
-			stdout, err := runNode(t, 2*time.Minute, nil, nodeBin, filepath.Join(nodeDir, "ts-client.mjs"), g.URL)
-			var r tsResult
-			if jerr := json.Unmarshal([]byte(lastLine(stdout)), &r); jerr != nil {
-				t.Fatalf("ts-client output is not JSON (%v); run error: %v", jerr, err)
-			}
-			if err != nil || r.Error != "" {
-				t.Fatalf("ts-client failed: %s\n%v", r.Error, err)
-			}
+			r := runTSClient(t, g.URL, nil)
 			t.Logf("TypeScript SDK %s negotiated protocol: backend=%s → %s", r.SDKVersion, b.name, r.ProtocolVersion)
-			check := func(ok bool, format string, args ...any) {
-				t.Helper()
-				if !ok {
-					t.Errorf(format, args...)
-				}
-			}
-			check(r.ProtocolVersion == "2025-11-25", "negotiated protocol %q, want 2025-11-25", r.ProtocolVersion)
-			check(r.SessionID != "", "no session id after initialize")
-			check(r.ServerName == "mcp-servers/everything", "serverInfo.name = %q", r.ServerName)
-			check(slices.Contains(r.Tools, "echo"), "tools/list lacks echo: %v", r.Tools)
-			check(slices.Contains(r.Tools, "trigger-sampling-request"), "tools/list lacks trigger-sampling-request: %v", r.Tools)
-			check(r.Echo == "Echo: hi from ts", "echo returned %q", r.Echo)
-			check(strings.Contains(r.LongRunning, "Long running operation completed"), "long-running operation returned %q", r.LongRunning)
-			check(r.ProgressBeforeResult >= 2, "%d progress callbacks before the result, want ≥ 2", r.ProgressBeforeResult)
-			check(r.SamplingCalls == 1, "sampling handler called %d times, want 1", r.SamplingCalls)
-			check(r.SampledText != "" && strings.Contains(r.Sampling, r.SampledText), "sampling result %q lacks %q", r.Sampling, r.SampledText)
-			check(r.ResourceURI != "" && len(r.ResourceRead) > 0 && r.ResourceRead[0].URI == r.ResourceURI && r.ResourceRead[0].TextLength > 0,
-				"resources/read %q returned %+v", r.ResourceURI, r.ResourceRead)
-			check(r.PromptMessages > 0, "prompts/get simple-prompt returned no messages")
-			check(r.Terminated, "terminateSession did not clear the session id")
+			checkTSResult(t, r)
 
 			g.waitRequest(t, "terminateSession's DELETE", func(e logEntry) bool {
 				return e.str("http.method") == http.MethodDelete && e.status() >= 200 && e.status() < 300
@@ -82,6 +56,56 @@ func TestTypeScriptSDKClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runTSClient runs e2e/node/ts-client.mjs against url, with headers on
+// every request, and returns what it printed, failing the test when it
+// failed.
+func runTSClient(t *testing.T, url string, headers map[string]string) tsResult {
+	t.Helper()
+	var env []string
+	if headers != nil {
+		b, err := json.Marshal(headers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "E2E_HEADERS="+string(b))
+	}
+	stdout, err := runNode(t, 2*time.Minute, env, nodeBin, filepath.Join(nodeDir, "ts-client.mjs"), url)
+	var r tsResult
+	if jerr := json.Unmarshal([]byte(lastLine(stdout)), &r); jerr != nil {
+		t.Fatalf("ts-client output is not JSON (%v); run error: %v", jerr, err)
+	}
+	if err != nil || r.Error != "" {
+		t.Fatalf("ts-client failed: %s\n%v", r.Error, err)
+	}
+	return r
+}
+
+// checkTSResult checks every step of the TypeScript SDK client's flow
+// against server-everything.
+func checkTSResult(t *testing.T, r tsResult) {
+	t.Helper()
+	check := func(ok bool, format string, args ...any) {
+		t.Helper()
+		if !ok {
+			t.Errorf(format, args...)
+		}
+	}
+	check(r.ProtocolVersion == "2025-11-25", "negotiated protocol %q, want 2025-11-25", r.ProtocolVersion)
+	check(r.SessionID != "", "no session id after initialize")
+	check(r.ServerName == "mcp-servers/everything", "serverInfo.name = %q", r.ServerName)
+	check(slices.Contains(r.Tools, "echo"), "tools/list lacks echo: %v", r.Tools)
+	check(slices.Contains(r.Tools, "trigger-sampling-request"), "tools/list lacks trigger-sampling-request: %v", r.Tools)
+	check(r.Echo == "Echo: hi from ts", "echo returned %q", r.Echo)
+	check(strings.Contains(r.LongRunning, "Long running operation completed"), "long-running operation returned %q", r.LongRunning)
+	check(r.ProgressBeforeResult >= 2, "%d progress callbacks before the result, want ≥ 2", r.ProgressBeforeResult)
+	check(r.SamplingCalls == 1, "sampling handler called %d times, want 1", r.SamplingCalls)
+	check(r.SampledText != "" && strings.Contains(r.Sampling, r.SampledText), "sampling result %q lacks %q", r.Sampling, r.SampledText)
+	check(r.ResourceURI != "" && len(r.ResourceRead) > 0 && r.ResourceRead[0].URI == r.ResourceURI && r.ResourceRead[0].TextLength > 0,
+		"resources/read %q returned %+v", r.ResourceURI, r.ResourceRead)
+	check(r.PromptMessages > 0, "prompts/get simple-prompt returned no messages")
+	check(r.Terminated, "terminateSession did not clear the session id")
 }
 
 // TestInspectorCLI runs the MCP Inspector CLI (2.12.0, on the installed

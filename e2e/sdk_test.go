@@ -176,6 +176,30 @@ func goSDKFlow(t *testing.T, g *gateway, spec backendSpec, version string) strin
 		childPID = g.childPID(t, sid)
 	}
 
+	goSDKCalls(ctx, t, c, cs, version)
+
+	// Close sends DELETE; the gateway logs it with a 2xx status.
+	if err := cs.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	closed = true
+	g.waitRequest(t, "the session's DELETE", func(e logEntry) bool {
+		return e.str("http.method") == http.MethodDelete && e.status() >= 200 && e.status() < 300
+	})
+	if spec.kind == "stdio" {
+		// The session's child is stopped: no sessions left, process gone.
+		g.waitSessions(t, 0)
+		waitProcessGone(t, childPID, "the session's stdio child")
+	}
+	return init.ProtocolVersion
+}
+
+// goSDKCalls is the part of the flow between initialize and DELETE: tools
+// (echo, streaming progress, sampling, elicitation, roots), resources and
+// prompts on the open session cs of c.
+func goSDKCalls(ctx context.Context, t *testing.T, c *goClient, cs *mcp.ClientSession, version string) {
+	t.Helper()
+	sid := cs.ID()
 	// tools/list. The sampling, elicitation and roots tools are registered
 	// after notifications/initialized; the list can lag by a moment.
 	var tools map[string]bool
@@ -284,19 +308,4 @@ func goSDKFlow(t *testing.T, g *gateway, spec backendSpec, version string) strin
 	if len(pg.Messages) == 0 {
 		t.Errorf("prompts/get simple-prompt returned no messages")
 	}
-
-	// Close sends DELETE; the gateway logs it with a 2xx status.
-	if err := cs.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	closed = true
-	g.waitRequest(t, "the session's DELETE", func(e logEntry) bool {
-		return e.str("http.method") == http.MethodDelete && e.status() >= 200 && e.status() < 300
-	})
-	if spec.kind == "stdio" {
-		// The session's child is stopped: no sessions left, process gone.
-		g.waitSessions(t, 0)
-		waitProcessGone(t, childPID, "the session's stdio child")
-	}
-	return init.ProtocolVersion
 }

@@ -2,6 +2,9 @@
 //
 //   node ts-client.mjs http://127.0.0.1:PORT/mcp
 //
+// E2E_HEADERS, if set, is a JSON object of headers sent on every request
+// (e.g. {"X-API-Key": "mcpg_..."}).
+//
 // Prints one JSON object with what each step returned on stdout, and exits 0;
 // on failure prints {"error": "..."} and exits 1. Every step is bounded by a
 // timeout so a stuck gateway cannot hang the test.
@@ -29,7 +32,8 @@ client.setRequestHandler(CreateMessageRequestSchema, async () => {
   return { model: 'e2e-model', role: 'assistant', content: { type: 'text', text: SAMPLED }, stopReason: 'endTurn' };
 });
 
-const transport = new StreamableHTTPClientTransport(new URL(url));
+const headers = process.env.E2E_HEADERS ? JSON.parse(process.env.E2E_HEADERS) : undefined;
+const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined);
 const watchdog = setTimeout(() => {
   console.log(JSON.stringify({ error: 'ts-client: overall timeout' }));
   process.exit(1);
