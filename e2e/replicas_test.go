@@ -1,0 +1,467 @@
+package e2e
+
+// Issue 16, many replicas: three gateway processes sharing sessions.keys
+// behind a real HAProxy with balance roundrobin and no stickiness, in
+// front of one server-everything over Streamable HTTP, with API-key
+// principals A and B. Every request lands on whichever replica HAProxy
+// picks; HAProxy's log says which (harness_haproxy_test.go).
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// replicaFixture is the replicas, HAProxy in front of them, the two
+// principals and the session keys.
+type replicaFixture struct {
+	rs      *replicaSet
+	ha      *haproxy
+	haPort  int
+	a, b    apiKey
+	keys    map[string]string // session key id → its file
+	backend backendSpec
+}
+
+func newReplicaFixture(t *testing.T, n int, backend backendSpec) *replicaFixture {
+	t.Helper()
+	f := &replicaFixture{
+		rs:      newReplicaSet(t, n),
+		haPort:  freeClosedPort(t),
+		a:       newAPIKey(t, "replica-principal-a"),
+		b:       newAPIKey(t, "replica-principal-b"),
+		keys:    map[string]string{},
+		backend: backend,
+	}
+	dir := t.TempDir()
+	for _, id := range []string{"k1", "k2"} {
+		// base64 of 32 random bytes, mode 0600: the format of every
+		// mcpgate key file.
+		_, f.keys[id] = writePseudonymKey(t, dir, "session-"+id)
+	}
+	return f
+}
+
+// config is replica i's configuration, its sessions.keys the keys ids in
+// order (the first seals, all open).
+func (f *replicaFixture) config(i int, ids ...string) string {
+	c := gatewayConfig{port: f.rs.ports[i], backends: []backendSpec{f.backend}}
+	// auth.resource is what clients use: HAProxy's URL.
+	c.auth = fmt.Sprintf("\n  mode: apiKey\n  resource: http://127.0.0.1:%d/mcp\n  apiKeys:\n    %s\n    %s", f.haPort, f.a.Entry, f.b.Entry)
+	var b strings.Builder
+	b.WriteString("timeouts: {shutdown: 10s}\n")
+	if len(ids) > 0 {
+		fmt.Fprintf(&b, "sessions:\n  replica: %s\n  keys:\n", f.rs.names[i])
+		for _, id := range ids {
+			fmt.Fprintf(&b, "    - {id: %s, file: %q}\n", id, f.keys[id])
+		}
+	}
+	c.extra = b.String()
+	return c.String()
+}
+
+func (f *replicaFixture) startAll(t *testing.T, ids ...string) {
+	t.Helper()
+	for i := range f.rs.ports {
+		f.rs.start(t, i, f.config(i, ids...))
+	}
+}
+
+// rollAll restarts every replica in turn with keys ids, each back in
+// HAProxy before the next goes.
+func (f *replicaFixture) rollAll(t *testing.T, ids ...string) {
+	t.Helper()
+	for i := range f.rs.ports {
+		f.rs.restart(t, i, f.config(i, ids...))
+		f.ha.waitUp(t, f.rs.names[i])
+	}
+}
+
+func hdr(k apiKey) map[string]string { return map[string]string{"X-API-Key": k.Key} }
+
+// requireSealed fails unless sid is a sealed token under key id.
+func requireSealed(t *testing.T, sid, id string) {
+	t.Helper()
+	if !strings.HasPrefix(sid, "1."+id+".") || len(sid) > 2048 {
+		t.Fatalf("Mcp-Session-Id %.40q… (%d characters) is not a token sealed under %s (\"1.%s.…\", ≤ 2048)", sid, len(sid), id, id)
+	}
+}
+
+// requireSpread fails unless HAProxy sent the requests of session sid to
+// at least two replicas, the DELETE that ended it among them with a 2xx,
+// and the gateways' own request lines since before agree that at least
+// two replicas served requests.
+func (f *replicaFixture) requireSpread(t *testing.T, sid string, before []int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if slices.ContainsFunc(f.ha.lines(), func(e haLine) bool {
+			return e.session == sid && e.method == http.MethodDelete && e.status >= 200 && e.status < 300
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy logged no 2xx DELETE of the session; its log:\n%s", tail(f.ha.Log.String(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	by := f.ha.servers(sid)
+	t.Logf("HAProxy sent the session's requests to %v", by)
+	if len(by) < 2 {
+		t.Errorf("the session's requests all went to %v, want at least two replicas", by)
+	}
+	after := f.rs.served()
+	n := 0
+	for i := range after {
+		if after[i] > before[i] {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("request lines logged per replica went from %v to %v: fewer than two replicas served", before, after)
+	}
+}
+
+// TestReplicas is issue 16's end-to-end test of sealed sessions: three
+// replicas, HAProxy round-robin without stickiness, one HTTP backend.
+func TestReplicas(t *testing.T) {
+	t.Parallel()
+	haproxyBin(t)
+	f := newReplicaFixture(t, 3, httpBackend(startEverythingHTTP(t)))
+	f.startAll(t, "k1")
+	f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort})
+	t.Logf("haproxy.cfg:\n%s", f.ha.Cfg)
+
+	t.Run("Go SDK flow", func(t *testing.T) {
+		before := f.rs.served()
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		c := newGoClient("mcpgate-e2e-replicas-go")
+		hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
+		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatalf("Connect through HAProxy: %v", err)
+		}
+		sid := cs.ID()
+		requireSealed(t, sid, "k1")
+		goSDKCalls(ctx, t, c, cs, "replicas")
+		if err := cs.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		f.requireSpread(t, sid, before)
+	})
+
+	t.Run("TypeScript SDK flow", func(t *testing.T) {
+		before := f.rs.served()
+		r := runTSClient(t, f.ha.URL(), hdr(f.a))
+		checkTSResult(t, r)
+		requireSealed(t, r.SessionID, "k1")
+		f.requireSpread(t, r.SessionID, before)
+	})
+
+	t.Run("binding: B with A's token gets 404 everywhere", func(t *testing.T) {
+		sid := openSession(t, f.ha.URL(), 1, "e2e-replicas-binding", hdr(f.a))
+		requireSealed(t, sid, "k1")
+		targets := []string{}
+		for i := range f.rs.ports {
+			targets = append(targets, f.rs.url(i))
+		}
+		for range f.rs.ports {
+			targets = append(targets, f.ha.URL())
+		}
+		skip := len(f.ha.lines())
+		for n, u := range targets {
+			r := postMCP(t, u, sid, echoBody(strconv.Itoa(10+n), "as B"), hdr(f.b))
+			requireSessionNotFound(t, r, "B with A's token at "+u)
+			// A's token still works there: the 404 is B's, not the session's.
+			ok := postMCP(t, u, sid, echoBody(strconv.Itoa(100+n), "as A"), hdr(f.a))
+			if res := ok.result(t, "A's own call at "+u); fmt.Sprint(res["isError"]) == "true" {
+				t.Errorf("A's own call at %s: isError: %s", u, ok.body)
+			}
+		}
+		// HAProxy spread B's attempts over the replicas too.
+		refused := map[string]int{}
+		for _, e := range f.ha.lines()[skip:] {
+			if e.status == http.StatusNotFound {
+				refused[e.server]++
+			}
+		}
+		if len(refused) != len(f.rs.ports) {
+			t.Errorf("B's 404s through HAProxy came from %v, want every replica", refused)
+		}
+	})
+
+	t.Run("SIGKILL one replica under load", func(t *testing.T) {
+		sids, heads := f.openSessions(t, 20)
+		l := startReplicaLoad(f.ha.URL(), sids, heads)
+		time.Sleep(1500 * time.Millisecond)
+		const victim = 1
+		killAt := time.Now()
+		f.rs.sigkill(t, victim)
+		killed := time.Now()
+		time.Sleep(2 * time.Second)
+		res := l.finish()
+
+		// In flight on the victim at its death: the requests HAProxy had
+		// sent to it that were active at some instant between the signal
+		// and the process being gone. HAProxy logs each request once it
+		// ends, with its accept date and times (ms): active from
+		// accept+Tt-Ta to accept+Tt. The window is widened by 50 ms on
+		// each side for the millisecond resolution and the log's
+		// rounding, which can only make the bound larger, never hide a
+		// failure. The gateway's own log cannot say this: a request
+		// in flight at SIGKILL is never logged.
+		lo, hi := killAt.Add(-50*time.Millisecond), killed.Add(50*time.Millisecond)
+		inflight := 0
+		for _, e := range f.ha.lines() {
+			if e.server == f.rs.names[victim] && !e.start.After(hi) && !e.end.Before(lo) {
+				inflight++
+			}
+		}
+		failed := failures(res)
+		t.Logf("%d calls, %d failed; %d in flight on %s at the kill", len(res), len(failed), inflight, f.rs.names[victim])
+		if inflight == 0 {
+			t.Fatalf("no request was in flight on %s at the kill: the load did not reach it", f.rs.names[victim])
+		}
+		if len(failed) > inflight {
+			t.Errorf("%d calls failed, more than the %d in flight on the killed replica:\n%s", len(failed), inflight, describe(failed))
+		}
+		for _, r := range failed {
+			if r.end.Before(killAt) || r.start.After(hi) {
+				t.Errorf("a call failed outside the kill (%v … %v, kill at %v): %v", r.start.Format(time.StampMilli), r.end.Format(time.StampMilli), killAt.Format(time.StampMilli), r.err)
+			}
+		}
+		// Every failure HAProxy saw was on the victim.
+		for _, e := range f.ha.lines() {
+			if e.status != http.StatusOK && e.status != http.StatusAccepted && e.status != http.StatusNotFound && e.server != f.rs.names[victim] && e.end.After(killAt.Add(-time.Second)) {
+				t.Errorf("HAProxy logged a failure on a survivor: %s", e.original)
+			}
+		}
+		// No session is lost: each works on the survivors.
+		f.requireSessionsWork(t, sids, heads)
+		// Back for the next subtests.
+		f.rs.start(t, victim, f.config(victim, "k1"))
+		f.ha.waitUp(t, f.rs.names[victim])
+	})
+
+	t.Run("rolling restart under load", func(t *testing.T) {
+		sids, heads := f.openSessions(t, 20)
+		l := startReplicaLoad(f.ha.URL(), sids, heads)
+		time.Sleep(time.Second)
+		var gens []*gateway
+		for i := range f.rs.ports {
+			g := f.rs.restart(t, i, f.config(i, "k1"))
+			f.ha.waitUp(t, f.rs.names[i])
+			gens = append(gens, g)
+			time.Sleep(500 * time.Millisecond)
+		}
+		res := l.finish()
+		failed := failures(res)
+		t.Logf("rolling restart: %d calls, %d failed", len(res), len(failed))
+		if len(failed) > 0 {
+			t.Errorf("%d of %d calls failed during the rolling restart, want none:\n%s", len(failed), len(res), describe(failed))
+		}
+		for i, g := range gens {
+			if len(g.requests()) == 0 {
+				t.Errorf("the restarted %s served no request", f.rs.names[i])
+			}
+		}
+		f.requireSessionsWork(t, sids, heads)
+	})
+
+	t.Run("key rotation", func(t *testing.T) {
+		old := openSession(t, f.ha.URL(), 1, "e2e-replicas-rotation", hdr(f.a))
+		requireSealed(t, old, "k1")
+		everywhere := func(t *testing.T, sid string, want int) {
+			t.Helper()
+			for i := range f.rs.ports {
+				r := postMCP(t, f.rs.url(i), sid, echoBody("7", "rotation"), hdr(f.a))
+				switch want {
+				case http.StatusOK:
+					r.result(t, fmt.Sprintf("a session sealed under %s at %s", sid[2:4], f.rs.names[i]))
+				case http.StatusNotFound:
+					requireSessionNotFound(t, r, fmt.Sprintf("a session sealed under %s at %s", sid[2:4], f.rs.names[i]))
+				}
+			}
+		}
+		// k2 added last: it opens, k1 still seals.
+		f.rollAll(t, "k1", "k2")
+		everywhere(t, old, http.StatusOK)
+		requireSealed(t, openSession(t, f.ha.URL(), 2, "e2e-replicas-rotation", hdr(f.a)), "k1")
+		// k2 first: it seals, k1 still opens.
+		f.rollAll(t, "k2", "k1")
+		everywhere(t, old, http.StatusOK)
+		fresh := openSession(t, f.ha.URL(), 3, "e2e-replicas-rotation", hdr(f.a))
+		requireSealed(t, fresh, "k2")
+		everywhere(t, fresh, http.StatusOK)
+		// k1 removed: its sessions are gone, k2's work.
+		f.rollAll(t, "k2")
+		everywhere(t, old, http.StatusNotFound)
+		everywhere(t, fresh, http.StatusOK)
+	})
+}
+
+// requireSessionNotFound fails unless r is the gateway's 404 for an
+// unknown session.
+func requireSessionNotFound(t *testing.T, r mcpReply, what string) {
+	t.Helper()
+	code, msg, ok := r.rpcError()
+	if r.status != http.StatusNotFound || !ok || code != -32001 || !strings.Contains(strings.ToLower(msg), "session not found") {
+		t.Errorf("%s: status %d, error %d %q, want 404 with -32001 session not found; body %s", what, r.status, code, msg, tail(r.body, 400))
+	}
+}
+
+// openSessions opens n sessions through HAProxy, alternately as A and B.
+func (f *replicaFixture) openSessions(t *testing.T, n int) ([]string, []map[string]string) {
+	t.Helper()
+	var sids []string
+	var heads []map[string]string
+	for i := range n {
+		h := hdr(f.a)
+		if i%2 == 1 {
+			h = hdr(f.b)
+		}
+		sids = append(sids, openSession(t, f.ha.URL(), 1, fmt.Sprintf("e2e-replicas-load-%d", i), h))
+		heads = append(heads, h)
+	}
+	return sids, heads
+}
+
+// requireSessionsWork calls echo on each session through HAProxy, three
+// times (so that round-robin takes it to every replica).
+func (f *replicaFixture) requireSessionsWork(t *testing.T, sids []string, heads []map[string]string) {
+	t.Helper()
+	c := &http.Client{Timeout: callTimeout}
+	for i, sid := range sids {
+		for n := range len(f.rs.ports) {
+			if err := replicaCall(c, f.ha.URL(), sid, strconv.Itoa(900_000+n), heads[i], echoBody); err != nil {
+				t.Errorf("session %d after the fault: %v", i, err)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Load across replicas
+
+// callResult is one call of a replica load.
+type callResult struct {
+	session    int
+	start, end time.Time
+	err        error
+}
+
+type replicaLoad struct {
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	results []callResult
+}
+
+// slowCall is a tools/call that takes 200 ms in server-everything, so that
+// several are in flight on every replica at any moment.
+func slowCall(id, _ string) string {
+	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":0.2,"steps":1}}}`, id)
+}
+
+// startReplicaLoad runs, per session, a goroutine calling slowCall in a
+// loop through url until finish, each with its own keep-alive client.
+func startReplicaLoad(url string, sids []string, heads []map[string]string) *replicaLoad {
+	l := &replicaLoad{stop: make(chan struct{})}
+	for w, sid := range sids {
+		l.wg.Go(func() {
+			c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			defer c.CloseIdleConnections()
+			for n := 1; ; n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				start := time.Now()
+				err := replicaCall(c, url, sid, strconv.Itoa((w+1)*10_000+n), heads[w], slowCall)
+				l.mu.Lock()
+				l.results = append(l.results, callResult{session: w, start: start, end: time.Now(), err: err})
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+func (l *replicaLoad) finish() []callResult {
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]callResult(nil), l.results...)
+}
+
+func failures(res []callResult) []callResult {
+	var out []callResult
+	for _, r := range res {
+		if r.err != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func describe(res []callResult) string {
+	var b strings.Builder
+	for i, r := range res {
+		if i == 20 {
+			fmt.Fprintf(&b, "… and %d more\n", len(res)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  session %d, %s … %s: %v\n", r.session, r.start.Format(time.StampMilli), r.end.Format(time.StampMilli), r.err)
+	}
+	return b.String()
+}
+
+// replicaCall POSTs the tools/call body(id) on session sid with headers
+// and requires a 200 answering id with a result that is not isError.
+// Goroutine-safe.
+func replicaCall(c *http.Client, url, sid, id string, headers map[string]string, body func(id, msg string) string) error {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body(id, "replicas "+id)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", sessionProto)
+	req.Header.Set("Mcp-Session-Id", sid)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	r := rawResponse{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	if err != nil {
+		return fmt.Errorf("status %d, reading the body: %w", r.status, err)
+	}
+	for _, d := range r.jsonDocs() {
+		m, ok := parseRPCMsg(d)
+		if !ok || !m.idIs(id) {
+			continue
+		}
+		if r.status != http.StatusOK || m.Error != nil || m.isToolError() {
+			break
+		}
+		return nil
+	}
+	return fmt.Errorf("status %d, body %s", r.status, tail(r.body, 300))
+}
