@@ -33,7 +33,7 @@ func (w *sealingWriter) WriteHeader(code int) {
 	switch sid := h.Get(mcpwire.HeaderSessionID); {
 	case sid == "":
 	case sid == w.local:
-		h.Set(mcpwire.HeaderSessionID, w.token)
+		setOne(h, w.token)
 	case code >= 200 && code < 300:
 		tok, err := w.st.seal(w.r, sid, w.issuer, w.subject)
 		if err != nil {
