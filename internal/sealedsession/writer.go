@@ -47,6 +47,10 @@ func (w *sealingWriter) WriteHeader(code int) {
 			return
 		}
 		h.Set(mcpwire.HeaderSessionID, tok)
+		// The session's name in spans and the audit log (its ref) is the
+		// id the client holds, as on its later requests, whose record
+		// inspect fills from their header.
+		w.rec.SessionID = tok
 	default:
 		// An error naming some other session: the client has no use for
 		// the backend's id.
