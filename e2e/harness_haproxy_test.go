@@ -47,6 +47,10 @@ func haproxyBin(t *testing.T) string {
 // the name names[i] (sessions.replica). Its methods are for the test's
 // goroutine, except cur.
 type replicaSet struct {
+	// t is the test that owns the replicas: each process, whichever
+	// subtest starts it, lives until t's cleanup (startGatewayEnv only uses
+	// its goroutine-safe methods).
+	t     *testing.T
 	ports []int
 	names []string
 	env   []string
@@ -60,7 +64,7 @@ type replicaSet struct {
 // the ports and names are chosen.
 func newReplicaSet(t *testing.T, n int) *replicaSet {
 	t.Helper()
-	rs := &replicaSet{gws: make([]*gateway, n), all: make([][]*gateway, n)}
+	rs := &replicaSet{t: t, gws: make([]*gateway, n), all: make([][]*gateway, n)}
 	for i := range n {
 		rs.ports = append(rs.ports, freeClosedPort(t))
 		rs.names = append(rs.names, fmt.Sprintf("gw-%d", i))
@@ -68,15 +72,19 @@ func newReplicaSet(t *testing.T, n int) *replicaSet {
 	return rs
 }
 
-// start starts replica i with cfg, on its port, and waits until it serves.
-// A port the previous process's sockets still hold is retried, bounded.
+// start starts replica i with cfg, on its port, and waits until it serves;
+// the process belongs to rs.t, not to t (a subtest). A port the previous
+// process's sockets still hold is retried, bounded.
 func (rs *replicaSet) start(t *testing.T, i int, cfg string) *gateway {
 	t.Helper()
-	path := writeConfig(t, cfg)
+	path := filepath.Join(rs.t.TempDir(), "mcpgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
 		var g *gateway
-		g, err = startGatewayEnv(t, rs.env, "serve", "--config", path)
+		g, err = startGatewayEnv(rs.t, rs.env, "serve", "--config", path)
 		if err == nil {
 			rs.mu.Lock()
 			rs.gws[i] = g
@@ -202,6 +210,13 @@ defaults
     retries 3
     option redispatch 1
     retry-on conn-failure
+    # A new connection to a replica for every request: HAProxy keeps no idle
+    # connection to a replica that could close it at that moment (mcpgate
+    # closes its idle connections when it drains, and a killed replica's
+    # are gone) while a request is being sent on it; such a request is not
+    # retried, HAProxy closes the client's connection instead, which an MCP
+    # client sees as a failed POST. A refused connection is retried above.
+    option http-server-close
 
 frontend mcp
     bind 127.0.0.1:%[1]d
@@ -361,6 +376,18 @@ func (h *haproxy) lines() []haLine {
 		}
 	}
 	return out
+}
+
+// around renders the lines of requests active at some instant between lo
+// and hi, with their times, for failure messages.
+func (h *haproxy) around(lo, hi time.Time) string {
+	var b strings.Builder
+	for _, e := range h.lines() {
+		if !e.start.After(hi) && !e.end.Before(lo) {
+			fmt.Fprintf(&b, "  %s … %s %s\n", e.start.Format(time.StampMilli), e.end.Format(time.StampMilli), tail(e.original, 160))
+		}
+	}
+	return b.String()
 }
 
 // servers returns, for requests carrying session sid, how many HAProxy

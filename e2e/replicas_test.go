@@ -233,7 +233,8 @@ func TestReplicas(t *testing.T) {
 			t.Fatalf("no request was in flight on %s at the kill: the load did not reach it", f.rs.names[victim])
 		}
 		if len(failed) > inflight {
-			t.Errorf("%d calls failed, more than the %d in flight on the killed replica:\n%s", len(failed), inflight, describe(failed))
+			t.Errorf("%d calls failed, more than the %d in flight on the killed replica (kill %s … %s):\n%s\nHAProxy's lines around the kill:\n%s",
+				len(failed), inflight, killAt.Format(time.StampMilli), killed.Format(time.StampMilli), describe(failed), f.ha.around(killAt.Add(-time.Second), killed.Add(time.Second)))
 		}
 		for _, r := range failed {
 			if r.end.Before(killAt) || r.start.After(hi) {
@@ -464,4 +465,110 @@ func replicaCall(c *http.Client, url, sid, id string, headers map[string]string,
 		return nil
 	}
 	return fmt.Errorf("status %d, body %s", r.status, tail(r.body, 300))
+}
+
+// stdioAffinity is what HAProxy needs for backends that cannot move (a
+// stdio child lives in one replica): learn each session's id from the
+// response that creates it (the first request of a session carries none,
+// so any replica may create it), then route every request carrying it to
+// that replica. Tokens are at most 2048 characters.
+const stdioAffinity = `    # A stdio session lives in the replica that created it: learn its id from the
+    # response that creates it, route every later request carrying it there.
+    stick-table type string len 2048 size 100k expire 30m
+    stick store-response res.hdr(Mcp-Session-Id)
+    stick match req.hdr(Mcp-Session-Id)
+`
+
+// TestReplicasStdioPinned: a stdio session cannot move. Its token names its
+// replica; another replica answers 404 and logs a warning that names
+// affinity. Through HAProxy without affinity the session breaks; with the
+// stick table of stdioAffinity (the snippet of docs/deployment.md) the
+// full Go SDK flow works across two replicas, each session on its own.
+func TestReplicasStdioPinned(t *testing.T) {
+	t.Parallel()
+	haproxyBin(t)
+	f := newReplicaFixture(t, 2, stdioBackend())
+	f.startAll(t, "k1")
+
+	t.Run("another replica refuses it, naming affinity", func(t *testing.T) {
+		sid := openSession(t, f.rs.url(0), 1, "e2e-replicas-stdio", hdr(f.a))
+		requireSealed(t, sid, "k1")
+		r := postMCP(t, f.rs.url(1), sid, echoBody("2", "pinned"), hdr(f.a))
+		requireSessionNotFound(t, r, "gw-1 with a stdio session of gw-0")
+		if _, ok := f.rs.cur(1).Log.waitFor(5*time.Second, func(l string) bool {
+			return strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, "pinned to another replica") &&
+				strings.Contains(l, "affinity") && strings.Contains(l, `"owner":"gw-0"`)
+		}); !ok {
+			t.Errorf("gw-1 logged no warning naming the owner gw-0 and affinity; its log:\n%s", tail(f.rs.cur(1).Log.String(), 3000))
+		}
+		// Its own replica still serves it.
+		postMCP(t, f.rs.url(0), sid, echoBody("3", "home"), hdr(f.a)).result(t, "the session at gw-0")
+		if d := deleteMCP(t, f.rs.url(0), sid, hdr(f.a)); d.status/100 != 2 {
+			t.Errorf("DELETE at gw-0: status %d", d.status)
+		}
+	})
+
+	t.Run("round-robin without affinity breaks it", func(t *testing.T) {
+		ha := startHAProxy(t, f.rs, haproxyOpts{port: f.haPort})
+		status, sid, body := rawPost(t, ha.URL(), "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e-replicas-stdio-rr","version":"1"}}}`, "X-API-Key", f.a.Key)
+		if status != http.StatusOK || sid == "" {
+			t.Fatalf("initialize through HAProxy: status %d, session %q, body %s", status, sid, body)
+		}
+		notFound := 0
+		for n := range 4 {
+			if r := postMCP(t, ha.URL(), sid, echoBody(strconv.Itoa(2+n), "rr"), hdr(f.a)); r.status == http.StatusNotFound {
+				notFound++
+			}
+		}
+		if notFound == 0 {
+			t.Errorf("4 calls round-robin over 2 replicas all reached the creator: HAProxy did not balance (%v)", ha.servers(sid))
+		}
+		ha.halt() // its port is the next one's: auth.resource names it
+	})
+
+	t.Run("with affinity, full sessions work", func(t *testing.T) {
+		ha := startHAProxy(t, f.rs, haproxyOpts{port: f.haPort, backend: stdioAffinity})
+		t.Logf("haproxy.cfg:\n%s", ha.Cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		c := newGoClient("mcpgate-e2e-replicas-stdio")
+		hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
+		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatalf("Connect through HAProxy: %v", err)
+		}
+		sid := cs.ID()
+		requireSealed(t, sid, "k1")
+		goSDKCalls(ctx, t, c, cs, "stdio replicas")
+		if err := cs.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		// More sessions: new ones are balanced, each stays where it began.
+		sessions := map[string]bool{sid: true}
+		for n := range 4 {
+			s := openSession(t, ha.URL(), 1, fmt.Sprintf("e2e-replicas-stdio-%d", n), hdr(f.a))
+			for k := range 3 {
+				postMCP(t, ha.URL(), s, echoBody(strconv.Itoa(2+k), "sticky"), hdr(f.a)).result(t, "a call of a sticky session")
+			}
+			sessions[s] = true
+		}
+		used := map[string]bool{}
+		for s := range sessions {
+			by := ha.servers(s)
+			if len(by) != 1 {
+				t.Errorf("a session's requests went to %v, want one replica", by)
+			}
+			for name := range by {
+				used[name] = true
+			}
+		}
+		if len(used) != 2 {
+			t.Errorf("the sessions were all created on %v, want both replicas", used)
+		}
+		for _, e := range ha.lines() {
+			if e.status == http.StatusNotFound {
+				t.Errorf("a 404 through HAProxy with affinity: %s", e.original)
+			}
+		}
+	})
 }
