@@ -572,3 +572,34 @@ func TestReplicasStdioPinned(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasStdioNginx: open-source nginx cannot learn a session id from
+// a response, so it cannot send a stdio session's requests to the replica
+// that created it by the id. What it can do is pin a client address: with
+// hash $remote_addr consistent, every request of one client reaches one
+// replica, and the full Go SDK flow works over a stdio backend across two
+// replicas (correct only while a client's address stays the same).
+func TestReplicasStdioNginx(t *testing.T) {
+	t.Parallel()
+	nginxBin(t)
+	f := newReplicaFixture(t, 2, stdioBackend())
+	f.startAll(t, "k1")
+	ng := startNginx(t, f.rs, f.haPort, "hash $remote_addr consistent;")
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	c := newGoClient("mcpgate-e2e-replicas-nginx")
+	hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ng.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatalf("Connect through nginx: %v", err)
+	}
+	sid := cs.ID()
+	requireSealed(t, sid, "k1")
+	goSDKCalls(ctx, t, c, cs, "nginx")
+	if err := cs.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if by := ng.upstreams(sid); len(by) != 1 {
+		t.Errorf("the session's requests went to %v, want one replica", by)
+	}
+}
