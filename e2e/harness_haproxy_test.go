@@ -10,6 +10,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -159,6 +161,35 @@ type haproxy struct {
 	port  int
 	Cfg   string // the configuration it runs, for failure messages and reports
 	names []string
+	sock  string // the runtime API's socket
+}
+
+// command sends one line to HAProxy's runtime API and returns its answer.
+func (h *haproxy) command(t *testing.T, line string) string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", h.sock, 5*time.Second)
+	if err != nil {
+		t.Fatalf("haproxy runtime API: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, line+"\n"); err != nil {
+		t.Fatalf("haproxy runtime API %q: %v", line, err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("haproxy runtime API %q: %v", line, err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// setState sets a replica's administrative state in HAProxy: "drain" (no
+// new requests; those in flight go on) or "ready".
+func (h *haproxy) setState(t *testing.T, name, state string) {
+	t.Helper()
+	if out := h.command(t, "set server mcpgate/"+name+" state "+state); out != "" {
+		t.Fatalf("haproxy: set server mcpgate/%s state %s: %s", name, state, out)
+	}
 }
 
 // URL is the MCP URL clients use: through HAProxy.
@@ -177,12 +208,17 @@ type haproxyOpts struct {
 // haproxyConfig is the configuration of the tests: what an operator
 // would run, with the health checks made fast so that a test sees a
 // replica leave and return within a second. Placeholders: %[1]d the
-// listen port, %[2]s the backend's extra lines, %[3]s the server lines.
+// listen port, %[2]s the backend's extra lines, %[3]s the server lines,
+// %[4]s the runtime API's socket.
 const haproxyConfig = `# HAProxy in front of mcpgate replicas that share sessions.keys (issue 16).
 global
     # One line per request on stderr (haproxy -db keeps it in the foreground).
     log stderr format raw local0
     maxconn 4096
+    # The runtime API: a replica is taken out (set server ... state drain)
+    # before it is stopped, as an operator (or Kubernetes, with the
+    # endpoints and preStop) does.
+    stats socket %[4]s mode 600 level admin
 
 defaults
     mode http
@@ -248,8 +284,17 @@ func startHAProxy(t *testing.T, rs *replicaSet, opts haproxyOpts) *haproxy {
 	for i, p := range rs.ports {
 		fmt.Fprintf(&servers, "    server %s 127.0.0.1:%d\n", rs.names[i], p)
 	}
-	cfg := fmt.Sprintf(haproxyConfig, port, opts.backend, servers.String())
-	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	dir := t.TempDir()
+	// A short path of its own: a unix socket's path has at most 107 bytes,
+	// and HAProxy reads a comma (subtest names have them) as a list.
+	sockDir, err := os.MkdirTemp("", "mcpgate-hap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "sock")
+	cfg := fmt.Sprintf(haproxyConfig, port, opts.backend, servers.String(), sock)
+	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +307,7 @@ func startHAProxy(t *testing.T, rs *replicaSet, opts haproxyOpts) *haproxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &haproxy{proc: p, port: port, Cfg: cfg, names: rs.names}
+	h := &haproxy{proc: p, port: port, Cfg: cfg, names: rs.names, sock: sock}
 	t.Cleanup(func() {
 		p.halt()
 		if t.Failed() {
@@ -379,12 +424,14 @@ func (h *haproxy) lines() []haLine {
 }
 
 // around renders the lines of requests active at some instant between lo
-// and hi, with their times, for failure messages.
-func (h *haproxy) around(lo, hi time.Time) string {
+// and hi (of session sid, unless ""), with their times, for failure
+// messages.
+func (h *haproxy) around(lo, hi time.Time, sid string) string {
 	var b strings.Builder
 	for _, e := range h.lines() {
-		if !e.start.After(hi) && !e.end.Before(lo) {
-			fmt.Fprintf(&b, "  %s … %s %s\n", e.start.Format(time.StampMilli), e.end.Format(time.StampMilli), tail(e.original, 160))
+		if !e.start.After(hi) && !e.end.Before(lo) && (sid == "" || e.session == sid) {
+			fmt.Fprintf(&b, "  %s … %s %s %d %s retries %s %s session %.24s…\n", e.start.Format(time.StampMilli), e.end.Format(time.StampMilli),
+				e.server, e.status, e.term, e.retries, e.method, e.session)
 		}
 	}
 	return b.String()

@@ -234,7 +234,7 @@ func TestReplicas(t *testing.T) {
 		}
 		if len(failed) > inflight {
 			t.Errorf("%d calls failed, more than the %d in flight on the killed replica (kill %s … %s):\n%s\nHAProxy's lines around the kill:\n%s",
-				len(failed), inflight, killAt.Format(time.StampMilli), killed.Format(time.StampMilli), describe(failed), f.ha.around(killAt.Add(-time.Second), killed.Add(time.Second)))
+				len(failed), inflight, killAt.Format(time.StampMilli), killed.Format(time.StampMilli), describe(failed), f.ha.around(killAt.Add(-time.Second), killed.Add(time.Second), ""))
 		}
 		for _, r := range failed {
 			if r.end.Before(killAt) || r.start.After(hi) {
@@ -258,18 +258,48 @@ func TestReplicas(t *testing.T) {
 		sids, heads := f.openSessions(t, 20)
 		l := startReplicaLoad(f.ha.URL(), sids, heads)
 		time.Sleep(time.Second)
+		// What an operator does: take the replica out of HAProxy (drain: no
+		// new requests), SIGTERM it at once — the calls it has in flight
+		// finish in mcpgate's own drain —, start it again, put it back.
+		// Without the first step, HAProxy goes on sending new requests to
+		// the replica until its health check sees /readyz go 503, while
+		// mcpgate closes its listener at the signal; those get refused
+		// connections, which retry-on conn-failure redispatches, but a
+		// connection the kernel had accepted and mcpgate had not would be
+		// reset with its request in it.
 		var gens []*gateway
+		var termAt []time.Time
 		for i := range f.rs.ports {
+			f.ha.setState(t, f.rs.names[i], "drain")
+			termAt = append(termAt, time.Now())
 			g := f.rs.restart(t, i, f.config(i, "k1"))
+			f.ha.setState(t, f.rs.names[i], "ready")
 			f.ha.waitUp(t, f.rs.names[i])
 			gens = append(gens, g)
 			time.Sleep(500 * time.Millisecond)
 		}
 		res := l.finish()
+		// The drain was exercised: calls were in flight on each replica
+		// at its SIGTERM (from HAProxy's log, as for the kill above).
+		drained := 0
+		for i, at := range termAt {
+			n := 0
+			for _, e := range f.ha.lines() {
+				if e.server == f.rs.names[i] && !e.start.After(at) && !e.end.Before(at) {
+					n++
+				}
+			}
+			t.Logf("%s: %d calls in flight at SIGTERM", f.rs.names[i], n)
+			drained += n
+		}
+		if drained == 0 {
+			t.Errorf("no call was in flight on any replica at its SIGTERM: the drain was not exercised")
+		}
 		failed := failures(res)
 		t.Logf("rolling restart: %d calls, %d failed", len(res), len(failed))
 		if len(failed) > 0 {
-			t.Errorf("%d of %d calls failed during the rolling restart, want none:\n%s", len(failed), len(res), describe(failed))
+			t.Errorf("%d of %d calls failed during the rolling restart, want none:\n%s\nHAProxy's lines of the first one's session around it:\n%s", len(failed), len(res), describe(failed),
+				f.ha.around(failed[0].start.Add(-time.Second), failed[0].end.Add(time.Second), sids[failed[0].session]))
 		}
 		for i, g := range gens {
 			if len(g.requests()) == 0 {
