@@ -25,16 +25,20 @@ type cpuSample struct {
 }
 
 // sampleCPU reads the relay's and the backend's CPU time from /proc and
-// the clients' (this process) from getrusage. relay is nil for the direct
-// arm. A failed read makes the sample unusable rather than wrong.
-func sampleCPU(relay, backend *proc) cpuSample {
+// the clients' (this process) from getrusage. The relay's is the sum over
+// relays: one process, none for the direct arm, or a replicas arm's
+// gateways and HAProxy. A failed read makes the sample unusable rather
+// than wrong.
+func sampleCPU(relays []*proc, backend *proc) cpuSample {
 	var s cpuSample
-	var err error
-	if relay != nil {
-		if s.relay, err = procCPU(relay.cmd.Process.Pid); err != nil {
+	for _, p := range relays {
+		c, err := procCPU(p.cmd.Process.Pid)
+		if err != nil {
 			return s
 		}
+		s.relay += c
 	}
+	var err error
 	if s.backend, err = procCPU(backend.cmd.Process.Pid); err != nil {
 		return s
 	}
