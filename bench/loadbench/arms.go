@@ -212,6 +212,9 @@ func startProcess(spec armSpec, name string, vars cmdVars, dir string, startTime
 	}
 	vars.Listen = addr
 	vars.Replica = name
+	if vars.Front == "" {
+		vars.Front = addr
+	}
 	vars.AuditFile = filepath.Join(dir, name+"-audit.jsonl")
 	if spec.config != "" {
 		if vars.TemplateDir, err = filepath.Abs(filepath.Dir(spec.config)); err != nil {

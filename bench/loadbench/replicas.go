@@ -124,6 +124,12 @@ func startReplicas(spec armSpec, vars cmdVars, dir string, clients int, startTim
 			procs = nil
 		}
 	}()
+	// HAProxy's address first: the replicas' configs may name it.
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	vars.Front = addr
 	var servers []string
 	for i := range spec.replicas {
 		p, u, err := startProcess(spec, fmt.Sprintf("%s-%d", spec.name, i), vars, dir, startTimeout)
@@ -132,10 +138,6 @@ func startReplicas(spec armSpec, vars cmdVars, dir string, clients int, startTim
 		}
 		procs = append(procs, p)
 		servers = append(servers, strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/mcp"))
-	}
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return procs, "", err
 	}
 	cfg := filepath.Join(dir, spec.name+"-haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(haproxyConfig(addr, servers, spec.sticky, clients)), 0o644); err != nil {

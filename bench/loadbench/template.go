@@ -28,6 +28,9 @@ type cmdVars struct {
 	// Replica is the name of the process being started: the arm's name, or
 	// NAME-i for the i-th replica of a replicas arm (sessions.replica).
 	Replica string
+	// Front is the host:port clients reach the arm at: the load balancer's
+	// of a replicas arm, Listen for any other (auth.resource).
+	Front string
 }
 
 // expand executes text as a template over v. Unknown fields are errors, so a
