@@ -69,10 +69,23 @@ type Timeouts struct {
 	Shutdown   time.Duration // shutdown: drain bound on SIGTERM
 }
 
-// Sessions configures MCP session lifetime.
+// Sessions configures MCP session lifetime and, with keys, sealed session
+// ids (internal/sealedsession): any replica holding the keys serves any
+// session.
 type Sessions struct {
 	IdleTimeout time.Duration // idleTimeout: close sessions with no traffic for this long
+	// keys: session sealing keys, 32 bytes each; the first seals, all
+	// open. None: sessions are bound in memory (internal/sessionbind).
+	Keys []SecretKey
+	// maxLifetime: a sealed session's expiry after its creation; default 24h.
+	MaxLifetime time.Duration
+	// replica: this process's name, sealed into the ids of sessions that
+	// cannot move (stdio children); default the host name.
+	Replica string
 }
+
+// Sealed reports whether session ids are sealed.
+func (s *Sessions) Sealed() bool { return len(s.Keys) > 0 }
 
 // CORS configures cross-origin access for browser clients.
 type CORS struct {

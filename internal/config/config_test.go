@@ -176,7 +176,7 @@ func TestGoldenFull(t *testing.T) {
 		},
 		Limits:   Limits{MaxBodyBytes: 8 << 20, MaxHeaderBytes: 32768, MaxBatch: 16, MaxDepth: 40},
 		Timeouts: Timeouts{ReadHeader: 5 * time.Second, ReadBody: 0, Idle: 2 * time.Minute, Shutdown: 45 * time.Second},
-		Sessions: Sessions{IdleTimeout: time.Hour},
+		Sessions: Sessions{IdleTimeout: time.Hour, MaxLifetime: 24 * time.Hour},
 		CORS: CORS{
 			AllowedOrigins:   []string{"https://app.example.com", "http://localhost:5173"},
 			AllowCredentials: true,

@@ -60,6 +60,7 @@ func applyDefaults(c *Config) {
 	dur("timeouts.idle", &c.Timeouts.Idle, 120*time.Second)
 	dur("timeouts.shutdown", &c.Timeouts.Shutdown, 30*time.Second)
 	dur("sessions.idleTimeout", &c.Sessions.IdleTimeout, 30*time.Minute)
+	dur("sessions.maxLifetime", &c.Sessions.MaxLifetime, 24*time.Hour)
 	dur("cors.maxAge", &c.CORS.MaxAge, 10*time.Minute)
 	str("auth.apiKeyHeader", &c.Auth.APIKeyHeader, DefaultAPIKeyHeader)
 	str("log.level", &c.Log.Level, "info")

@@ -608,6 +608,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"sessions", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{
 				{"idleTimeout", d.duration(&c.Sessions.IdleTimeout)},
+				{"keys", d.keyList(&c.Sessions.Keys)},
+				{"maxLifetime", d.duration(&c.Sessions.MaxLifetime)},
+				{"replica", d.str(&c.Sessions.Replica)},
 			})
 		}},
 		{"cors", func(n *yaml.Node, p string) {

@@ -14,12 +14,13 @@ import (
 // hashed) and the rate limits' per-caller buckets (per: principal,
 // principal+tool) use.
 type Pseudonymization struct {
-	Keys []PseudonymKey // keys: the first is active; ids label the epoch
+	Keys []SecretKey // keys: the first is active; ids label the epoch
 }
 
-// PseudonymKey is one key, read from a file or an environment variable
-// when the configuration is loaded, never written inline.
-type PseudonymKey struct {
+// SecretKey is one key — a pseudonymization key or a session key — read
+// from a file or an environment variable when the configuration is
+// loaded, never written inline.
+type SecretKey struct {
 	ID     string // id: [A-Za-z0-9._-]{1,32}
 	File   string // file: path of a file holding the key (base64)
 	Env    string // env: name of a variable holding the key (base64)
@@ -47,23 +48,29 @@ var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 func (d *decoder) pseudonymization(p *Pseudonymization) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
 		d.mapping(n, path, []field{
-			{"keys", func(n *yaml.Node, lp string) {
-				p.Keys = []PseudonymKey{}
-				d.list(n, lp, "a list of keys", func(it *yaml.Node, ip string) {
-					p.Keys = append(p.Keys, PseudonymKey{})
-					k := &p.Keys[len(p.Keys)-1]
-					if isNull(it) {
-						d.errorf(it.Line, ip, "expected a key mapping (id, file or env), got null")
-						return
-					}
-					d.mapping(it, ip, []field{
-						{"id", d.str(&k.ID)},
-						{"file", d.filePath(&k.File)},
-						{"env", d.str(&k.Env)},
-					})
-					d.readKey(it.Line, ip, k)
-				})
-			}},
+			{"keys", d.keyList(&p.Keys)},
+		})
+	}
+}
+
+// keyList decodes a list of keys ({id, file|env}) and reads each key's
+// material.
+func (d *decoder) keyList(keys *[]SecretKey) func(*yaml.Node, string) {
+	return func(n *yaml.Node, lp string) {
+		*keys = []SecretKey{}
+		d.list(n, lp, "a list of keys", func(it *yaml.Node, ip string) {
+			*keys = append(*keys, SecretKey{})
+			k := &(*keys)[len(*keys)-1]
+			if isNull(it) {
+				d.errorf(it.Line, ip, "expected a key mapping (id, file or env), got null")
+				return
+			}
+			d.mapping(it, ip, []field{
+				{"id", d.str(&k.ID)},
+				{"file", d.filePath(&k.File)},
+				{"env", d.str(&k.Env)},
+			})
+			d.readKey(it.Line, ip, k)
 		})
 	}
 }
@@ -71,7 +78,7 @@ func (d *decoder) pseudonymization(p *Pseudonymization) func(*yaml.Node, string)
 // readKey loads a key's material when the file is loaded, so that a
 // missing or malformed key is reported with its file, line and key path,
 // and a gateway that needs it refuses to start.
-func (d *decoder) readKey(line int, path string, k *PseudonymKey) {
+func (d *decoder) readKey(line int, path string, k *SecretKey) {
 	var text string
 	switch {
 	case k.File != "" && k.Env != "":
@@ -112,17 +119,23 @@ func (d *decoder) readKey(line int, path string, k *PseudonymKey) {
 }
 
 func (v *validator) pseudonymization(p *Pseudonymization) {
+	v.keyList("pseudonymization.keys", p.Keys, keyIDRE, "letters, digits, '.', '_' or '-'", "it appears next to every pseudonym")
+}
+
+// keyList checks the ids of a key list: present, well-formed by idRE
+// (described by chars), unique. why says what the id is for.
+func (v *validator) keyList(prefix string, keys []SecretKey, idRE *regexp.Regexp, chars, why string) {
 	seen := map[string]int{}
-	for i, k := range p.Keys {
-		path := joinIndex("pseudonymization.keys", i)
+	for i, k := range keys {
+		path := joinIndex(prefix, i)
 		switch {
 		case k.ID == "":
-			v.errorf(path+".id", "required: a short label such as k1; it appears next to every pseudonym")
-		case !keyIDRE.MatchString(k.ID):
-			v.errorf(path+".id", "must be 1 to 32 letters, digits, '.', '_' or '-'")
+			v.errorf(path+".id", "required: a short label such as k1; %s", why)
+		case !idRE.MatchString(k.ID):
+			v.errorf(path+".id", "must be 1 to 32 %s", chars)
 		default:
 			if first, dup := seen[k.ID]; dup {
-				v.errorf(path+".id", "duplicate id (also pseudonymization.keys[%d])", first)
+				v.errorf(path+".id", "duplicate id (also %s[%d])", prefix, first)
 			}
 			seen[k.ID] = i
 		}

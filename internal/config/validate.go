@@ -61,6 +61,7 @@ func (c *Config) Validate() error {
 	v.positiveDuration("timeouts.idle", c.Timeouts.Idle)
 	v.positiveDuration("timeouts.shutdown", c.Timeouts.Shutdown)
 	v.positiveDuration("sessions.idleTimeout", c.Sessions.IdleTimeout)
+	v.sessions(&c.Sessions)
 
 	v.cors(&c.CORS)
 	v.backends(c.Backends)

@@ -32,7 +32,9 @@ import (
 	"github.com/mcpgate/mcpgate/internal/otelsetup"
 	"github.com/mcpgate/mcpgate/internal/record"
 	"github.com/mcpgate/mcpgate/internal/redact"
+	"github.com/mcpgate/mcpgate/internal/sealedsession"
 	"github.com/mcpgate/mcpgate/internal/sessionbind"
+	"github.com/mcpgate/mcpgate/internal/sessionseal"
 	"github.com/mcpgate/mcpgate/internal/stdiorelay"
 	"github.com/mcpgate/mcpgate/internal/telemetry"
 )
@@ -52,7 +54,10 @@ type Gateway struct {
 	// principals names principals beyond authentication: pseudonyms, span
 	// attribution and the audit log.
 	principals *principals
-	binder     *sessionbind.Binder
+	// sessions is the session stage: sealed session ids with
+	// sessions.keys (internal/sealedsession), else the in-memory binding
+	// (internal/sessionbind).
+	sessions   func(http.Handler) http.Handler
 	authz      *authzstage.Stage
 	rateLimits *rateLimits
 	otel       *otelsetup.Providers
@@ -172,7 +177,9 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	undo = append(undo, g.auth.Close)
-	g.binder = sessionbind.New(binderOptions(cfg))
+	if g.sessions, err = sessionStage(cfg, ag, log); err != nil {
+		return nil, err
+	}
 	if g.authz, err = newAuthz(cfg); err != nil {
 		return nil, err
 	}
@@ -219,6 +226,43 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 	return g, nil
 }
 
+// sessionStage returns the sealed-session stage when session keys are
+// configured, else the in-memory binding. Sealed, a relayed HTTP backend's
+// sessions can move between replicas; a stdio child cannot, and an
+// aggregated session stays in its replica while the aggregator cannot
+// rebuild one elsewhere: both are pinned to this replica.
+func sessionStage(cfg *config.Config, ag *aggregate.Aggregator, log *slog.Logger) (func(http.Handler) http.Handler, error) {
+	if !cfg.Sessions.Sealed() {
+		return sessionbind.New(binderOptions(cfg)).Middleware(), nil
+	}
+	keys := make([]sessionseal.Key, len(cfg.Sessions.Keys))
+	for i, k := range cfg.Sessions.Keys {
+		keys[i] = sessionseal.Key{ID: k.ID, Secret: k.Secret}
+	}
+	ring, err := sessionseal.New(keys, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sessions.keys: %w", err)
+	}
+	replica := cfg.Sessions.Replica
+	if replica == "" {
+		if replica, err = os.Hostname(); err != nil || replica == "" {
+			return nil, fmt.Errorf("sessions.replica is not set and the host name is unknown (%v): set it", err)
+		}
+	}
+	pinned := ag != nil
+	for i := range cfg.Backends {
+		pinned = pinned || cfg.Backends[i].IsCommand()
+	}
+	st := sealedsession.New(sealedsession.Options{
+		Ring:     ring,
+		Lifetime: cfg.Sessions.MaxLifetime,
+		Replica:  replica,
+		Pinned:   pinned,
+		Log:      log,
+	})
+	return st.Middleware, nil
+}
+
 // binderOptions configures session binding. Only with no credential mode
 // at all may an unknown session id be passed on: as soon as callers can be
 // told apart, an id the binder does not know (forgotten, or from before a
@@ -260,7 +304,7 @@ func (g *Gateway) stages() []Stage {
 		// may parent its spans (those of rejected ones are new roots,
 		// started by the telemetry reporter).
 		{"trace", g.tel.Stage()},
-		{"sessions", g.binder.Middleware()},
+		{"sessions", g.sessions},
 		// After sessions: decided on the principal authn found, for a
 		// session it owns; before audit and the relay, so that a denied
 		// message reaches no backend, and so that list results are

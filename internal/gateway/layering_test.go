@@ -24,7 +24,7 @@ var layering = []string{
 	"jsonrpc", "identity", "pseudonym", "sessionseal", "sse", "childproc", "redact", "health", "idleread", "testidp", "testredis",
 	"mcpwire", "mcpwire/mcpwiretest", "record", "credmask", "attribution",
 	"config", "authz", "ratelimit",
-	"observe", "guard", "inspect", "authn", "sessionbind", "authzstage",
+	"observe", "guard", "inspect", "authn", "sessionbind", "sealedsession", "authzstage",
 	"audit", "telemetry", "otelsetup", "tracelog",
 	"httprelay", "stdiorelay", "aggregate",
 	"gateway",

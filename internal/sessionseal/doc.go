@@ -1,8 +1,8 @@
 // Package sessionseal turns the state a replica needs to serve an MCP
 // session into the Mcp-Session-Id the client sees, and back: an
 // authenticated, encrypted token, so that any replica holding the keys can
-// serve any session without a shared store and without affinity. It is not
-// wired into the relays yet.
+// serve any session without a shared store and without affinity.
+// internal/sealedsession is the stage that uses it.
 //
 // # What is sealed, and why
 //
