@@ -21,6 +21,7 @@ const clockTicks = 100
 // and so the steadier figure to compare a gateway with a bare proxy by.
 type cpuSample struct {
 	relay, backend, client time.Duration
+	relayParts             []time.Duration // each relay process's, when there are several
 	ok                     bool
 }
 
@@ -37,6 +38,9 @@ func sampleCPU(relays []*proc, backend *proc) cpuSample {
 			return s
 		}
 		s.relay += c
+		if len(relays) > 1 {
+			s.relayParts = append(s.relayParts, c)
+		}
 	}
 	var err error
 	if s.backend, err = procCPU(backend.cmd.Process.Pid); err != nil {
@@ -58,11 +62,15 @@ func (s cpuSample) perRequest(end cpuSample, requests int) cpuPerRequest {
 		return cpuPerRequest{}
 	}
 	n := time.Duration(requests)
-	return cpuPerRequest{
+	c := cpuPerRequest{
 		Relay:   (end.relay - s.relay) / n,
 		Backend: (end.backend - s.backend) / n,
 		Client:  (end.client - s.client) / n,
 	}
+	for i := range min(len(s.relayParts), len(end.relayParts)) {
+		c.RelayParts = append(c.RelayParts, (end.relayParts[i]-s.relayParts[i])/n)
+	}
+	return c
 }
 
 // cpuPerRequest is CPU time per successful request in one round. The round
@@ -70,6 +78,9 @@ func (s cpuSample) perRequest(end cpuSample, requests int) cpuPerRequest {
 // against tens of thousands.
 type cpuPerRequest struct {
 	Relay, Backend, Client time.Duration
+	// RelayParts is Relay by process when the relay is several (a replicas
+	// arm: its gateways, then HAProxy), to see where spreading costs.
+	RelayParts []time.Duration
 }
 
 func (c cpuPerRequest) total() time.Duration { return c.Relay + c.Backend + c.Client }

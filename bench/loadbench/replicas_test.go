@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -292,5 +293,36 @@ func TestSessionRound(t *testing.T) {
 				t.Errorf("backend saw %v, want 42 POSTs (initialize, initialized) and %d DELETEs", methods, wantDeletes)
 			}
 		})
+	}
+}
+
+func TestRelayByProcess(t *testing.T) {
+	us := time.Microsecond
+	round := func(parts ...time.Duration) roundResult { return roundResult{CPU: cpuPerRequest{RelayParts: parts}} }
+	tests := []struct {
+		name   string
+		rounds []roundResult
+		n      int
+		want   []float64
+	}{
+		{name: "not a replicas arm", rounds: []roundResult{round()}, n: 0, want: nil},
+		{name: "medians by process", rounds: []roundResult{round(100*us, 10*us), round(300*us, 30*us), round(200*us, 20*us)}, n: 2, want: []float64{200, 20}},
+		{name: "a round without a sample is left out", rounds: []roundResult{round(100*us, 10*us), round()}, n: 2, want: []float64{100, 10}},
+		{name: "never sampled", rounds: []roundResult{round(), round()}, n: 2, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := relayByProcess(tt.rounds, tt.n)
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("relayByProcess = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// perRequest splits the relay's CPU by process when it sampled parts.
+	s0 := cpuSample{relay: 30 * time.Millisecond, relayParts: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}, ok: true}
+	s1 := cpuSample{relay: 60 * time.Millisecond, relayParts: []time.Duration{30 * time.Millisecond, 30 * time.Millisecond}, ok: true}
+	c := s0.perRequest(s1, 10)
+	if c.Relay != 3*time.Millisecond || fmt.Sprint(c.RelayParts) != fmt.Sprint([]time.Duration{2 * time.Millisecond, time.Millisecond}) {
+		t.Errorf("perRequest = %+v, want relay 3ms split 2ms, 1ms", c)
 	}
 }

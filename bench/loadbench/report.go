@@ -54,7 +54,10 @@ type armReport struct {
 	PeakRSS    int64   `json:"peak_rss_bytes,omitempty"`
 	// RelayProcesses are the processes a replicas arm's relay CPU and peak
 	// RSS are the sums over: its gateways and HAProxy.
-	RelayProcesses []string    `json:"relay_processes,omitempty"`
+	RelayProcesses []string `json:"relay_processes,omitempty"`
+	// RelayByProcess is the median over rounds of each relay process's CPU
+	// per request (µs), in RelayProcesses' order.
+	RelayByProcess []float64   `json:"relay_cpu_us_per_req_by_process,omitempty"`
 	Errors         int         `json:"errors"`
 	CPU            cpuJSON     `json:"cpu_us_per_req"` // median over rounds of each party's
 	Rounds         []roundJSON `json:"rounds"`
@@ -146,6 +149,7 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 		}
 		ar.Throughput, ar.P50us, ar.P99us = median(tp), median(p50), median(p99)
 		ar.CPU = cpuJSON{Relay: median(relay), Backend: median(backend), Client: median(client), Total: median(total)}
+		ar.RelayByProcess = relayByProcess(a.rounds, len(ar.RelayProcesses))
 		rep.Errors += ar.Errors + a.warmup.Errors
 		if n := ar.Errors + a.warmup.Errors; n > 0 {
 			first := a.warmup.FirstError
@@ -176,6 +180,31 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 	rep.Failure = strings.Join(failures, "; ")
 	rep.OK = rep.Failure == ""
 	return rep
+}
+
+// relayByProcess is the median over rounds of each of n relay processes'
+// CPU per request, in µs; nil unless every part was measured in some round.
+func relayByProcess(rounds []roundResult, n int) []float64 {
+	if n == 0 {
+		return nil
+	}
+	parts := make([][]float64, n)
+	for _, r := range rounds {
+		if len(r.CPU.RelayParts) != n {
+			continue
+		}
+		for i, d := range r.CPU.RelayParts {
+			parts[i] = append(parts[i], us(d))
+		}
+	}
+	out := make([]float64, n)
+	for i, p := range parts {
+		if len(p) == 0 {
+			return nil
+		}
+		out[i] = median(p)
+	}
+	return out
 }
 
 // compareArms is ar's figures over base's.
@@ -239,7 +268,15 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 	}
 	for _, a := range rep.Arms {
 		if len(a.RelayProcesses) > 0 {
-			fmt.Fprintf(w, "(%s: relay CPU and peak RSS are the sums over %s)\n", a.Name, strings.Join(a.RelayProcesses, ", "))
+			fmt.Fprintf(w, "(%s: relay CPU and peak RSS are the sums over %s", a.Name, strings.Join(a.RelayProcesses, ", "))
+			if len(a.RelayByProcess) == len(a.RelayProcesses) {
+				var parts []string
+				for i, p := range a.RelayProcesses {
+					parts = append(parts, p+" "+fmtUS(a.RelayByProcess[i]))
+				}
+				fmt.Fprintf(w, "; relay CPU/%s by process, medians: %s", unit, strings.Join(parts, ", "))
+			}
+			fmt.Fprintln(w, ")")
 		}
 	}
 	fmt.Fprintln(w)
