@@ -32,7 +32,7 @@ Usage:
                                                       try it in front of a stdio server
   mcpgate validate --config FILE                      check a config file and exit
   mcpgate apikey new --subject NAME [--groups a,b]    make an API key and its config entry
-  mcpgate keygen                                      print a fresh pseudonymization key
+  mcpgate keygen                                      print a fresh 32-byte key (pseudonymization, sessions)
   mcpgate pseudonym --config FILE --issuer I --subject S
                                                       print a principal's pseudonym under every key
   mcpgate authz check --config FILE --principal JSON --method M [--target T]

@@ -8,7 +8,8 @@ import (
 	"github.com/mcpgate/mcpgate/internal/pseudonym"
 )
 
-// keygen prints a fresh pseudonymization key. The key goes to stdout only,
+// keygen prints a fresh 32-byte key, fit for pseudonymization.keys and
+// sessions.keys alike. The key goes to stdout only,
 // so it can be redirected straight into a secret file.
 func keygen(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {

@@ -16,7 +16,7 @@ func TestDocsExample(t *testing.T) {
 	if m == nil {
 		t.Fatal("example not found in docs/configuration.md")
 	}
-	if _, err := Parse("/etc/mcpgate/mcpgate.yaml", m[1], fakeLookup(map[string]string{"SEARCH_TOKEN": "x"}, nil)); err != nil {
+	if _, err := Parse("/etc/mcpgate/mcpgate.yaml", m[1], fakeLookup(map[string]string{"SEARCH_TOKEN": "x", "MCPGATE_SESSION_S2": testKey, "MCPGATE_SESSION_S1": testKey}, nil)); err != nil {
 		t.Fatalf("docs example: %v", err)
 	}
 }

@@ -19,10 +19,11 @@ func FuzzParse(f *testing.F) {
 		"listen: ${env:A}\n" + minimalURL, "limits: {maxBodyBytes: 4MiB}\n" + minimalURL,
 		"trustedProxies: [10.0.0.0/8, ::1]\n" + minimalURL, "cors: {allowedOrigins: ['*']}\n" + minimalURL,
 		"backends:\n  - name: a\n    command: x\n    args: [y]\n    env: {A: ${file:/s}}\nauth: {mode: [anonymous]}\n",
+		"sessions: {keys: [{id: s1, env: K}, {id: s0, file: /k}], maxLifetime: 1h, replica: gw-0}\n" + minimalURL,
 	} {
 		f.Add([]byte(s))
 	}
-	look := fakeLookup(map[string]string{"A": "127.0.0.1:1", "B": "x\n"}, map[string]string{"/s": "secret\n", "s": "y"})
+	look := fakeLookup(map[string]string{"A": "127.0.0.1:1", "B": "x\n", "K": testKey}, map[string]string{"/s": "secret\n", "s": "y", "/k": testKey})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		hang := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("Parse hangs on %q", data)) })
 		defer hang.Stop()

@@ -95,7 +95,7 @@ func (st *Stage) Middleware(next http.Handler) http.Handler {
 				mcpwire.WriteError(w, http.StatusNotFound, rec.RequestID(), mcpwire.CodeSessionNotFound, "session not found")
 				return
 			}
-			r.Header.Set(mcpwire.HeaderSessionID, local)
+			setOne(r.Header, local)
 			sw.token, sw.local = token, local
 		}
 		next.ServeHTTP(sw, r)
@@ -111,6 +111,17 @@ func (st *Stage) Middleware(next http.Handler) http.Handler {
 			st.forget(token)
 		}
 	})
+}
+
+// setOne sets the session id header of h to v, in place when it holds
+// one value already (inspect lets a request carry one at most): no
+// allocation per request.
+func setOne(h http.Header, v string) {
+	if vs := h[mcpwire.HeaderSessionID]; len(vs) == 1 {
+		vs[0] = v
+		return
+	}
+	h.Set(mcpwire.HeaderSessionID, v)
 }
 
 // principal is the identity a session is sealed for; every anonymous

@@ -119,6 +119,9 @@ func TestSealAndOpen(t *testing.T) {
 	if init.code != http.StatusOK || !strings.HasPrefix(init.sid, "1.k1.") {
 		t.Fatalf("initialize: %d, session id %q; want 200 and a token sealed under k1", init.code, init.sid)
 	}
+	if init.rec.SessionID != init.sid {
+		t.Fatalf("record's session id %q, want the token the client holds (its ref names the session in spans and audit)", init.rec.SessionID)
+	}
 	s, err := r.Open(init.sid, alice.Issuer, alice.Subject)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func (w *sealingWriter) WriteHeader(code int) {
 	switch sid := h.Get(mcpwire.HeaderSessionID); {
 	case sid == "":
 	case sid == w.local:
-		h.Set(mcpwire.HeaderSessionID, w.token)
+		setOne(h, w.token)
 	case code >= 200 && code < 300:
 		tok, err := w.st.seal(w.r, sid, w.issuer, w.subject)
 		if err != nil {
@@ -47,6 +47,10 @@ func (w *sealingWriter) WriteHeader(code int) {
 			return
 		}
 		h.Set(mcpwire.HeaderSessionID, tok)
+		// The session's name in spans and the audit log (its ref) is the
+		// id the client holds, as on its later requests, whose record
+		// inspect fills from their header.
+		w.rec.SessionID = tok
 	default:
 		// An error naming some other session: the client has no use for
 		// the backend's id.
