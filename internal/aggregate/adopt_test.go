@@ -1,0 +1,446 @@
+//lint:file-ignore SA1019 sampling is deprecated as of 2026-07-28, but 2025-11-25 clients and servers use it and the gateway must pass it through.
+
+package aggregate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/identity"
+	"github.com/mcpgate/mcpgate/internal/sessionseal"
+)
+
+// counterBackend is a Go SDK server over Streamable HTTP (event streams)
+// whose tool "count" answers how many times it was called in the calling
+// session — state only the same backend session continues — and whose
+// tool "ask" asks the client to sample. It counts the initialize requests
+// it is sent and the sessions it deleted.
+type counterBackend struct {
+	name string
+	srv  *httptest.Server
+
+	mu      sync.Mutex
+	counts  map[string]int // by backend session id
+	inits   int
+	deletes int
+	ids     []string // the session ids it issued, in order
+}
+
+func newCounterBackend(t *testing.T, name string) *counterBackend {
+	t.Helper()
+	b := &counterBackend{name: name, counts: map[string]int{}}
+	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
+	server.AddTool(&mcp.Tool{Name: "count", InputSchema: map[string]any{"type": "object"}},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			b.mu.Lock()
+			b.counts[req.Session.ID()]++
+			n := b.counts[req.Session.ID()]
+			b.mu.Unlock()
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strconv.Itoa(n)}}}, nil
+		})
+	server.AddTool(&mcp.Tool{Name: "ask", InputSchema: map[string]any{"type": "object"}},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res, err := req.Session.CreateMessage(ctx, &mcp.CreateMessageParams{MaxTokens: 5,
+				Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "q"}}}})
+			if err != nil {
+				return nil, err
+			}
+			tc, _ := res.Content.(*mcp.TextContent)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "sampled=" + tc.Text}}}, nil
+		})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		init := false
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			var m struct {
+				Method string `json:"method"`
+			}
+			init = json.Unmarshal(body, &m) == nil && m.Method == "initialize"
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+		}
+		b.mu.Lock()
+		if init {
+			b.inits++
+		}
+		if r.Method == http.MethodDelete {
+			b.deletes++
+		}
+		b.mu.Unlock()
+		h.ServeHTTP(&idWriter{ResponseWriter: w, b: b, init: init}, r)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// idWriter notes the session id an initialize's answer issues.
+type idWriter struct {
+	http.ResponseWriter
+	b    *counterBackend
+	init bool
+}
+
+func (w *idWriter) WriteHeader(code int) {
+	if id := w.Header().Get("Mcp-Session-Id"); w.init && id != "" {
+		w.b.mu.Lock()
+		w.b.ids = append(w.b.ids, id)
+		w.b.mu.Unlock()
+	}
+	w.init = false
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *idWriter) Write(p []byte) (int, error) {
+	if w.init {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *idWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+func (b *counterBackend) backend(t *testing.T) Backend {
+	u, err := url.Parse(b.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Backend{Name: b.name, URL: u}
+}
+
+func (b *counterBackend) stats() (inits, deletes int, ids []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inits, b.deletes, append([]string(nil), b.ids...)
+}
+
+// deleteSession ends the backend session id, as the backend would on its
+// own (expiry, restart).
+func (b *counterBackend) deleteSession(t *testing.T, id string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, b.srv.URL, nil)
+	req.Header.Set("Mcp-Session-Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE of the backend session: HTTP %d", resp.StatusCode)
+	}
+}
+
+// moveTransport sends a client's requests to one replica, and once moved,
+// to another under the local id the second gave the session: what the
+// sealed-session stage does with the token the client holds.
+type moveTransport struct {
+	mu       sync.Mutex
+	target   *url.URL
+	from, to string // session ids: the client's, the replica's
+	requests atomic.Int64
+}
+
+func (m *moveTransport) move(target, from, to string) {
+	u, _ := url.Parse(target)
+	m.mu.Lock()
+	m.target, m.from, m.to = u, from, to
+	m.mu.Unlock()
+}
+
+func (m *moveTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	m.mu.Lock()
+	target, from, to := m.target, m.from, m.to
+	m.mu.Unlock()
+	r = r.Clone(r.Context())
+	if target != nil {
+		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		r.Host = target.Host
+		m.requests.Add(1)
+	}
+	if from != "" && r.Header.Get("Mcp-Session-Id") == from {
+		r.Header.Set("Mcp-Session-Id", to)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+var alice = &identity.Identity{Subject: "alice", Issuer: "urn:test"}
+
+func callText(t *testing.T, cs *mcp.ClientSession, tool string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	if res.IsError {
+		t.Fatalf("%s: tool error %s", tool, text(res))
+	}
+	return text(res)
+}
+
+// sealedOf is what the stage seals for the client session sid of agg.
+func sealedOf(t *testing.T, agg *Aggregator, sid string, caps *mcp.ClientCapabilities) *sessionseal.Session {
+	t.Helper()
+	backends, ok := agg.Export(sid)
+	if !ok {
+		t.Fatalf("Export(%q): not a live session", sid)
+	}
+	raw, err := json.Marshal(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sessionseal.Session{Backends: backends, Protocol: "2025-11-25", ClientName: "mover", ClientVersion: "1", Capabilities: string(raw)}
+}
+
+// TestAdoptResumesBackendSessions: a session opened on replica A goes on on
+// replica B, which adopted it from what A exported: each backend's
+// session-bound count continues (the backend sessions are the same ones,
+// no initialize was sent to them), the catalog is there, the fast path
+// serves a client that declared nothing, and a backend's sampling request
+// reaches the client through B. With Handoff, A's Close leaves the backend
+// sessions for B; without it, A ends them and B starts afresh.
+func TestAdoptResumesBackendSessions(t *testing.T) {
+	cases := []struct {
+		name    string
+		fast    bool // the client declares nothing: tools/call takes the fast path
+		closeA  bool // A shuts down before B adopts
+		handoff bool
+		want    string // the counts after the move
+	}{
+		{name: "sdk path, A still up", want: "2"},
+		{name: "fast path, A still up", fast: true, want: "2"},
+		{name: "A shut down with handoff", closeA: true, handoff: true, want: "2"},
+		{name: "A shut down without handoff ends the backend sessions", closeA: true, want: "1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			one, two := newCounterBackend(t, "one"), newCounterBackend(t, "two")
+			opts := func() Options {
+				return Options{Backends: []Backend{one.backend(t), two.backend(t)}, Handoff: tc.handoff}
+			}
+			a, b := newAggregator(t, opts()), newAggregator(t, opts())
+			urlA, urlB := front(t, a, nil), front(t, b, nil)
+
+			caps := &mcp.ClientCapabilities{Sampling: &mcp.SamplingCapabilities{}}
+			if tc.fast {
+				caps = &mcp.ClientCapabilities{}
+			}
+			var sampled atomic.Int64
+			copts := &mcp.ClientOptions{Capabilities: caps}
+			if !tc.fast {
+				copts.CreateMessageHandler = func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+					sampled.Add(1)
+					return &mcp.CreateMessageResult{Model: "m", Role: "assistant", Content: &mcp.TextContent{Text: "via-b"}}, nil
+				}
+			}
+			mt := &moveTransport{}
+			c := mcp.NewClient(&mcp.Implementation{Name: "mover", Version: "1"}, copts)
+			cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+				Endpoint: urlA, HTTPClient: &http.Client{Transport: mt}, MaxRetries: -1,
+				// The listening stream would stay with A; this test is
+				// about requests, each of which may land anywhere.
+				DisableStandaloneSSE: true,
+			}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cs.Close() })
+			for _, tool := range []string{"one_count", "two_count"} {
+				if got := callText(t, cs, tool); got != "1" {
+					t.Fatalf("%s on A = %s, want 1", tool, got)
+				}
+			}
+
+			sid := cs.ID()
+			sealed := sealedOf(t, a, sid, caps)
+			_, _, oneIDs := one.stats()
+			_, _, twoIDs := two.stats()
+			want := []sessionseal.Backend{{Name: "one", ID: oneIDs[len(oneIDs)-1]}, {Name: "two", ID: twoIDs[len(twoIDs)-1]}}
+			if len(sealed.Backends) != 2 || sealed.Backends[0] != want[0] || sealed.Backends[1] != want[1] {
+				t.Fatalf("Export = %v, want %v", sealed.Backends, want)
+			}
+			if tc.closeA {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := a.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				if a.Has(sid) {
+					t.Fatal("A still has the session after Close")
+				}
+			}
+			if b.Has(sid) {
+				t.Fatal("B has A's session before adopting it")
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			local, err := b.Adopt(ctx, alice, sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !b.Has(local) || local == sid {
+				t.Fatalf("Adopt = %q: Has %v (A's id %q)", local, b.Has(local), sid)
+			}
+			mt.move(urlB, sid, local)
+			before := mt.requests.Load()
+			for _, tool := range []string{"one_count", "two_count"} {
+				if got := callText(t, cs, tool); got != tc.want {
+					t.Errorf("%s on B = %s, want %s", tool, got, tc.want)
+				}
+			}
+			tools, err := cs.ListTools(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tools.Tools) != 4 {
+				t.Errorf("tools/list on B lists %d tools, want 4", len(tools.Tools))
+			}
+			if !tc.fast {
+				if got := callText(t, cs, "one_ask"); got != "sampled=via-b" || sampled.Load() != 1 {
+					t.Errorf("one_ask on B = %q, client sampled %d times; want sampled=via-b, once", got, sampled.Load())
+				}
+			}
+			if mt.requests.Load() == before {
+				t.Fatal("no request reached B")
+			}
+			if got, ok := b.Export(local); !ok || (tc.want == "2" && (len(got) != 2 || got[0] != want[0] || got[1] != want[1])) {
+				t.Errorf("B's Export = %v, %v; want the resumed sessions %v", got, ok, want)
+			}
+			// The server→client stream of the adopted session opens on B.
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urlB, nil)
+			req.Header.Set("Accept", "text/event-stream")
+			req.Header.Set("Mcp-Session-Id", local)
+			req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+			gctx, gcancel := context.WithCancel(ctx)
+			resp, err := http.DefaultClient.Do(req.WithContext(gctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+				t.Errorf("GET on B: HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			gcancel()
+			resp.Body.Close()
+		})
+	}
+}
+
+// TestAdoptSendsNoInitialize: a replica that has initialized a backend
+// before resumes another replica's session with it without sending it an
+// initialize; one that has not opens (and ends) one session to learn the
+// backend's answer, once.
+func TestAdoptSendsNoInitialize(t *testing.T) {
+	one := newCounterBackend(t, "one")
+	opts := Options{Backends: []Backend{one.backend(t)}}
+	a, b := newAggregator(t, opts), newAggregator(t, opts)
+	urlA := front(t, a, nil)
+	front(t, b, nil)
+	adopt := func() {
+		t.Helper()
+		cs := clientSessionPath(t, urlA, true, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := b.Adopt(ctx, alice, sealedOf(t, a, cs.ID(), &mcp.ClientCapabilities{})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adopt()
+	inits1, deletes1, _ := one.stats()
+	if inits1 != 2 || deletes1 != 1 {
+		// A's session, and B's one to learn what the backend answers.
+		t.Errorf("after the first adoption the backend got %d initialize and %d DELETE, want 2 and 1", inits1, deletes1)
+	}
+	adopt()
+	inits2, _, _ := one.stats()
+	if inits2 != inits1+1 {
+		t.Errorf("the second adoption cost %d initialize, want only A's own session's", inits2-inits1-1)
+	}
+}
+
+// TestAdoptBackendSessionGone: a backend whose sealed session is gone is
+// connected afresh for the adopted session, which goes on with the others
+// as they were.
+func TestAdoptBackendSessionGone(t *testing.T) {
+	one, two := newCounterBackend(t, "one"), newCounterBackend(t, "two")
+	opts := Options{Backends: []Backend{one.backend(t), two.backend(t)}}
+	a, b := newAggregator(t, opts), newAggregator(t, opts)
+	urlA, urlB := front(t, a, nil), front(t, b, nil)
+	sidA := rawInit(t, urlA, true)
+	rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
+	rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"two_count","arguments":{}}}`)
+	sealed := sealedOf(t, a, sidA, &mcp.ClientCapabilities{})
+	two.deleteSession(t, sealed.Backends[1].ID)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	local, err := b.Adopt(ctx, alice, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ tool, want string }{{"one_count", "2"}, {"two_count", "1"}} {
+		out := rawCall(t, urlB, local, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"`+tc.tool+`","arguments":{}}}`)
+		if !strings.Contains(out, `"text":"`+tc.want+`"`) {
+			t.Errorf("%s on B: %s, want count %s", tc.tool, out, tc.want)
+		}
+	}
+	got, _ := b.Export(local)
+	_, _, twoIDs := two.stats()
+	if len(got) != 2 || got[0] != sealed.Backends[0] || got[1].ID != twoIDs[len(twoIDs)-1] || got[1].ID == sealed.Backends[1].ID {
+		t.Errorf("B's Export = %v: want one's resumed session and two's new one", got)
+	}
+}
+
+// TestAdoptRefused: what Adopt will not take, and Export and Has of a
+// session that is not there.
+func TestAdoptRefused(t *testing.T) {
+	one := newCounterBackend(t, "one")
+	b := newAggregator(t, Options{Backends: []Backend{one.backend(t)}, MaxSessions: 1})
+	front(t, b, nil)
+	if _, ok := b.Export("nope"); ok || b.Has("nope") {
+		t.Error("Export or Has of an unknown session says it is live")
+	}
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		sealed *sessionseal.Session
+		is     error
+	}{
+		{name: "no session"},
+		{name: "stateless revision", sealed: &sessionseal.Session{Protocol: "2026-07-28"}},
+		{name: "no revision", sealed: &sessionseal.Session{}},
+		{name: "capabilities not JSON", sealed: &sessionseal.Session{Protocol: "2025-11-25", Capabilities: "{"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := b.Adopt(ctx, alice, tc.sealed); err == nil {
+				t.Fatal("adopted")
+			}
+			if n := b.OpenSessions(); n != 0 {
+				t.Errorf("%d sessions open after a refusal", n)
+			}
+		})
+	}
+	t.Run("session cap", func(t *testing.T) {
+		ok := &sessionseal.Session{Protocol: "2025-11-25"}
+		if _, err := b.Adopt(ctx, alice, ok); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Adopt(ctx, alice, ok); !errors.Is(err, ErrSessionLimit) {
+			t.Errorf("Adopt beyond MaxSessions: %v, want ErrSessionLimit", err)
+		}
+	})
+}
