@@ -3,6 +3,7 @@
 package aggregate
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,20 +30,23 @@ import (
 // tool "ask" asks the client to sample. It counts the initialize requests
 // it is sent and the sessions it deleted.
 type counterBackend struct {
-	name string
-	srv  *httptest.Server
+	name   string
+	srv    *httptest.Server
+	server *mcp.Server
 
 	mu      sync.Mutex
 	counts  map[string]int // by backend session id
 	inits   int
 	deletes int
 	ids     []string // the session ids it issued, in order
+	call    string   // the last tools/call body
 }
 
 func newCounterBackend(t *testing.T, name string) *counterBackend {
 	t.Helper()
 	b := &counterBackend{name: name, counts: map[string]int{}}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
+	b.server = server
 	server.AddTool(&mcp.Tool{Name: "count", InputSchema: map[string]any{"type": "object"}},
 		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			b.mu.Lock()
@@ -70,6 +74,11 @@ func newCounterBackend(t *testing.T, name string) *counterBackend {
 				Method string `json:"method"`
 			}
 			init = json.Unmarshal(body, &m) == nil && m.Method == "initialize"
+			if m.Method == "tools/call" {
+				b.mu.Lock()
+				b.call = string(body)
+				b.mu.Unlock()
+			}
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
 		}
 		b.mu.Lock()
@@ -126,6 +135,53 @@ func (b *counterBackend) stats() (inits, deletes int, ids []string) {
 	return b.inits, b.deletes, append([]string(nil), b.ids...)
 }
 
+// askOutsideCall sends, as the backend session id, a sampling request of
+// no call: on the session's listening stream (GET).
+func (b *counterBackend) askOutsideCall(ctx context.Context, id string) (string, error) {
+	for ss := range b.server.Sessions() {
+		if ss.ID() != id {
+			continue
+		}
+		res, err := ss.CreateMessage(ctx, &mcp.CreateMessageParams{MaxTokens: 5,
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "later"}}}})
+		if err != nil {
+			return "", err
+		}
+		tc, _ := res.Content.(*mcp.TextContent)
+		return tc.Text, nil
+	}
+	return "", errors.New("no such backend session")
+}
+
+// answerOnStream reads the client's listening stream resp until a
+// sampling request arrives and answers it, with a POST to url, text.
+func answerOnStream(t *testing.T, resp *http.Response, url, sid, text string) {
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal([]byte(data), &m) != nil || m.Method != "sampling/createMessage" {
+			continue
+		}
+		body := `{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{"model":"m","role":"assistant","content":{"type":"text","text":"` + text + `"}}}`
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		req.Header.Set("Mcp-Session-Id", sid)
+		if r, err := http.DefaultClient.Do(req); err == nil {
+			r.Body.Close()
+		}
+		return
+	}
+}
+
 // deleteSession ends the backend session id, as the backend would on its
 // own (expiry, restart).
 func (b *counterBackend) deleteSession(t *testing.T, id string) {
@@ -149,6 +205,7 @@ type moveTransport struct {
 	mu       sync.Mutex
 	target   *url.URL
 	from, to string // session ids: the client's, the replica's
+	caps     string // the capabilities of the client's initialize, as sent
 	requests atomic.Int64
 }
 
@@ -164,6 +221,24 @@ func (m *moveTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	target, from, to := m.target, m.from, m.to
 	m.mu.Unlock()
 	r = r.Clone(r.Context())
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		var msg struct {
+			Method string `json:"method"`
+			Params struct {
+				Capabilities json.RawMessage `json:"capabilities"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(body, &msg) == nil && msg.Method == "initialize" {
+			m.mu.Lock()
+			m.caps = string(msg.Params.Capabilities)
+			m.mu.Unlock()
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
 	if target != nil {
 		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
 		r.Host = target.Host
@@ -172,7 +247,12 @@ func (m *moveTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if from != "" && r.Header.Get("Mcp-Session-Id") == from {
 		r.Header.Set("Mcp-Session-Id", to)
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && to != "" && resp.Header.Get("Mcp-Session-Id") == to {
+		// The stage answers with the client's token, not the local id.
+		resp.Header.Set("Mcp-Session-Id", from)
+	}
+	return resp, err
 }
 
 var alice = &identity.Identity{Subject: "alice", Issuer: "urn:test"}
@@ -191,18 +271,15 @@ func callText(t *testing.T, cs *mcp.ClientSession, tool string) string {
 	return text(res)
 }
 
-// sealedOf is what the stage seals for the client session sid of agg.
-func sealedOf(t *testing.T, agg *Aggregator, sid string, caps *mcp.ClientCapabilities) *sessionseal.Session {
+// sealedOf is what the stage seals for the client session sid of agg,
+// whose initialize declared caps (raw JSON, as sent).
+func sealedOf(t *testing.T, agg *Aggregator, sid, caps string) *sessionseal.Session {
 	t.Helper()
 	backends, ok := agg.Export(sid)
 	if !ok {
 		t.Fatalf("Export(%q): not a live session", sid)
 	}
-	raw, err := json.Marshal(caps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sessionseal.Session{Backends: backends, Protocol: "2025-11-25", ClientName: "mover", ClientVersion: "1", Capabilities: string(raw)}
+	return &sessionseal.Session{Backends: backends, Protocol: "2025-11-25", ClientName: "mover", ClientVersion: "1", Capabilities: caps}
 }
 
 // TestAdoptResumesBackendSessions: a session opened on replica A goes on on
@@ -215,15 +292,18 @@ func sealedOf(t *testing.T, agg *Aggregator, sid string, caps *mcp.ClientCapabil
 func TestAdoptResumesBackendSessions(t *testing.T) {
 	cases := []struct {
 		name    string
-		fast    bool // the client declares nothing: tools/call takes the fast path
-		closeA  bool // A shuts down before B adopts
+		fast    bool   // the client declares nothing: tools/call takes the fast path
+		closeA  string // when A shuts down: "" never, "before" B adopts, "after" it adopted
 		handoff bool
 		want    string // the counts after the move
 	}{
 		{name: "sdk path, A still up", want: "2"},
 		{name: "fast path, A still up", fast: true, want: "2"},
-		{name: "A shut down with handoff", closeA: true, handoff: true, want: "2"},
-		{name: "A shut down without handoff ends the backend sessions", closeA: true, want: "1"},
+		{name: "A shut down with handoff", closeA: "before", handoff: true, want: "2"},
+		// B asks for the listening streams while A still holds them,
+		// and takes them over once A lets go.
+		{name: "A shut down with handoff after B adopted", closeA: "after", handoff: true, want: "2"},
+		{name: "A shut down without handoff ends the backend sessions", closeA: "before", want: "1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -265,22 +345,28 @@ func TestAdoptResumesBackendSessions(t *testing.T) {
 			}
 
 			sid := cs.ID()
-			sealed := sealedOf(t, a, sid, caps)
+			mt.mu.Lock()
+			sent := mt.caps
+			mt.mu.Unlock()
+			sealed := sealedOf(t, a, sid, sent)
 			_, _, oneIDs := one.stats()
 			_, _, twoIDs := two.stats()
 			want := []sessionseal.Backend{{Name: "one", ID: oneIDs[len(oneIDs)-1]}, {Name: "two", ID: twoIDs[len(twoIDs)-1]}}
 			if len(sealed.Backends) != 2 || sealed.Backends[0] != want[0] || sealed.Backends[1] != want[1] {
 				t.Fatalf("Export = %v, want %v", sealed.Backends, want)
 			}
-			if tc.closeA {
+			closeA := func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
 				if err := a.Close(ctx); err != nil {
 					t.Fatal(err)
 				}
-				cancel()
 				if a.Has(sid) {
 					t.Fatal("A still has the session after Close")
 				}
+			}
+			if tc.closeA == "before" {
+				closeA()
 			}
 			if b.Has(sid) {
 				t.Fatal("B has A's session before adopting it")
@@ -295,12 +381,21 @@ func TestAdoptResumesBackendSessions(t *testing.T) {
 			if !b.Has(local) || local == sid {
 				t.Fatalf("Adopt = %q: Has %v (A's id %q)", local, b.Has(local), sid)
 			}
+			if tc.closeA == "after" {
+				closeA()
+			}
 			mt.move(urlB, sid, local)
 			before := mt.requests.Load()
 			for _, tool := range []string{"one_count", "two_count"} {
 				if got := callText(t, cs, tool); got != tc.want {
 					t.Errorf("%s on B = %s, want %s", tool, got, tc.want)
 				}
+			}
+			one.mu.Lock()
+			fast := strings.Contains(one.call, `"id":"mcpgate-`) // the fast path's ids
+			one.mu.Unlock()
+			if fast != tc.fast {
+				t.Errorf("tools/call on B took the fast path: %v, want %v", fast, tc.fast)
 			}
 			tools, err := cs.ListTools(ctx, nil)
 			if err != nil {
@@ -333,6 +428,22 @@ func TestAdoptResumesBackendSessions(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 				t.Errorf("GET on B: HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
+			if tc.closeA != "" && tc.handoff {
+				// A backend's request of no call comes on its listening
+				// stream, which B has taken over from A, and reaches the
+				// client on its own listening stream with B.
+				go answerOnStream(t, resp, urlB, local, "later-via-b")
+				var got string
+				var err error
+				waitFor(func() bool {
+					// Refused at once while the backend has no stream.
+					got, err = one.askOutsideCall(ctx, want[0].ID)
+					return err == nil
+				})
+				if err != nil || got != "later-via-b" {
+					t.Errorf("sampling outside a call through B: %q, %v; want later-via-b", got, err)
+				}
+			}
 			gcancel()
 			resp.Body.Close()
 		})
@@ -354,7 +465,7 @@ func TestAdoptSendsNoInitialize(t *testing.T) {
 		cs := clientSessionPath(t, urlA, true, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := b.Adopt(ctx, alice, sealedOf(t, a, cs.ID(), &mcp.ClientCapabilities{})); err != nil {
+		if _, err := b.Adopt(ctx, alice, sealedOf(t, a, cs.ID(), `{}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -382,7 +493,7 @@ func TestAdoptBackendSessionGone(t *testing.T) {
 	sidA := rawInit(t, urlA, true)
 	rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
 	rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"two_count","arguments":{}}}`)
-	sealed := sealedOf(t, a, sidA, &mcp.ClientCapabilities{})
+	sealed := sealedOf(t, a, sidA, `{}`)
 	two.deleteSession(t, sealed.Backends[1].ID)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -51,6 +52,12 @@ type resumeTransport struct {
 	// refused is the first status the backend answered that says the
 	// session is gone (goneStatus); 0: none.
 	refused atomic.Int32
+	// listen is set once the listening stream (the first GET) was asked
+	// for; takeOver bounds how long it is retried while the backend says
+	// another connection still holds it (409: the replica the session
+	// comes from, shutting down).
+	listen   atomic.Bool
+	takeOver time.Duration
 }
 
 func (t *resumeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -86,11 +93,68 @@ func (t *resumeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
+	if r.Method == http.MethodGet && r.Header.Get(mcpwire.HeaderLastEventID) == "" && t.listen.CompareAndSwap(false, true) {
+		return t.listenStream(r)
+	}
 	resp, err := t.base.RoundTrip(r)
 	if err == nil && goneStatus(resp.StatusCode) && r.Header.Get(mcpwire.HeaderSessionID) == t.id {
 		t.refused.CompareAndSwap(0, int32(resp.StatusCode))
 	}
 	return resp, err
+}
+
+// listenStream opens the resumed session's listening stream. While the
+// backend refuses it with 409 — the replica the session comes from has
+// not let go of it yet (the backend notices a closed connection only so
+// fast) — the SDK is given a stream at once, which carries the real one's
+// events once a retry within takeOver gets it; after takeOver the session
+// goes on without one, as it would have.
+func (t *resumeTransport) listenStream(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusConflict || t.takeOver <= 0 {
+		if err == nil && goneStatus(resp.StatusCode) {
+			t.refused.CompareAndSwap(0, int32(resp.StatusCode))
+		}
+		return resp, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		ctx := r.Context() // the connection's: ends when it closes
+		end := time.Now().Add(t.takeOver)
+		for delay := 50 * time.Millisecond; ; delay = min(delay*2, time.Second) {
+			select {
+			case <-ctx.Done():
+				pw.CloseWithError(ctx.Err())
+				return
+			case <-time.After(delay):
+			}
+			resp, err := t.base.RoundTrip(r.Clone(ctx))
+			switch {
+			case err == nil && resp.StatusCode == http.StatusOK:
+				// Its end is the stream's: the SDK reconnects as it would.
+				_, err = io.Copy(pw, resp.Body)
+				_ = resp.Body.Close()
+				pw.CloseWithError(err)
+				return
+			case err == nil:
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+			if time.Now().After(end) {
+				// Held elsewhere for good: no listening stream, but the
+				// SDK's stays open (its end would be taken for a failure).
+				<-ctx.Done()
+				pw.CloseWithError(ctx.Err())
+				return
+			}
+		}
+	}()
+	out := localResponse(r, http.StatusOK, nil)
+	out.Header.Set("Content-Type", "text/event-stream")
+	out.Body, out.ContentLength = pr, -1
+	return out, nil
 }
 
 // goneStatus reports whether a backend's answer to a request of the
@@ -210,7 +274,7 @@ func (s *session) resumeDial(ctx context.Context, b *backend, id string) (*conn,
 			return nil, errBackendSessionGone
 		}
 	}
-	rt := &resumeTransport{id: id, result: result}
+	rt := &resumeTransport{id: id, result: result, takeOver: s.agg.opts.ConnectTimeout}
 	c, err := s.dialWith(ctx, b, func(ctx context.Context, client *mcp.Client, c *conn) (*mcp.ClientSession, error) {
 		return client.Connect(ctx, s.connTransport(c, rt), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
 	})
