@@ -63,6 +63,9 @@ type backend struct {
 	// retryMin and retryMax are the reconnection back-off (Backend's
 	// InitialBackoff and MaxBackoff, defaulted).
 	retryMin, retryMax time.Duration
+	// learn lets one session at a time learn an initialize result
+	// (resume.go).
+	learn sync.Mutex
 
 	mu       sync.Mutex
 	catalogs catalogs // what its sessions offer, shared by content (catalog.go)

@@ -240,6 +240,32 @@ func (b *backend) initFor(version string) json.RawMessage {
 	return b.inits[version]
 }
 
+// learnInit returns what b answers an initialize of the session's
+// revision. A replica that has not initialized a session of it with b yet
+// opens one to learn the answer, and ends it; adoptions that need the
+// same wait for one such session rather than each opening its own.
+func (s *session) learnInit(ctx context.Context, b *backend) (json.RawMessage, error) {
+	if r := b.initFor(s.version); r != nil {
+		return r, nil
+	}
+	b.learn.Lock()
+	defer b.learn.Unlock()
+	if r := b.initFor(s.version); r != nil {
+		return r, nil
+	}
+	c0, err := s.dial(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("learning the backend's initialize result: %w", err)
+	}
+	_ = c0.cs.Close()
+	if r := b.initFor(s.version); r != nil {
+		return r, nil
+	}
+	// It answered in another era (no session of the client's revision):
+	// there is nothing to resume.
+	return nil, errBackendSessionGone
+}
+
 // resumeID returns the sealed id of backend's session this adopted session
 // resumes; "" when there is none (left to resume).
 func (s *session) resumeID(backend string) string {
@@ -259,20 +285,9 @@ func (s *session) resumed(backend string) {
 // errBackendSessionGone when the backend says it has not; any other error
 // leaves the id for the next attempt (the backend may only be down).
 func (s *session) resumeDial(ctx context.Context, b *backend, id string) (*conn, error) {
-	result := b.initFor(s.version)
-	if result == nil {
-		// This replica has not initialized a session of this revision
-		// with b yet: open one to learn the answer, and end it.
-		c0, err := s.dial(ctx, b)
-		if err != nil {
-			return nil, fmt.Errorf("learning the backend's initialize result: %w", err)
-		}
-		_ = c0.cs.Close()
-		if result = b.initFor(s.version); result == nil {
-			// It answered in another era (no session of the client's
-			// revision): there is nothing to resume.
-			return nil, errBackendSessionGone
-		}
+	result, err := s.learnInit(ctx, b)
+	if err != nil {
+		return nil, err
 	}
 	rt := &resumeTransport{id: id, result: result, takeOver: s.agg.opts.ConnectTimeout}
 	c, err := s.dialWith(ctx, b, func(ctx context.Context, client *mcp.Client, c *conn) (*mcp.ClientSession, error) {
