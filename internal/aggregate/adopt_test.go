@@ -40,6 +40,8 @@ type counterBackend struct {
 	deletes int
 	ids     []string // the session ids it issued, in order
 	call    string   // the last tools/call body
+	// down makes it answer every request 503.
+	down atomic.Bool
 }
 
 func newCounterBackend(t *testing.T, name string) *counterBackend {
@@ -67,6 +69,10 @@ func newCounterBackend(t *testing.T, name string) *counterBackend {
 		})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		init := false
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
@@ -512,6 +518,49 @@ func TestAdoptBackendSessionGone(t *testing.T) {
 	_, _, twoIDs := two.stats()
 	if len(got) != 2 || got[0] != sealed.Backends[0] || got[1].ID != twoIDs[len(twoIDs)-1] || got[1].ID == sealed.Backends[1].ID {
 		t.Errorf("B's Export = %v: want one's resumed session and two's new one", got)
+	}
+}
+
+// TestAdoptBackendDownResumesLater: a backend that cannot be reached when
+// the session is adopted is resumed, not replaced, once it is back: its
+// session's state goes on.
+func TestAdoptBackendDownResumesLater(t *testing.T) {
+	one, two := newCounterBackend(t, "one"), newCounterBackend(t, "two")
+	backends := func() []Backend {
+		bs := []Backend{one.backend(t), two.backend(t)}
+		for i := range bs {
+			bs[i].InitialBackoff, bs[i].MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
+		}
+		return bs
+	}
+	a, b := newAggregator(t, Options{Backends: backends()}), newAggregator(t, Options{Backends: backends()})
+	urlA, urlB := front(t, a, nil), front(t, b, nil)
+	sidA := rawInit(t, urlA, true)
+	rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
+	sealed := sealedOf(t, a, sidA, `{}`)
+
+	one.down.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	local, err := b.Adopt(ctx, alice, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Export(local); len(got) != 2 || got[0] != sealed.Backends[0] {
+		t.Errorf("B's Export while one is down = %v: want one's sealed session still to resume", got)
+	}
+	one.down.Store(false)
+	// A message after the back-off reconnects it (in the background: a
+	// call meanwhile is told it is unavailable, and reaches no backend).
+	var out string
+	waitFor(func() bool {
+		resp := rawPostMCP(t, urlB, local, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
+		raw, _ := io.ReadAll(resp.Body)
+		out = string(raw)
+		return !strings.Contains(out, "unavailable")
+	})
+	if !strings.Contains(out, `"text":"2"`) {
+		t.Errorf("one_count on B once one is back: %s, want count 2 (its session resumed)", out)
 	}
 }
 
