@@ -21,6 +21,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgate/mcpgate/internal/identity"
+	"github.com/mcpgate/mcpgate/internal/inspect"
+	"github.com/mcpgate/mcpgate/internal/observe"
 	"github.com/mcpgate/mcpgate/internal/sessionseal"
 )
 
@@ -452,6 +454,62 @@ func TestAdoptResumesBackendSessions(t *testing.T) {
 			}
 			gcancel()
 			resp.Body.Close()
+		})
+	}
+}
+
+// exportWriter calls Export when the initialize's answer writes its
+// headers, as the sealed-session stage does, and keeps what it returned.
+type exportWriter struct {
+	http.ResponseWriter
+	agg  *Aggregator
+	got  *[]sessionseal.Backend
+	done bool
+}
+
+func (w *exportWriter) WriteHeader(code int) {
+	if sid := w.Header().Get("Mcp-Session-Id"); sid != "" && !w.done {
+		w.done = true
+		*w.got, _ = w.agg.Export(sid)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *exportWriter) Write(p []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *exportWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+// TestExportAtInitializeResponse: when the initialize's answer writes its
+// headers, every backend that answered is connected, and Export names its
+// session; a backend that was down then is left out.
+func TestExportAtInitializeResponse(t *testing.T) {
+	for _, down := range []bool{false, true} {
+		t.Run("two down "+strconv.FormatBool(down), func(t *testing.T) {
+			one, two := newCounterBackend(t, "one"), newCounterBackend(t, "two")
+			two.down.Store(down)
+			agg := newAggregator(t, Options{Backends: []Backend{one.backend(t), two.backend(t)}})
+			var got []sessionseal.Backend
+			h := observe.New(nil)(inspect.New(inspect.Options{})(agg))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.ServeHTTP(&exportWriter{ResponseWriter: w, agg: agg, got: &got}, r)
+			}))
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { _ = agg.Close(context.Background()) })
+			rawInit(t, srv.URL, true)
+			_, _, oneIDs := one.stats()
+			want := []sessionseal.Backend{{Name: "one", ID: oneIDs[0]}}
+			if !down {
+				_, _, twoIDs := two.stats()
+				want = append(want, sessionseal.Backend{Name: "two", ID: twoIDs[0]})
+			}
+			if len(got) != len(want) || got[0] != want[0] || len(want) == 2 && got[1] != want[1] {
+				t.Errorf("Export at the initialize's answer = %v, want %v", got, want)
+			}
 		})
 	}
 }
