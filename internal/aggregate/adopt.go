@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpgate/mcpgate/internal/identity"
 	"github.com/mcpgate/mcpgate/internal/mcpwire"
@@ -171,7 +172,13 @@ func (a *Aggregator) Adopt(ctx context.Context, id *identity.Identity, sealed *s
 // JSON-RPC error and goes nowhere else. Not through ServeHTTP: nothing of
 // it is the client's request (no record, no span, no fast path).
 func (a *Aggregator) replay(ctx context.Context, h *holder, sid, version string, body []byte) (*replayWriter, error) {
-	r, err := http.NewRequestWithContext(context.WithValue(ctx, holderKey{}, h), http.MethodPost, "/", bytes.NewReader(body))
+	// Not ctx's values (the client's request record, its inspection):
+	// the SDK keeps the context of the request that opened a session for
+	// the session. Only its span and its end cross.
+	rctx, cancel := context.WithCancel(trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(ctx)))
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	r, err := http.NewRequestWithContext(context.WithValue(rctx, holderKey{}, h), http.MethodPost, "/", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
