@@ -46,7 +46,7 @@ type counterBackend struct {
 	down atomic.Bool
 }
 
-func newCounterBackend(t *testing.T, name string) *counterBackend {
+func newCounterBackend(t testing.TB, name string) *counterBackend {
 	t.Helper()
 	b := &counterBackend{name: name, counts: map[string]int{}}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
@@ -129,7 +129,7 @@ func (w *idWriter) Write(p []byte) (int, error) {
 
 func (w *idWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
 
-func (b *counterBackend) backend(t *testing.T) Backend {
+func (b *counterBackend) backend(t testing.TB) Backend {
 	u, err := url.Parse(b.srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -661,4 +661,54 @@ func TestAdoptRefused(t *testing.T) {
 			t.Errorf("Adopt beyond MaxSessions: %v, want ErrSessionLimit", err)
 		}
 	})
+}
+
+// BenchmarkAdopt: adopting a session of two HTTP backends on a replica
+// that has initialized them before (resumption and relisting, no
+// initialize), dropping it again without ending the backend sessions.
+func BenchmarkAdopt(b *testing.B) {
+	one, two := newCounterBackend(b, "one"), newCounterBackend(b, "two")
+	opts := Options{Backends: []Backend{one.backend(b), two.backend(b)}, MaxSessions: 1 << 20, MaxSessionsPerPrincipal: 1 << 20}
+	a, r := newAggregator(b, opts), newAggregator(b, opts)
+	urlA, urlR := front(b, a, nil), front(b, r, nil)
+	sid := rawInitB(b, urlA)
+	backends, _ := a.Export(sid)
+	sealed := &sessionseal.Session{Backends: backends, Protocol: "2025-11-25", ClientName: "bench", ClientVersion: "1", Capabilities: `{}`}
+	ctx := context.Background()
+	if _, err := r.Adopt(ctx, alice, sealed); err != nil { // learns the initialize results
+		b.Fatal(err)
+	}
+	b.Run("adopt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			local, err := r.Adopt(ctx, alice, sealed)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := r.sessionByID(local)
+			s.detached.Store(true)
+			_ = s.ss.Close()
+		}
+	})
+	// For comparison: a new session, initialized by the client.
+	b.Run("initialize", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s := r.sessionByID(rawInitB(b, urlR))
+			s.detached.Store(true)
+			_ = s.ss.Close()
+		}
+	})
+}
+
+func rawInitB(b *testing.B, url string) string {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Mcp-Session-Id")
 }
