@@ -712,3 +712,35 @@ func rawInitB(b *testing.B, url string) string {
 	resp.Body.Close()
 	return resp.Header.Get("Mcp-Session-Id")
 }
+
+// TestGone: which answers to a resumed session's request say the session
+// is gone, and the body stays readable.
+func TestGone(t *testing.T) {
+	cases := []struct {
+		name string
+		code int
+		body string
+		want bool
+	}{
+		{"not found", http.StatusNotFound, "session not found\n", true},
+		{"gone", http.StatusGone, "", true},
+		{"bad request, plain", http.StatusBadRequest, "Bad Request: No valid session ID provided", true},
+		{"bad request, error of no request", http.StatusBadRequest, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}`, true},
+		{"bad request answering the request", http.StatusBadRequest, `{"jsonrpc":"2.0","id":2,"error":{"code":-32600,"message":"duplicate in-flight request ID 2"}}`, false},
+		{"conflict (listening stream held)", http.StatusConflict, "stream ID conflicts with ongoing stream", false},
+		{"no listening stream", http.StatusMethodNotAllowed, "", false},
+		{"ok", http.StatusOK, "{}", false},
+		{"unavailable", http.StatusServiceUnavailable, "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: tc.code, Body: io.NopCloser(strings.NewReader(tc.body))}
+			if got := gone(resp); got != tc.want {
+				t.Errorf("gone = %v, want %v", got, tc.want)
+			}
+			if b, _ := io.ReadAll(resp.Body); string(b) != tc.body {
+				t.Errorf("body after = %q, want %q", b, tc.body)
+			}
+		})
+	}
+}

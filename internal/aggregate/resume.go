@@ -37,8 +37,8 @@ import (
 
 // errBackendSessionGone is a resumption the backend refused: the session
 // is no longer there (HTTP 404, as the specification has it; 400 or 410
-// from servers that say so otherwise). The backend is then connected
-// afresh.
+// from servers that say so otherwise: see gone). The backend is then
+// connected afresh.
 var errBackendSessionGone = errors.New("the backend's session is gone")
 
 // resumeTransport is the resumed connection's round tripper (see above).
@@ -50,7 +50,7 @@ type resumeTransport struct {
 	// notifications/initialized is swallowed, 2 after.
 	step atomic.Int32
 	// refused is the first status the backend answered that says the
-	// session is gone (goneStatus); 0: none.
+	// session is gone (gone); 0: none.
 	refused atomic.Int32
 	// listen is set once the listening stream (the first GET) was asked
 	// for; takeOver bounds how long it is retried while the backend says
@@ -97,10 +97,17 @@ func (t *resumeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return t.listenStream(r)
 	}
 	resp, err := t.base.RoundTrip(r)
-	if err == nil && goneStatus(resp.StatusCode) && r.Header.Get(mcpwire.HeaderSessionID) == t.id {
-		t.refused.CompareAndSwap(0, int32(resp.StatusCode))
+	if err == nil && r.Header.Get(mcpwire.HeaderSessionID) == t.id {
+		t.note(resp)
 	}
 	return resp, err
+}
+
+// note records resp's status when it says the session is gone.
+func (t *resumeTransport) note(resp *http.Response) {
+	if gone(resp) {
+		t.refused.CompareAndSwap(0, int32(resp.StatusCode))
+	}
 }
 
 // listenStream opens the resumed session's listening stream. While the
@@ -112,8 +119,8 @@ func (t *resumeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (t *resumeTransport) listenStream(r *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(r)
 	if err != nil || resp.StatusCode != http.StatusConflict || t.takeOver <= 0 {
-		if err == nil && goneStatus(resp.StatusCode) {
-			t.refused.CompareAndSwap(0, int32(resp.StatusCode))
+		if err == nil {
+			t.note(resp)
 		}
 		return resp, err
 	}
@@ -157,13 +164,36 @@ func (t *resumeTransport) listenStream(r *http.Request) (*http.Response, error) 
 	return out, nil
 }
 
-// goneStatus reports whether a backend's answer to a request of the
-// resumed session says the session is not there: 404 is the
-// specification's; the TypeScript SDK answers an unknown session 400, and
-// 410 says it plainly. A 405 or 409 to the listening GET (no stream
-// offered, or another replica still holds it) is not one.
-func goneStatus(code int) bool {
-	return code == http.StatusNotFound || code == http.StatusBadRequest || code == http.StatusGone
+// gone reports whether a backend's answer to a request of the resumed
+// session says the session is not there: 404 is the specification's, 410
+// says it plainly, and the TypeScript SDK answers an unknown session 400.
+// A 400 that is a JSON-RPC error answering the request by its id is not
+// one: the session is there and refused that request (the Go SDK's
+// "duplicate in-flight request ID", when the replica the session comes
+// from has a request of the same id in flight). A 405 or 409 to the
+// listening GET (no stream offered, or another replica still holds it)
+// is not one either.
+func gone(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusNotFound, http.StatusGone:
+		return true
+	case http.StatusBadRequest:
+	default:
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	if err != nil {
+		return true
+	}
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	answered := json.Unmarshal(body, &m) == nil && len(m.ID) > 0 && string(m.ID) != "null"
+	return !answered
 }
 
 func localResponse(r *http.Request, code int, body []byte) *http.Response {
