@@ -42,8 +42,8 @@ type counterBackend struct {
 	deletes int
 	ids     []string // the session ids it issued, in order
 	call    string   // the last tools/call body
-	// down makes it answer every request 503.
-	down atomic.Bool
+	// down makes it answer every request 503, failLists its tools/list.
+	down, failLists atomic.Bool
 }
 
 func newCounterBackend(t testing.TB, name string) *counterBackend {
@@ -82,6 +82,10 @@ func newCounterBackend(t testing.TB, name string) *counterBackend {
 				Method string `json:"method"`
 			}
 			init = json.Unmarshal(body, &m) == nil && m.Method == "initialize"
+			if m.Method == "tools/list" && b.failLists.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
 			if m.Method == "tools/call" {
 				b.mu.Lock()
 				b.call = string(body)
@@ -579,46 +583,66 @@ func TestAdoptBackendSessionGone(t *testing.T) {
 	}
 }
 
-// TestAdoptBackendDownResumesLater: a backend that cannot be reached when
-// the session is adopted is resumed, not replaced, once it is back: its
+// TestAdoptBackendDownResumesLater: a backend that cannot be reached, or
+// fails the listing, when the session is adopted is resumed, not replaced,
+// once it is back — the failed attempt did not end its session: the
 // session's state goes on.
 func TestAdoptBackendDownResumesLater(t *testing.T) {
-	one, two := newCounterBackend(t, "one"), newCounterBackend(t, "two")
-	backends := func() []Backend {
-		bs := []Backend{one.backend(t), two.backend(t)}
-		for i := range bs {
-			bs[i].InitialBackoff, bs[i].MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
-		}
-		return bs
+	cases := []struct {
+		name string
+		flag func(*counterBackend) *atomic.Bool
+	}{
+		{"unreachable", func(b *counterBackend) *atomic.Bool { return &b.down }},
+		{"listing fails after the ping", func(b *counterBackend) *atomic.Bool { return &b.failLists }},
 	}
-	a, b := newAggregator(t, Options{Backends: backends()}), newAggregator(t, Options{Backends: backends()})
-	urlA, urlB := front(t, a, nil), front(t, b, nil)
-	sidA := rawInit(t, urlA, true)
-	rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
-	sealed := sealedOf(t, a, sidA, `{}`)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			one, two := newCounterBackend(t, "one"), newCounterBackend(t, "two")
+			backends := func() []Backend {
+				bs := []Backend{one.backend(t), two.backend(t)}
+				for i := range bs {
+					bs[i].InitialBackoff, bs[i].MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
+				}
+				return bs
+			}
+			a, b := newAggregator(t, Options{Backends: backends()}), newAggregator(t, Options{Backends: backends()})
+			urlA, urlB := front(t, a, nil), front(t, b, nil)
+			// B learns the backends' initialize results first: the
+			// failure is then the resumption's own.
+			rawInit(t, urlB, true)
+			sidA := rawInit(t, urlA, true)
+			rawCall(t, urlA, sidA, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
+			sealed := sealedOf(t, a, sidA, `{}`)
 
-	one.down.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	local, err := b.Adopt(ctx, alice, sealed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := b.Export(local); len(got) != 2 || got[0] != sealed.Backends[0] {
-		t.Errorf("B's Export while one is down = %v: want one's sealed session still to resume", got)
-	}
-	one.down.Store(false)
-	// A message after the back-off reconnects it (in the background: a
-	// call meanwhile is told it is unavailable, and reaches no backend).
-	var out string
-	waitFor(func() bool {
-		resp := rawPostMCP(t, urlB, local, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
-		raw, _ := io.ReadAll(resp.Body)
-		out = string(raw)
-		return !strings.Contains(out, "unavailable")
-	})
-	if !strings.Contains(out, `"text":"2"`) {
-		t.Errorf("one_count on B once one is back: %s, want count 2 (its session resumed)", out)
+			tc.flag(one).Store(true)
+			_, deletes, _ := one.stats()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			local, err := b.Adopt(ctx, alice, sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := b.Export(local); len(got) != 2 || got[0] != sealed.Backends[0] {
+				t.Errorf("B's Export while one fails = %v: want one's sealed session still to resume", got)
+			}
+			if _, d, _ := one.stats(); d != deletes {
+				t.Errorf("the failed resumption sent the backend %d DELETE", d-deletes)
+			}
+			tc.flag(one).Store(false)
+			// A message after the back-off reconnects it (in the
+			// background: a call meanwhile is told it is unavailable,
+			// and reaches no backend).
+			var out string
+			waitFor(func() bool {
+				resp := rawPostMCP(t, urlB, local, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
+				raw, _ := io.ReadAll(resp.Body)
+				out = string(raw)
+				return !strings.Contains(out, "unavailable")
+			})
+			if !strings.Contains(out, `"text":"2"`) {
+				t.Errorf("one_count on B once one is back: %s, want count 2 (its session resumed)", out)
+			}
+		})
 	}
 }
 

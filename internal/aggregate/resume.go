@@ -212,14 +212,15 @@ func localResponse(r *http.Request, code int, body []byte) *http.Response {
 
 // detachTransport withholds the DELETE that ends the backend session when
 // the client session is only being dropped from this replica (Close with
-// Options.Handoff): the client may go on with it on another.
+// Options.Handoff): the client may go on with it on another; and when a
+// resumption failed before the connection was offered (conn.resumed).
 type detachTransport struct {
 	base http.RoundTripper
-	s    *session
+	c    *conn
 }
 
 func (t *detachTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodDelete && t.s.detached.Load() {
+	if r.Method == http.MethodDelete && (t.c.s.detached.Load() || t.c.resumed && !t.c.owned.Load()) {
 		if r.Body != nil {
 			_ = r.Body.Close()
 		}
@@ -237,7 +238,7 @@ func (s *session) connTransport(c *conn, resume *resumeTransport) mcp.Transport 
 	if !ok {
 		return t // stdio: nothing to resume or withhold
 	}
-	var rt http.RoundTripper = &detachTransport{base: st.HTTPClient.Transport, s: s}
+	var rt http.RoundTripper = &detachTransport{base: st.HTTPClient.Transport, c: c}
 	if resume != nil {
 		resume.base = rt
 		rt = resume
@@ -321,6 +322,7 @@ func (s *session) resumeDial(ctx context.Context, b *backend, id string) (*conn,
 	}
 	rt := &resumeTransport{id: id, result: result, takeOver: s.agg.opts.ConnectTimeout}
 	c, err := s.dialWith(ctx, b, func(ctx context.Context, client *mcp.Client, c *conn) (*mcp.ClientSession, error) {
+		c.resumed = true
 		return client.Connect(ctx, s.connTransport(c, rt), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
 	})
 	if err != nil {

@@ -629,6 +629,7 @@ func (s *session) offer(c *conn, l *lists) error {
 		return err
 	}
 	s.conns[c.b.Name] = c
+	c.owned.Store(true)
 	s.hints.set(c.b.Name, l.hints)
 	c.b.connected()
 	c.counted = true
