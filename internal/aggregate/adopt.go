@@ -29,7 +29,16 @@ import (
 // ErrSessionLimit is Adopt's refusal at Options.MaxSessions or
 // MaxSessionsPerPrincipal: the caller answers as for a new session beyond
 // them (503 with Retry-After).
-var ErrSessionLimit = errors.New("aggregate: too many sessions")
+var ErrSessionLimit error = sessionLimitError{}
+
+type sessionLimitError struct{}
+
+func (sessionLimitError) Error() string { return "aggregate: too many sessions" }
+
+// SessionLimit marks the error for the session stage
+// (internal/sealedsession), which imports no relay: it answers it as the
+// cap on new sessions is answered, 503 with Retry-After.
+func (sessionLimitError) SessionLimit() bool { return true }
 
 // Has reports whether sid is a live local session of this replica.
 func (a *Aggregator) Has(sid string) bool {
