@@ -20,6 +20,13 @@ type armSpec struct {
 	baseline bool   // the arm the others are compared with
 	tool     string // the echo tool's name at this arm; "" is "echo"
 	bin      string // -config-arm bin=PATH: this mcpgate binary instead of -mcpgate's
+
+	// A replicas arm (-replicas-arm): replicas mcpgate processes behind one
+	// HAProxy (the haproxy binary), pinning sessions to replicas if sticky.
+	// 0 for every other arm, which is one process.
+	replicas int
+	sticky   bool
+	haproxy  string
 }
 
 // The baseline's name is fixed so that benchstat output and JSON lines from
@@ -78,9 +85,10 @@ func (a *configArmFlags) Set(v string) error {
 	return nil
 }
 
-// buildArms returns the arms to run, the baseline first. The gateway arm
-// calls tool; config arms name their own.
-func buildArms(mcpgate, gatewayConfig, gatewayCmd, tool string, extra, configArms []armSpec, direct bool) ([]armSpec, error) {
+// buildArms returns the arms o asks for, the baseline first. The gateway
+// arm calls o.tool; config and replicas arms name their own.
+func buildArms(o *options) ([]armSpec, error) {
+	mcpgate, gatewayConfig, gatewayCmd, tool := o.mcpgate, o.gatewayConfig, o.gatewayCmd, o.tool
 	arms := []armSpec{{
 		name:     baselineArm,
 		argv:     []string{"{{.Self}}", "proxy", "-listen", "{{.Listen}}", "-upstream", "{{.Upstream}}"},
@@ -111,8 +119,8 @@ func buildArms(mcpgate, gatewayConfig, gatewayCmd, tool string, extra, configArm
 		// address is a fixed port, which two arms or two runs would share.
 		arms = append(arms, armSpec{name: "gateway", argv: []string{mcpgate, "serve", "--listen", "{{.Listen}}", "--admin=", "--upstream", "{{.Upstream}}"}, tool: tool})
 	}
-	arms = append(arms, extra...)
-	for _, c := range configArms {
+	arms = append(arms, o.arms...)
+	for _, c := range o.configArms {
 		bin := c.bin
 		if bin == "" {
 			bin = mcpgate
@@ -126,7 +134,26 @@ func buildArms(mcpgate, gatewayConfig, gatewayCmd, tool string, extra, configArm
 		c.argv = []string{bin, "serve", "--config", "{{.ConfigFile}}"}
 		arms = append(arms, c)
 	}
-	if direct {
+	for _, c := range o.replicaArms {
+		bin := c.bin
+		if bin == "" {
+			bin = mcpgate
+		}
+		if bin == "" {
+			return nil, fmt.Errorf("-replicas-arm needs -mcpgate or bin=PATH")
+		}
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("-replicas-arm %s: %w", c.name, err)
+		}
+		haproxy, err := exec.LookPath(o.haproxy)
+		if err != nil {
+			return nil, fmt.Errorf("-replicas-arm %s needs HAProxy (-haproxy): %w", c.name, err)
+		}
+		c.argv = []string{bin, "serve", "--config", "{{.ConfigFile}}"}
+		c.haproxy = haproxy
+		arms = append(arms, c)
+	}
+	if o.direct {
 		arms = append(arms, armSpec{name: "direct", direct: true})
 	}
 	if len(arms) < 2 {
@@ -151,23 +178,44 @@ func buildArms(mcpgate, gatewayConfig, gatewayCmd, tool string, extra, configArm
 
 // armProc is a started arm.
 type armProc struct {
-	spec   armSpec
-	proc   *proc // nil for the direct arm
+	spec armSpec
+	// procs are the arm's relay processes, whose CPU time is the arm's
+	// relay CPU: one, or a replicas arm's gateways and HAProxy (last);
+	// none for the direct arm.
+	procs  []*proc
 	target *target
 	rounds []roundResult
 	warmup roundResult
-	rss    int64
+	rss    int64 // the sum of procs' peak RSS
 }
 
-// startArm starts one arm listening on a fresh loopback port, relaying to
-// upstream, and waits until it is healthy.
-func startArm(spec armSpec, vars cmdVars, dir string, startTimeout time.Duration) (*proc, string, error) {
+// startArm starts an arm's processes, relaying to vars.Upstream, waits
+// until they are healthy, and returns them with the URL clients use.
+func startArm(spec armSpec, vars cmdVars, dir string, clients int, startTimeout time.Duration) ([]*proc, string, error) {
+	if spec.replicas > 0 {
+		return startReplicas(spec, vars, dir, clients, startTimeout)
+	}
+	p, url, err := startProcess(spec, spec.name, vars, dir, startTimeout)
+	if err != nil {
+		return nil, "", err
+	}
+	return []*proc{p}, url, nil
+}
+
+// startProcess starts one process of spec, named name (its log, rendered
+// config and audit file, and {{.Replica}}), listening on a fresh loopback
+// port, and waits until it is healthy.
+func startProcess(spec armSpec, name string, vars cmdVars, dir string, startTimeout time.Duration) (*proc, string, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, "", err
 	}
 	vars.Listen = addr
-	vars.AuditFile = filepath.Join(dir, spec.name+"-audit.jsonl")
+	vars.Replica = name
+	if vars.Front == "" {
+		vars.Front = addr
+	}
+	vars.AuditFile = filepath.Join(dir, name+"-audit.jsonl")
 	if spec.config != "" {
 		if vars.TemplateDir, err = filepath.Abs(filepath.Dir(spec.config)); err != nil {
 			return nil, "", err
@@ -180,7 +228,7 @@ func startArm(spec armSpec, vars cmdVars, dir string, startTimeout time.Duration
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", spec.config, err)
 		}
-		vars.ConfigFile = filepath.Join(dir, spec.name+"-config"+filepath.Ext(spec.config))
+		vars.ConfigFile = filepath.Join(dir, name+"-config"+filepath.Ext(spec.config))
 		if err := os.WriteFile(vars.ConfigFile, []byte(rendered), 0o600); err != nil {
 			return nil, "", err
 		}
@@ -189,7 +237,7 @@ func startArm(spec armSpec, vars cmdVars, dir string, startTimeout time.Duration
 	if err != nil {
 		return nil, "", fmt.Errorf("arm %s: %w", spec.name, err)
 	}
-	p, err := startProc(spec.name, argv, dir, nil)
+	p, err := startProc(name, argv, dir, nil)
 	if err != nil {
 		return nil, "", err
 	}

@@ -39,6 +39,10 @@ type options struct {
 	gatewayCmd    string
 	arms          armFlags
 	configArms    configArmFlags
+	replicaArms   replicaArmFlags
+	haproxy       string
+	compare       compareFlags
+	sessions      int // -sessions: new sessions per client per round, 0 for tools/call rounds
 	jsonPath      string
 	benchfmtPath  string
 	rowsPath      string
@@ -70,6 +74,10 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.gatewayCmd, "gateway-cmd", "", "gateway `command line` instead of -mcpgate, with {{.Listen}}, {{.Upstream}}, {{.Self}} placeholders")
 	fs.Var(&o.arms, "arm", "extra arm `name=command line` (same placeholders as -gateway-cmd); repeatable")
 	fs.Var(&o.configArms, "config-arm", "extra mcpgate arm `name=FILE[,tool=NAME]` from config template FILE (as -gateway-config), calling tool NAME; repeatable")
+	fs.Var(&o.replicaArms, "replicas-arm", "extra arm `"+replicaArmUsage+"`: N mcpgate processes from config template FILE behind one HAProxy (balance roundrobin; sticky: pinned by Mcp-Session-Id); repeatable")
+	fs.StringVar(&o.haproxy, "haproxy", "haproxy", "HAProxy `binary` for -replicas-arm")
+	fs.Var(&o.compare, "compare", "also compare arm A with arm B (`A/B`), besides each with the proxy; repeatable")
+	fs.IntVar(&o.sessions, "sessions", 0, "measure session creation instead of calls: each client opens up to `N` new sessions per round (initialize + notifications/initialized, timed; then DELETE, untimed)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the JSON result line to `file`")
 	fs.StringVar(&o.benchfmtPath, "benchfmt", "", "write per-round results in Go benchmark format to `file` (- for stdout), for benchstat")
 	fs.StringVar(&o.rowsPath, "rows", "", "append one Markdown table row per arm (against the proxy) to `file`, for bench/run-matrix.sh")
@@ -99,6 +107,8 @@ func parseOptions(args []string) (*options, error) {
 		return nil, fmt.Errorf("-backend must be %s or %s", backendSession, backendStateless)
 	case o.minRatio < 0:
 		return nil, errors.New("-min-ratio must not be negative")
+	case o.sessions < 0:
+		return nil, errors.New("-sessions must not be negative")
 	}
 	return o, nil
 }
@@ -111,8 +121,11 @@ func runBench(args []string) error {
 		}
 		return err
 	}
-	arms, err := buildArms(o.mcpgate, o.gatewayConfig, o.gatewayCmd, o.tool, o.arms, o.configArms, o.direct)
+	arms, err := buildArms(o)
 	if err != nil {
+		return err
+	}
+	if err := checkCompare(o.compare, arms); err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -186,6 +199,9 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	if vars.PseudonymKeyFile, err = writePseudonymKey(dir); err != nil {
 		return nil, err
 	}
+	if vars.SessionKeyFile, err = writeSessionKey(dir); err != nil {
+		return nil, err
+	}
 	var bearer string
 	if o.oidc {
 		// The token outlives any run -rounds and -d allow.
@@ -200,8 +216,8 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	var arms []*armProc
 	defer func() {
 		for _, a := range arms {
-			if a.proc != nil {
-				a.proc.stop()
+			for _, p := range a.procs {
+				p.stop()
 			}
 		}
 	}()
@@ -209,11 +225,11 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 		a := &armProc{spec: spec}
 		url := upstream
 		if !spec.direct {
-			p, u, err := startArm(spec, vars, dir, o.startTimeout)
+			procs, u, err := startArm(spec, vars, dir, o.clients, o.startTimeout)
 			if err != nil {
 				return nil, err
 			}
-			a.proc, url = p, u
+			a.procs, url = procs, u
 		}
 		a.target = newTarget(spec.name, url, o.clients, o.timeout)
 		a.target.tool = spec.tool
@@ -223,6 +239,10 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	}
 
 	cfg := loadConfig{clients: o.clients, maxRequests: o.maxRequests, message: makeMessage(o.payload)}
+	if o.sessions > 0 {
+		cfg.newSessions, cfg.maxRequests = true, o.sessions
+		cfg.requireSessionID = o.backend == backendSession
+	}
 	// Warm-up: connections, caches, and the Go runtimes' heaps settle before
 	// anything is measured.
 	if o.warmup > 0 {
@@ -240,9 +260,9 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	cfg.duration = o.duration
 	for r := range o.rounds {
 		for _, a := range arms {
-			cpu0 := sampleCPU(a.proc, backend)
+			cpu0 := sampleCPU(a.procs, backend)
 			res := runRound(ctx, a.target, cfg)
-			res.CPU = cpu0.perRequest(sampleCPU(a.proc, backend), res.Requests)
+			res.CPU = cpu0.perRequest(sampleCPU(a.procs, backend), res.Requests)
 			a.rounds = append(a.rounds, res)
 			logf("round %d/%d %-10s %v", r+1, o.rounds, a.spec.name, res)
 			if err := checkArm(ctx, a); err != nil {
@@ -257,10 +277,12 @@ func run(ctx context.Context, o *options, specs []armSpec, self, dir string) (*r
 	}
 	for _, a := range arms {
 		a.target.closeIdle()
-		if a.proc != nil {
-			if a.rss, err = a.proc.peakRSS(); err != nil {
-				logf("%s peak RSS: %v", a.spec.name, err)
+		for _, p := range a.procs {
+			rss, err := p.peakRSS()
+			if err != nil {
+				logf("%s peak RSS: %v", p.name, err)
 			}
+			a.rss += rss
 		}
 	}
 	return buildReport(o, arms, backendRSS), nil
@@ -272,8 +294,10 @@ func checkArm(ctx context.Context, a *armProc) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted: %w", err)
 	}
-	if a.proc != nil {
-		return a.proc.alive()
+	for _, p := range a.procs {
+		if err := p.alive(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

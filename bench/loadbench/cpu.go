@@ -21,20 +21,28 @@ const clockTicks = 100
 // and so the steadier figure to compare a gateway with a bare proxy by.
 type cpuSample struct {
 	relay, backend, client time.Duration
+	relayParts             []time.Duration // each relay process's, when there are several
 	ok                     bool
 }
 
 // sampleCPU reads the relay's and the backend's CPU time from /proc and
-// the clients' (this process) from getrusage. relay is nil for the direct
-// arm. A failed read makes the sample unusable rather than wrong.
-func sampleCPU(relay, backend *proc) cpuSample {
+// the clients' (this process) from getrusage. The relay's is the sum over
+// relays: one process, none for the direct arm, or a replicas arm's
+// gateways and HAProxy. A failed read makes the sample unusable rather
+// than wrong.
+func sampleCPU(relays []*proc, backend *proc) cpuSample {
 	var s cpuSample
-	var err error
-	if relay != nil {
-		if s.relay, err = procCPU(relay.cmd.Process.Pid); err != nil {
+	for _, p := range relays {
+		c, err := procCPU(p.cmd.Process.Pid)
+		if err != nil {
 			return s
 		}
+		s.relay += c
+		if len(relays) > 1 {
+			s.relayParts = append(s.relayParts, c)
+		}
 	}
+	var err error
 	if s.backend, err = procCPU(backend.cmd.Process.Pid); err != nil {
 		return s
 	}
@@ -54,11 +62,15 @@ func (s cpuSample) perRequest(end cpuSample, requests int) cpuPerRequest {
 		return cpuPerRequest{}
 	}
 	n := time.Duration(requests)
-	return cpuPerRequest{
+	c := cpuPerRequest{
 		Relay:   (end.relay - s.relay) / n,
 		Backend: (end.backend - s.backend) / n,
 		Client:  (end.client - s.client) / n,
 	}
+	for i := range min(len(s.relayParts), len(end.relayParts)) {
+		c.RelayParts = append(c.RelayParts, (end.relayParts[i]-s.relayParts[i])/n)
+	}
+	return c
 }
 
 // cpuPerRequest is CPU time per successful request in one round. The round
@@ -66,6 +78,9 @@ func (s cpuSample) perRequest(end cpuSample, requests int) cpuPerRequest {
 // against tens of thousands.
 type cpuPerRequest struct {
 	Relay, Backend, Client time.Duration
+	// RelayParts is Relay by process when the relay is several (a replicas
+	// arm: its gateways, then HAProxy), to see where spreading costs.
+	RelayParts []time.Duration
 }
 
 func (c cpuPerRequest) total() time.Duration { return c.Relay + c.Backend + c.Client }

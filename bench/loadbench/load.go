@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -53,6 +54,13 @@ type loadConfig struct {
 	duration    time.Duration
 	maxRequests int // per client per round: a hard bound besides the duration
 	message     []byte
+	// newSessions (-sessions) makes the unit of work the opening of a
+	// session instead of a call: each iteration of a client times initialize
+	// and notifications/initialized on a new session, then deletes it
+	// (untimed). requireSessionID fails an iteration whose initialize
+	// returned no Mcp-Session-Id (a backend with sessions always sends one).
+	newSessions      bool
+	requireSessionID bool
 }
 
 // roundResult is one arm's measurements over one round.
@@ -73,7 +81,9 @@ const maxErrorsPerClient = 100
 
 // runRound opens cfg.clients sessions on t, then has each make tools/call
 // requests back to back for cfg.duration, and closes the sessions. Only the
-// calls are timed: handshakes happen before the clock starts.
+// calls are timed: handshakes happen before the clock starts. With
+// cfg.newSessions, cfg.clients clients instead open sessions back to back,
+// each timed, and delete each right after.
 func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 	type clientResult struct {
 		lat    []time.Duration
@@ -88,6 +98,9 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 	// Handshakes, concurrently.
 	var wg sync.WaitGroup
 	for i := range cfg.clients {
+		if cfg.newSessions {
+			break
+		}
 		wg.Go(func() {
 			s, err := handshake(ctx, t)
 			if err != nil {
@@ -104,7 +117,7 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 	deadline := start.Add(cfg.duration)
 	for i := range cfg.clients {
 		s := sessions[i]
-		if s == nil {
+		if s == nil && !cfg.newSessions {
 			continue
 		}
 		r := &results[i]
@@ -116,7 +129,12 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 					break
 				}
 				t0 := time.Now()
-				err := s.call(ctx, int64(n), cfg.message)
+				var err error
+				if cfg.newSessions {
+					err = openSession(ctx, t, cfg.requireSessionID, &r.lat, t0)
+				} else {
+					err = s.call(ctx, int64(n), cfg.message)
+				}
 				if err != nil {
 					r.errors++
 					if r.first == nil {
@@ -124,7 +142,9 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 					}
 					continue
 				}
-				r.lat = append(r.lat, time.Since(t0))
+				if !cfg.newSessions {
+					r.lat = append(r.lat, time.Since(t0))
+				}
 			}
 			r.end = time.Now()
 		})
@@ -165,6 +185,24 @@ func runRound(ctx context.Context, t *target, cfg loadConfig) roundResult {
 	res.P99 = percentile(all, 99)
 	res.Dials = t.dials.Load() - dials0
 	return res
+}
+
+// openSession opens one session on t, appends the time since t0 to lat
+// when it has been opened, and deletes it: the deletion is not timed, but
+// it keeps the backend (and a gateway's session table) from filling up
+// over a run, as a client that ends its sessions would.
+func openSession(ctx context.Context, t *target, requireID bool, lat *[]time.Duration, t0 time.Time) error {
+	s, err := handshake(ctx, t)
+	if err != nil {
+		return err
+	}
+	d := time.Since(t0)
+	if requireID && s.id == "" {
+		return errors.New("initialize: no Mcp-Session-Id from a backend with sessions")
+	}
+	*lat = append(*lat, d)
+	s.close(ctx)
+	return nil
 }
 
 // makeMessage returns an n-byte ASCII message for echo, distinct per run

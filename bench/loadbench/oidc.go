@@ -100,13 +100,24 @@ func (i *issuer) close() { i.srv.Close() }
 // random bytes, base64) to dir and returns its path, for config templates
 // that turn on hashed user attribution ({{.PseudonymKeyFile}}).
 func writePseudonymKey(dir string) (string, error) {
+	return writeKey(dir, "pseudonym.key", "pseudonymization key")
+}
+
+// writeSessionKey writes a fresh session-sealing key (32 random bytes,
+// base64, mode 0600, as `mcpgate keygen` makes) to dir and returns its path,
+// for config templates that seal session ids ({{.SessionKeyFile}}).
+func writeSessionKey(dir string) (string, error) {
+	return writeKey(dir, "session.key", "session key")
+}
+
+func writeKey(dir, name, what string) (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "pseudonym.key")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("pseudonymization key: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	return path, nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,15 +17,17 @@ import (
 // report is the run's result; it is printed as a table and marshalled as
 // the one-line JSON record.
 type report struct {
-	Benchmark  string       `json:"benchmark"` // always "loadbench", to find the line in a log
-	Time       string       `json:"time"`
-	Config     reportConfig `json:"config"`
-	Arms       []armReport  `json:"arms"`
-	Ratios     []armRatios  `json:"ratios"`
-	BackendRSS int64        `json:"backend_peak_rss_bytes,omitempty"`
-	Errors     int          `json:"errors"`
-	OK         bool         `json:"ok"`
-	Failure    string       `json:"failure,omitempty"`
+	Benchmark string       `json:"benchmark"` // always "loadbench", to find the line in a log
+	Time      string       `json:"time"`
+	Config    reportConfig `json:"config"`
+	Arms      []armReport  `json:"arms"`
+	Ratios    []armRatios  `json:"ratios"`
+	// Comparisons are the -compare pairs: one arm over another.
+	Comparisons []armRatios `json:"comparisons,omitempty"`
+	BackendRSS  int64       `json:"backend_peak_rss_bytes,omitempty"`
+	Errors      int         `json:"errors"`
+	OK          bool        `json:"ok"`
+	Failure     string      `json:"failure,omitempty"`
 }
 
 type reportConfig struct {
@@ -37,18 +40,27 @@ type reportConfig struct {
 	Payload   int     `json:"payload_bytes"`
 	CPUs      int     `json:"cpus"`
 	MinRatio  float64 `json:"min_ratio,omitempty"`
+	// Sessions is -sessions: when set, every figure is of opening a
+	// session (initialize + notifications/initialized), not of a call.
+	Sessions int `json:"sessions_per_client,omitempty"`
 }
 
 type armReport struct {
-	Name       string      `json:"name"`
-	Baseline   bool        `json:"baseline,omitempty"`
-	Throughput float64     `json:"req_per_s"` // median over rounds
-	P50us      float64     `json:"p50_us"`    // median over rounds of each round's p50
-	P99us      float64     `json:"p99_us"`
-	PeakRSS    int64       `json:"peak_rss_bytes,omitempty"`
-	Errors     int         `json:"errors"`
-	CPU        cpuJSON     `json:"cpu_us_per_req"` // median over rounds of each party's
-	Rounds     []roundJSON `json:"rounds"`
+	Name       string  `json:"name"`
+	Baseline   bool    `json:"baseline,omitempty"`
+	Throughput float64 `json:"req_per_s"` // median over rounds
+	P50us      float64 `json:"p50_us"`    // median over rounds of each round's p50
+	P99us      float64 `json:"p99_us"`
+	PeakRSS    int64   `json:"peak_rss_bytes,omitempty"`
+	// RelayProcesses are the processes a replicas arm's relay CPU and peak
+	// RSS are the sums over: its gateways and HAProxy.
+	RelayProcesses []string `json:"relay_processes,omitempty"`
+	// RelayByProcess is the median over rounds of each relay process's CPU
+	// per request (µs), in RelayProcesses' order.
+	RelayByProcess []float64   `json:"relay_cpu_us_per_req_by_process,omitempty"`
+	Errors         int         `json:"errors"`
+	CPU            cpuJSON     `json:"cpu_us_per_req"` // median over rounds of each party's
+	Rounds         []roundJSON `json:"rounds"`
 
 	rounds []roundResult
 }
@@ -113,12 +125,13 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 		Config: reportConfig{
 			Clients: o.clients, Rounds: o.rounds, RoundSecs: o.duration.Seconds(), WarmupSec: o.warmup.Seconds(),
 			SSE: o.sse, Backend: o.backend, Payload: o.payload, CPUs: runtime.NumCPU(), MinRatio: o.minRatio,
+			Sessions: o.sessions,
 		},
 		BackendRSS: backendRSS,
 	}
 	var failures []string
 	for _, a := range arms {
-		ar := armReport{Name: a.spec.name, Baseline: a.spec.baseline, PeakRSS: a.rss, rounds: a.rounds}
+		ar := armReport{Name: a.spec.name, Baseline: a.spec.baseline, PeakRSS: a.rss, RelayProcesses: relayProcesses(a.spec), rounds: a.rounds}
 		var tp, p50, p99, relay, backend, client, total []float64
 		for _, r := range a.rounds {
 			tp = append(tp, r.Throughput)
@@ -136,6 +149,7 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 		}
 		ar.Throughput, ar.P50us, ar.P99us = median(tp), median(p50), median(p99)
 		ar.CPU = cpuJSON{Relay: median(relay), Backend: median(backend), Client: median(client), Total: median(total)}
+		ar.RelayByProcess = relayByProcess(a.rounds, len(ar.RelayProcesses))
 		rep.Errors += ar.Errors + a.warmup.Errors
 		if n := ar.Errors + a.warmup.Errors; n > 0 {
 			first := a.warmup.FirstError
@@ -150,23 +164,60 @@ func buildReport(o *options, arms []*armProc, backendRSS int64) *report {
 	}
 	base := rep.Arms[0] // buildArms puts the baseline first
 	for _, ar := range rep.Arms[1:] {
-		r := armRatios{
-			Arm: ar.Name, Baseline: base.Name,
-			Throughput:       finite(ratio(ar.Throughput, base.Throughput)),
-			ThroughputPaired: finite(median(pairedRatios(throughputs(ar.rounds), throughputs(base.rounds)))),
-			P50:              finite(ratio(ar.P50us, base.P50us)),
-			P99:              finite(ratio(ar.P99us, base.P99us)),
-			RelayCPU:         finite(ratio(ar.CPU.Relay, base.CPU.Relay)),
-			TotalCPU:         finite(ratio(ar.CPU.Total, base.CPU.Total)),
-		}
+		r := compareArms(ar, base)
 		if o.minRatio > 0 && (r.Throughput == nil || *r.Throughput < o.minRatio) {
 			failures = append(failures, fmt.Sprintf("%s: throughput ratio %s is below -min-ratio %.3f", ar.Name, fmtRatio(r.Throughput), o.minRatio))
 		}
 		rep.Ratios = append(rep.Ratios, r)
 	}
+	byName := map[string]armReport{}
+	for _, ar := range rep.Arms {
+		byName[ar.Name] = ar
+	}
+	for _, p := range o.compare {
+		rep.Comparisons = append(rep.Comparisons, compareArms(byName[p.arm], byName[p.baseline]))
+	}
 	rep.Failure = strings.Join(failures, "; ")
 	rep.OK = rep.Failure == ""
 	return rep
+}
+
+// relayByProcess is the median over rounds of each of n relay processes'
+// CPU per request, in µs; nil unless every part was measured in some round.
+func relayByProcess(rounds []roundResult, n int) []float64 {
+	if n == 0 {
+		return nil
+	}
+	parts := make([][]float64, n)
+	for _, r := range rounds {
+		if len(r.CPU.RelayParts) != n {
+			continue
+		}
+		for i, d := range r.CPU.RelayParts {
+			parts[i] = append(parts[i], us(d))
+		}
+	}
+	out := make([]float64, n)
+	for i, p := range parts {
+		if len(p) == 0 {
+			return nil
+		}
+		out[i] = median(p)
+	}
+	return out
+}
+
+// compareArms is ar's figures over base's.
+func compareArms(ar, base armReport) armRatios {
+	return armRatios{
+		Arm: ar.Name, Baseline: base.Name,
+		Throughput:       finite(ratio(ar.Throughput, base.Throughput)),
+		ThroughputPaired: finite(median(pairedRatios(throughputs(ar.rounds), throughputs(base.rounds)))),
+		P50:              finite(ratio(ar.P50us, base.P50us)),
+		P99:              finite(ratio(ar.P99us, base.P99us)),
+		RelayCPU:         finite(ratio(ar.CPU.Relay, base.CPU.Relay)),
+		TotalCPU:         finite(ratio(ar.CPU.Total, base.CPU.Total)),
+	}
 }
 
 func throughputs(rs []roundResult) []float64 {
@@ -185,11 +236,15 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 	if c.SSE {
 		mode = "text/event-stream"
 	}
-	fmt.Fprintf(w, "loadbench: tools/call echo, %d clients, %d rounds x %gs per arm (warm-up %gs), %s backend answers %s, message %d B, %d CPUs\n\n",
-		c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, c.Backend, mode, c.Payload, c.CPUs)
+	what, unit := "tools/call echo", "req"
+	if c.Sessions > 0 {
+		what, unit = fmt.Sprintf("session creation (initialize + notifications/initialized timed, then DELETE; up to %d per client per round)", c.Sessions), "session"
+	}
+	fmt.Fprintf(w, "loadbench: %s, %d clients, %d rounds x %gs per arm (warm-up %gs), %s backend answers %s, message %d B, %d CPUs\n\n",
+		what, c.Clients, c.Rounds, c.RoundSecs, c.WarmupSec, c.Backend, mode, c.Payload, c.CPUs)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tarm\treq/s\tp50\tp99\trelay CPU/req\tall CPU/req\tconns\terrors\t")
+	fmt.Fprintf(tw, "round\tarm\t%[1]s/s\tp50\tp99\trelay CPU/%[1]s\tall CPU/%[1]s\tconns\terrors\t\n", unit)
 	for i := range rep.Arms[0].Rounds {
 		for _, a := range rep.Arms {
 			if i < len(a.Rounds) {
@@ -200,7 +255,7 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 		}
 	}
 	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t")
-	fmt.Fprintln(tw, "median\tarm\treq/s\tp50\tp99\trelay CPU/req\tall CPU/req\tpeak RSS\terrors\t")
+	fmt.Fprintf(tw, "median\tarm\t%[1]s/s\tp50\tp99\trelay CPU/%[1]s\tall CPU/%[1]s\tpeak RSS\terrors\t\n", unit)
 	for _, a := range rep.Arms {
 		fmt.Fprintf(tw, "\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t\n", a.Name, a.Throughput, fmtUS(a.P50us), fmtUS(a.P99us),
 			fmtUS(a.CPU.Relay), fmtUS(a.CPU.Total), fmtBytes(a.PeakRSS), a.Errors)
@@ -211,11 +266,24 @@ func writeReport(w io.Writer, rep *report, o *options) error {
 	if rep.BackendRSS > 0 {
 		fmt.Fprintf(w, "(backend peak RSS %s)\n", fmtBytes(rep.BackendRSS))
 	}
+	for _, a := range rep.Arms {
+		if len(a.RelayProcesses) > 0 {
+			fmt.Fprintf(w, "(%s: relay CPU and peak RSS are the sums over %s", a.Name, strings.Join(a.RelayProcesses, ", "))
+			if len(a.RelayByProcess) == len(a.RelayProcesses) {
+				var parts []string
+				for i, p := range a.RelayProcesses {
+					parts = append(parts, p+" "+fmtUS(a.RelayByProcess[i]))
+				}
+				fmt.Fprintf(w, "; relay CPU/%s by process, medians: %s", unit, strings.Join(parts, ", "))
+			}
+			fmt.Fprintln(w, ")")
+		}
+	}
 	fmt.Fprintln(w)
-	for _, r := range rep.Ratios {
-		fmt.Fprintf(w, "%s/%s: throughput %s (paired rounds %s), p50 latency %s, p99 latency %s, relay CPU per request %s, all CPU per request %s\n",
+	for _, r := range append(slices.Clip(rep.Ratios), rep.Comparisons...) {
+		fmt.Fprintf(w, "%s/%s: throughput %s (paired rounds %s), p50 latency %s, p99 latency %s, relay CPU per %s %s, all CPU per %s %s\n",
 			r.Arm, r.Baseline, fmtRatio(r.Throughput), fmtRatio(r.ThroughputPaired), fmtRatio(r.P50), fmtRatio(r.P99),
-			fmtRatio(r.RelayCPU), fmtRatio(r.TotalCPU))
+			unit, fmtRatio(r.RelayCPU), unit, fmtRatio(r.TotalCPU))
 	}
 	if rep.OK {
 		fmt.Fprintln(w, "ok")
@@ -339,7 +407,11 @@ func benchfmtLines(rep *report) []string {
 		lines = append(lines, "cpu: "+cpu)
 	}
 	for _, a := range rep.Arms {
-		name := fmt.Sprintf("BenchmarkRelay/arm=%s/backend=%s/resp=%s/c=%d/payload=%d-%d", a.Name, c.Backend, resp, c.Clients, c.Payload, c.CPUs)
+		bench := "BenchmarkRelay"
+		if c.Sessions > 0 {
+			bench = "BenchmarkSessionCreate"
+		}
+		name := fmt.Sprintf("%s/arm=%s/backend=%s/resp=%s/c=%d/payload=%d-%d", bench, a.Name, c.Backend, resp, c.Clients, c.Payload, c.CPUs)
 		for _, r := range a.Rounds {
 			if r.Requests == 0 {
 				continue

@@ -21,6 +21,16 @@ type cmdVars struct {
 	Audience         string // with -oidc: the audience of its token
 	PseudonymKeyFile string // a fresh pseudonymization key
 	AuditFile        string // an audit log path of the arm's own, in the log directory
+	// SessionKeyFile is a fresh session-sealing key (32 random bytes,
+	// base64, mode 0600), the same for every arm and replica of a run: what
+	// lets any replica open the sessions another sealed (sessions.keys).
+	SessionKeyFile string
+	// Replica is the name of the process being started: the arm's name, or
+	// NAME-i for the i-th replica of a replicas arm (sessions.replica).
+	Replica string
+	// Front is the host:port clients reach the arm at: the load balancer's
+	// of a replicas arm, Listen for any other (auth.resource).
+	Front string
 }
 
 // expand executes text as a template over v. Unknown fields are errors, so a

@@ -74,6 +74,8 @@ func TestBuildArms(t *testing.T) {
 		name                        string
 		mcpgate, config, gatewayCmd string
 		extra, configArms           []armSpec
+		replicaArms                 []armSpec
+		haproxy                     string
 		direct                      bool
 		want                        []string // arm names; nil: an error
 		wantTools                   []string // each arm's tool, when set
@@ -90,6 +92,14 @@ func TestBuildArms(t *testing.T) {
 		{name: "config arm with its own binary", gatewayCmd: "x", configArms: binArm,
 			want: []string{"proxy", "gateway", "before"}, wantBin: "/bin/true"},
 		{name: "config arm binary missing", gatewayCmd: "x", configArms: []armSpec{{name: "b", config: "r.yaml", bin: "/nonexistent/mcpgate"}}, wantErr: "-config-arm b"},
+		{name: "replicas arms", replicaArms: []armSpec{{name: "one", replicas: 1, config: "s.yaml"}, {name: "three", replicas: 3, config: "s.yaml", bin: "/bin/true"}},
+			mcpgate: "/bin/true", want: []string{"proxy", "gateway", "one", "three"}, wantBin: "/bin/true"},
+		{name: "replicas arm alone", replicaArms: []armSpec{{name: "three", replicas: 3, config: "s.yaml", bin: "/bin/true"}},
+			want: []string{"proxy", "three"}},
+		{name: "replicas arm without mcpgate", replicaArms: []armSpec{{name: "three", replicas: 3, config: "s.yaml"}},
+			wantErr: "-replicas-arm needs -mcpgate"},
+		{name: "replicas arm without haproxy", replicaArms: []armSpec{{name: "three", replicas: 3, config: "s.yaml", bin: "/bin/true"}},
+			haproxy: "/nonexistent/haproxy", wantErr: "needs HAProxy"},
 		{name: "nothing to compare", wantErr: "nothing to compare"},
 		{name: "config without mcpgate", config: "c.yaml", wantErr: "needs -mcpgate"},
 		{name: "both", mcpgate: "/bin/true", gatewayCmd: "x", wantErr: "one or the other"},
@@ -99,7 +109,12 @@ func TestBuildArms(t *testing.T) {
 		{name: "placeholder typo", gatewayCmd: "x {{.Lisen}}", wantErr: "Lisen"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			arms, err := buildArms(tt.mcpgate, tt.config, tt.gatewayCmd, "", tt.extra, tt.configArms, tt.direct)
+			o := &options{mcpgate: tt.mcpgate, gatewayConfig: tt.config, gatewayCmd: tt.gatewayCmd, arms: tt.extra,
+				configArms: tt.configArms, replicaArms: tt.replicaArms, haproxy: tt.haproxy, direct: tt.direct}
+			if o.haproxy == "" {
+				o.haproxy = "/bin/true" // any executable: buildArms only looks it up
+			}
+			arms, err := buildArms(o)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,10 +63,16 @@ type backend struct {
 	// retryMin and retryMax are the reconnection back-off (Backend's
 	// InitialBackoff and MaxBackoff, defaulted).
 	retryMin, retryMax time.Duration
+	// learn lets one session at a time learn an initialize result
+	// (resume.go).
+	learn sync.Mutex
 
-	mu        sync.Mutex
-	catalogs  catalogs // what its sessions offer, shared by content (catalog.go)
-	sessions  int      // connected client sessions
+	mu       sync.Mutex
+	catalogs catalogs // what its sessions offer, shared by content (catalog.go)
+	// inits is its latest InitializeResult (JSON) by revision asked, to
+	// resume sessions with (resume.go).
+	inits     map[string]json.RawMessage
+	sessions  int // connected client sessions
 	lastErr   string
 	lastErrAt time.Time
 	lastOK    time.Time

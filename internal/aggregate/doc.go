@@ -24,7 +24,11 @@
 //   - handler.go: the http.Handler at the end of the gateway's chain;
 //   - watch.go: reads the SDK's responses into the request record;
 //   - failures.go: carries a handler's gateway failure from the SDK's
-//     goroutine to the request record.
+//     goroutine to the request record;
+//   - adopt.go: sessions across replicas: what a sealed session id carries
+//     (Export), and rebuilding a session from it (Adopt);
+//     resume.go: taking over a backend session another replica opened,
+//     without a new initialize.
 //
 // docs/aggregation.md describes the behaviour for operators.
 package aggregate

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -37,6 +38,13 @@ type conn struct {
 	roots    map[string]bool // the URIs of client's roots (serverreq.go)
 
 	fence *noteFence // order.go
+
+	// resumed is set for a connection that took over a backend session
+	// (resume.go), before it sends anything; owned once the session
+	// offers it. A resumed connection not owned ends without a DELETE:
+	// the backend session is the client's, not that failed attempt's.
+	resumed bool
+	owned   atomic.Bool
 }
 
 // listChanged re-lists the backend after it said a list changed; before

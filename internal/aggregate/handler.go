@@ -58,6 +58,16 @@ type Options struct {
 	// fall back (the Go SDK's default client does so by itself).
 	Stateless bool
 
+	// Handoff is set when client sessions are sealed into the ids the
+	// clients hold (sessions.keys), so that another replica may adopt
+	// them (Adopt) and resume their backend sessions: Close then drops
+	// each session from this replica without ending its backends'
+	// sessions (no DELETE), and a client that comes back on another
+	// replica finds them as it left them. A client's DELETE, an idle
+	// session's expiry and a failed initialization still end them. Off:
+	// Close ends every backend session.
+	Handoff bool
+
 	// Version is the gateway's version, in its serverInfo and clientInfo.
 	Version string
 
@@ -422,6 +432,9 @@ func (a *Aggregator) Close(ctx context.Context) error {
 				// session ends, and the client session cannot close
 				// while it waits — a client that left without answering
 				// held shutdown to its bound.
+				if a.opts.Handoff {
+					s.detached.Store(true)
+				}
 				s.close()
 				if s.ss != nil {
 					_ = s.ss.Close()

@@ -75,6 +75,13 @@ type session struct {
 	resources *uriTable
 	templates *uriTable
 	logLevel  mcp.LoggingLevel // the client's logging/setLevel, for backends connected later
+	// resume holds, for a session adopted from another replica, the
+	// sealed id of each backend session still to resume (adopt.go).
+	resume map[string]string
+	// detached is set when the session is dropped from this replica but
+	// may go on on another (Options.Handoff): closing it then leaves the
+	// backends' sessions open.
+	detached atomic.Bool
 
 	subs     subscriptions  // forward_features.go
 	hints    cacheHints     // cachehints.go
@@ -289,6 +296,16 @@ func (s *session) dialAndList(ctx context.Context, b *backend) (*conn, *lists, e
 	base := trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(ctx))
 	cctx, cancel := context.WithTimeout(base, s.agg.opts.ConnectTimeout)
 	defer cancel()
+	if id := s.resumeID(b.Name); id != "" {
+		c, l, err := s.resumeAndList(cctx, b, id)
+		if !errors.Is(err, errBackendSessionGone) {
+			return c, l, err
+		}
+		// Not there any more (ended, expired, or the backend restarted):
+		// a clean start with it, as for a backend that went away.
+		s.resumed(b.Name)
+		b.log.Info("the adopted session's backend session is gone; connecting the backend afresh", "error", err)
+	}
 	c, err := s.dial(cctx, b)
 	if err != nil {
 		return nil, nil, err
@@ -298,6 +315,23 @@ func (s *session) dialAndList(ctx context.Context, b *backend) (*conn, *lists, e
 		_ = c.cs.Close()
 		return nil, nil, err
 	}
+	return c, l, nil
+}
+
+// resumeAndList is dialAndList's part for a backend session to resume
+// (resume.go). The id is forgotten once resumed; a failure other than
+// errBackendSessionGone keeps it for the next attempt.
+func (s *session) resumeAndList(ctx context.Context, b *backend, id string) (*conn, *lists, error) {
+	c, err := s.resumeDial(ctx, b, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := fetchLists(ctx, c)
+	if err != nil {
+		_ = c.cs.Close()
+		return nil, nil, err
+	}
+	s.resumed(b.Name)
 	return c, l, nil
 }
 
@@ -405,6 +439,13 @@ func (s *session) unavailable(ctx context.Context, method, name string) error {
 // (sampling, elicitation, roots), because a server may offer different
 // tools depending on them.
 func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
+	return s.dialWith(ctx, b, func(ctx context.Context, client *mcp.Client, c *conn) (*mcp.ClientSession, error) {
+		return s.connectEra(ctx, client, b, c)
+	})
+}
+
+// dialWith is dial, opening the backend session with connect.
+func (s *session) dialWith(ctx context.Context, b *backend, connect func(context.Context, *mcp.Client, *conn) (*mcp.ClientSession, error)) (*conn, error) {
 	c := &conn{b: b, s: s, inflight: map[*callCtx]struct{}{}, fence: newNoteFence()}
 	c.toolHandler, c.promptHandler = c.toolByName, c.promptByName
 	opts := &mcp.ClientOptions{
@@ -447,7 +488,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 	client.AddSendingMiddleware(injectMeta(b.client == nil), keepArguments, c.levelMeta)
 	client.AddReceivingMiddleware(c.rootsList, c.fence.middleware)
 	c.client = client
-	cs, err := s.connectEra(ctx, client, b, c)
+	cs, err := connect(ctx, client, c)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -468,9 +509,14 @@ func (s *session) dial(ctx context.Context, b *backend) (*conn, error) {
 // offered.
 func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend, c *conn) (*mcp.ClientSession, error) {
 	if s.version == "" || mcpwire.Stateless(s.version) {
-		return client.Connect(ctx, b.fencedTransport(c.fence, s.idleFor(c)), nil)
+		return client.Connect(ctx, s.connTransport(c, nil), nil)
 	}
-	cs, err := client.Connect(ctx, b.fencedTransport(c.fence, s.idleFor(c)), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
+	cs, err := client.Connect(ctx, s.connTransport(c, nil), &mcp.ClientSessionOptions{ProtocolVersion: s.version})
+	if err == nil && cs.ID() != "" {
+		// What another replica's session of this revision, adopted here,
+		// is resumed with (resume.go).
+		b.rememberInit(s.version, cs.InitializeResult())
+	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -479,7 +525,7 @@ func (s *session) connectEra(ctx context.Context, client *mcp.Client, b *backend
 		// stdio backend, a second child).
 		return cs, err
 	}
-	cs, err2 := client.Connect(ctx, b.fencedTransport(c.fence, s.idleFor(c)), nil)
+	cs, err2 := client.Connect(ctx, s.connTransport(c, nil), nil)
 	if err2 != nil {
 		return nil, fmt.Errorf("%s: %w; newest revision: %w", s.version, err, err2)
 	}
@@ -583,6 +629,7 @@ func (s *session) offer(c *conn, l *lists) error {
 		return err
 	}
 	s.conns[c.b.Name] = c
+	c.owned.Store(true)
 	s.hints.set(c.b.Name, l.hints)
 	c.b.connected()
 	c.counted = true

@@ -51,6 +51,9 @@ func newAggregator(cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetr
 		Version:                 Version,
 		Telemetry:               tel,
 		Logger:                  log,
+		// Sealed, a session this replica drops (shutdown) goes on in
+		// another: its backend sessions must outlive this process.
+		Handoff: cfg.Sessions.Sealed(),
 	})
 }
 

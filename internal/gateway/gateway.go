@@ -228,9 +228,9 @@ func New(cfg *config.Config, log *slog.Logger) (g *Gateway, err error) {
 
 // sessionStage returns the sealed-session stage when session keys are
 // configured, else the in-memory binding. Sealed, a relayed HTTP backend's
-// sessions can move between replicas; a stdio child cannot, and an
-// aggregated session stays in its replica while the aggregator cannot
-// rebuild one elsewhere: both are pinned to this replica.
+// sessions can move between replicas, and so can an aggregated session of
+// HTTP backends (the aggregator adopts it); a stdio child cannot, and a
+// session that holds one is pinned to this replica.
 func sessionStage(cfg *config.Config, ag *aggregate.Aggregator, log *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if !cfg.Sessions.Sealed() {
 		return sessionbind.New(binderOptions(cfg)).Middleware(), nil
@@ -249,18 +249,21 @@ func sessionStage(cfg *config.Config, ag *aggregate.Aggregator, log *slog.Logger
 			return nil, fmt.Errorf("sessions.replica is not set and the host name is unknown (%v): set it", err)
 		}
 	}
-	pinned := ag != nil
-	for i := range cfg.Backends {
-		pinned = pinned || cfg.Backends[i].IsCommand()
-	}
-	st := sealedsession.New(sealedsession.Options{
+	opts := sealedsession.Options{
 		Ring:     ring,
 		Lifetime: cfg.Sessions.MaxLifetime,
 		Replica:  replica,
-		Pinned:   pinned,
 		Log:      log,
-	})
-	return st.Middleware, nil
+	}
+	switch {
+	case ag != nil && ag.Movable():
+		opts.Adopter = ag
+	case ag != nil:
+		opts.Pinned = true
+	default:
+		opts.Pinned = cfg.Backends[0].IsCommand()
+	}
+	return sealedsession.New(opts).Middleware, nil
 }
 
 // binderOptions configures session binding. Only with no credential mode

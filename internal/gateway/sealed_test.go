@@ -47,12 +47,18 @@ func digest(key string) string {
 // testKeys), as replica name, with API keys for alice and bob.
 func sealedGateway(t *testing.T, backendURL, replica string, keys ...string) *httptest.Server {
 	t.Helper()
+	return sealedGatewayOf(t, "  - {name: be, url: \""+backendURL+"/mcp\"}\n", replica, keys...)
+}
+
+// sealedGatewayOf is sealedGateway in front of backends (YAML list items).
+func sealedGatewayOf(t *testing.T, backends, replica string, keys ...string) *httptest.Server {
+	t.Helper()
 	var ks strings.Builder
 	for _, k := range keys {
 		ks.WriteString("{id: " + k + ", env: KEY_" + k + "},")
 	}
 	src := "listen: 127.0.0.1:0\nadmin: {listen: \"\"}\nallowedHosts: [127.0.0.1]\n" +
-		"backends:\n  - {name: be, url: \"" + backendURL + "/mcp\"}\n" +
+		"backends:\n" + backends +
 		"auth:\n  mode: apiKey\n  resource: https://lb.example/mcp\n  apiKeys:\n    - {subject: alice, sha256: " + digest("alice-key") + "}\n    - {subject: bob, sha256: " + digest("bob-key") + "}\n" +
 		"sessions: {keys: [" + ks.String() + "], replica: " + replica + "}\n"
 	look := config.Lookup{Getenv: func(name string) (string, bool) {
@@ -174,5 +180,33 @@ func TestSealedSessionsAcrossReplicas(t *testing.T) {
 	rotated := connect(t, &roundRobin{servers: rr.servers[1:], key: "alice-key", served: map[string]map[int]bool{}})
 	if !strings.HasPrefix(rotated.ID(), "1.k2.") {
 		t.Fatalf("a new session on the rotated replica is %q, want it sealed under k2", rotated.ID())
+	}
+}
+
+// TestSealedAggregatedSessionsAcrossReplicas: three aggregating gateways
+// serve one session in turn; each backend keeps one session for it (the
+// replicas adopt the session and resume the backends' sessions).
+func TestSealedAggregatedSessionsAcrossReplicas(t *testing.T) {
+	one, two := countingBackend(t), countingBackend(t)
+	backends := "  - {name: one, url: \"" + one.URL + "/mcp\"}\n  - {name: two, url: \"" + two.URL + "/mcp\"}\n"
+	var replicas []*httptest.Server
+	for i := range 3 {
+		replicas = append(replicas, sealedGatewayOf(t, backends, "gw-"+strconv.Itoa(i), "k1"))
+	}
+	rr := &roundRobin{servers: replicas, key: "alice-key", served: map[string]map[int]bool{}}
+	cs := connect(t, rr)
+	for want := 1; want <= 6; want++ {
+		for _, tool := range []string{"one_count", "two_count"} {
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{}})
+			if err != nil {
+				t.Fatalf("%s: %v", tool, err)
+			}
+			if got := res.Content[0].(*mcp.TextContent).Text; got != strconv.Itoa(want) {
+				t.Fatalf("%s call %d counted %s: a replica opened a new backend session", tool, want, got)
+			}
+		}
+	}
+	if n := len(rr.served[cs.ID()]); n != 3 {
+		t.Fatalf("the session was served by %d replicas, want all 3", n)
 	}
 }

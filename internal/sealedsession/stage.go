@@ -90,9 +90,14 @@ func (st *Stage) Middleware(next http.Handler) http.Handler {
 		token := r.Header.Get(mcpwire.HeaderSessionID)
 		sw := &sealingWriter{ResponseWriter: w, st: st, r: r, rec: rec, issuer: issuer, subject: subject}
 		if token != "" {
-			local, ok := st.open(r, rec, token, issuer, subject)
-			if !ok {
+			local, refused := st.open(r, rec, token, issuer, subject)
+			switch refused {
+			case refusedUnknown:
 				mcpwire.WriteError(w, http.StatusNotFound, rec.RequestID(), mcpwire.CodeSessionNotFound, "session not found")
+				return
+			case refusedAtCapacity:
+				w.Header().Set("Retry-After", retryAfterCapacity)
+				mcpwire.WriteError(w, http.StatusServiceUnavailable, rec.RequestID(), mcpwire.CodeGateway, "too many sessions; retry later")
 				return
 			}
 			setOne(r.Header, local)
@@ -133,28 +138,46 @@ func principal(id *identity.Identity) (issuer, subject string) {
 	return id.Issuer, id.Subject
 }
 
+// refusal is why open refused a token.
+type refusal int
+
+const (
+	accepted          refusal = iota
+	refusedUnknown            // answered as an unknown session: 404
+	refusedAtCapacity         // this replica cannot take one more session now: 503
+)
+
+// retryAfterCapacity is the Retry-After of a session this replica could
+// not adopt at its session caps, as for a new session at them.
+const retryAfterCapacity = "5"
+
 // open returns the local session id token stands for, or records why the
 // request is refused.
-func (st *Stage) open(r *http.Request, rec *record.Record, token, issuer, subject string) (string, bool) {
+func (st *Stage) open(r *http.Request, rec *record.Record, token, issuer, subject string) (string, refusal) {
 	s, err := st.opts.Ring.Open(token, issuer, subject)
 	if err != nil {
 		rec.Fail(record.ReasonSessionNotFound, "session token refused: "+sessionseal.Reason(err))
-		return "", false
+		return "", refusedUnknown
 	}
 	if s.Replica != "" && s.Replica != st.opts.Replica {
 		rec.Fail(record.ReasonSessionNotFound, "session pinned to replica "+s.Replica)
 		st.warnPinned(s.Replica)
-		return "", false
+		return "", refusedUnknown
 	}
 	if st.opts.Adopter == nil {
-		return s.BackendID, true
+		return s.BackendID, accepted
 	}
 	local, err := st.localOf(r.Context(), rec.Identity, token, &s)
-	if err != nil {
+	var capped interface{ SessionLimit() bool }
+	switch {
+	case errors.As(err, &capped) && capped.SessionLimit():
+		rec.Fail(record.ReasonSessionLimit, "session limit reached: the session cannot be resumed on this replica now")
+		return "", refusedAtCapacity
+	case err != nil:
 		rec.Fail(record.ReasonSessionNotFound, "session could not be resumed on this replica: "+err.Error())
-		return "", false
+		return "", refusedUnknown
 	}
-	return local, true
+	return local, accepted
 }
 
 // warnPinned logs, at most once a second, that a pinned session reached

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -293,6 +294,12 @@ func TestBackendIDNeverLeaks(t *testing.T) {
 	}
 }
 
+// capped is an error at the session caps, as the aggregator marks it.
+type capped struct{}
+
+func (capped) Error() string      { return "too many sessions" }
+func (capped) SessionLimit() bool { return true }
+
 // fakeAdopter holds local sessions "l-N"; Adopt makes a new one.
 type fakeAdopter struct {
 	mu      sync.Mutex
@@ -410,5 +417,10 @@ func TestAdoption(t *testing.T) {
 	got := do(t, b, alice, http.MethodPost, token, ping)
 	if got.code != http.StatusNotFound || !strings.Contains(got.rec.Detail, "backend down") {
 		t.Fatalf("failed adoption: %d %q, want 404 with the cause recorded", got.code, got.rec.Detail)
+	}
+	fb.fail = fmt.Errorf("adopt: %w", capped{})
+	got = do(t, b, alice, http.MethodPost, token, ping)
+	if got.code != http.StatusServiceUnavailable || got.rec.Reason != record.ReasonSessionLimit {
+		t.Fatalf("adoption at the session cap: %d %q, want 503 session_limit", got.code, got.rec.Reason)
 	}
 }
