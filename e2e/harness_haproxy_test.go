@@ -247,11 +247,10 @@ defaults
     option redispatch 1
     retry-on conn-failure
     # A new connection to a replica for every request: HAProxy keeps no idle
-    # connection to a replica that could close it at that moment (mcpgate
-    # closes its idle connections when it drains, and a killed replica's
-    # are gone) while a request is being sent on it; such a request is not
-    # retried, HAProxy closes the client's connection instead, which an MCP
-    # client sees as a failed POST. A refused connection is retried above.
+    # connection to a replica that could close it (mcpgate closes its idle
+    # connections when it drains; a killed replica's are gone) just as a
+    # request is sent on it, which would not be retried. A refused
+    # connection is retried above.
     option http-server-close
 
 frontend mcp
