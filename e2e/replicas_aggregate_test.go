@@ -18,9 +18,14 @@ import (
 // backends (server-everything and a Go SDK server). A replica that does
 // not hold the session adopts it from its token (sessionseal.Session's
 // Backends: each backend's session id, no new initialize), so the
-// session's requests may land on every replica. Until adoption lands an
-// aggregated session is pinned like a stdio one, and this test fails
-// with the pinned 404.
+// session's requests may land on every replica.
+//
+// With adoption (1bdde63) everything but sampling passes spread over the
+// three. The sampling step fails: the client's answer to the backend's
+// sampling/createMessage, relayed by the replica serving the tools/call,
+// goes to another replica, which accepts it (202) and cannot route it;
+// the call fails after about 12 s with upstream_unavailable and that
+// replica marks the backend session lost.
 func TestReplicasAggregate(t *testing.T) {
 	t.Parallel()
 	haproxyBin(t)
