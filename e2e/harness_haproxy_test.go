@@ -183,6 +183,17 @@ func (h *haproxy) command(t *testing.T, line string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// info returns a field of HAProxy's "show info" (e.g. DroppedLogs).
+func (h *haproxy) info(t *testing.T, field string) string {
+	t.Helper()
+	for _, l := range strings.Split(h.command(t, "show info"), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && k == field {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // setState sets a replica's administrative state in HAProxy: "drain" (no
 // new requests; those in flight go on) or "ready".
 func (h *haproxy) setState(t *testing.T, name, state string) {
@@ -224,8 +235,9 @@ defaults
     mode http
     log global
     # The log line the tests parse: server, status, accept date (s.ms), Tt
-    # and Ta (ms), termination state, retries, method, Mcp-Session-Id.
-    log-format "E2E %%s %%ST %%Ts.%%ms %%Tt %%Ta %%tsc %%rc %%HM %%[capture.req.hdr(0)]"
+    # and Ta (ms), termination state, retries, method, client port,
+    # Mcp-Session-Id.
+    log-format "E2E %%s %%ST %%Ts.%%ms %%Tt %%Ta %%tsc %%rc %%HM %%cp %%[capture.req.hdr(0)]"
     timeout connect 2s
     # SSE: a response stream (progress, a server's requests) and the
     # standalone GET stream may stay quiet for long; the client's and the
@@ -372,13 +384,14 @@ type haLine struct {
 	term     string // termination state, e.g. "----", "SH--"
 	retries  string // "+N" when redispatched
 	method   string
+	port     string // the client's source port
 	session  string // Mcp-Session-Id, "" when none
 	original string
 }
 
 // parseHALine parses an "E2E ..." line of haproxyConfig's log-format:
 // server, status, accept date, Tt, Ta, termination state, retries, method,
-// session id. The request was active from accept+Tt-Ta (after the idle wait
+// client port, session id. The request was active from accept+Tt-Ta (after the idle wait
 // of a keep-alive connection) to accept+Tt.
 func parseHALine(l string) (haLine, bool) {
 	i := strings.Index(l, "E2E ")
@@ -386,10 +399,10 @@ func parseHALine(l string) (haLine, bool) {
 		return haLine{}, false
 	}
 	f := strings.Fields(l[i+4:])
-	if len(f) != 9 {
+	if len(f) != 10 {
 		return haLine{}, false
 	}
-	e := haLine{server: f[0], term: f[5], retries: f[6], method: f[7], session: f[8], original: l}
+	e := haLine{server: f[0], term: f[5], retries: f[6], method: f[7], port: f[8], session: f[9], original: l}
 	var err error
 	if e.status, err = strconv.Atoi(f[1]); err != nil {
 		return haLine{}, false
@@ -429,8 +442,21 @@ func (h *haproxy) around(lo, hi time.Time, sid string) string {
 	var b strings.Builder
 	for _, e := range h.lines() {
 		if !e.start.After(hi) && !e.end.Before(lo) && (sid == "" || e.session == sid) {
-			fmt.Fprintf(&b, "  %s … %s %s %d %s retries %s %s session %.24s…\n", e.start.Format(time.StampMilli), e.end.Format(time.StampMilli),
-				e.server, e.status, e.term, e.retries, e.method, e.session)
+			fmt.Fprintf(&b, "  %s … %s %s %d %s retries %s %s port %s session %.24s…\n", e.start.Format(time.StampMilli), e.end.Format(time.StampMilli),
+				e.server, e.status, e.term, e.retries, e.method, e.port, e.session)
+		}
+	}
+	return b.String()
+}
+
+// onPort renders the lines of requests from client port port that were
+// active at some instant between lo and hi.
+func (h *haproxy) onPort(port string, lo, hi time.Time) string {
+	var b strings.Builder
+	for _, e := range h.lines() {
+		if e.port == port && !e.start.After(hi) && !e.end.Before(lo) {
+			fmt.Fprintf(&b, "    %s … %s %s %d %s retries %s %s\n", e.start.Format(time.StampMilli), e.end.Format(time.StampMilli),
+				e.server, e.status, e.term, e.retries, e.method)
 		}
 	}
 	return b.String()

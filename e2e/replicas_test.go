@@ -10,7 +10,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"strings"
@@ -228,13 +230,32 @@ func TestReplicas(t *testing.T) {
 			}
 		}
 		failed := failures(res)
-		t.Logf("%d calls, %d failed; %d in flight on %s at the kill", len(res), len(failed), inflight, f.rs.names[victim])
+		// HAProxy (2.6) closes the client's connection without an answer
+		// and without a log line for some requests it had just sent to the
+		// replica as it died (seen: 0 to 4 a run; DroppedLogs stays 0).
+		// Such a call, ended within the kill window with no HAProxy line
+		// on its connection, can only have been in flight on the victim
+		// (no survivor failed anything, checked below), and is counted so;
+		// any other unlogged failure is not.
+		unlogged := 0
+		for _, r := range failed {
+			if r.port != "" && f.ha.onPort(r.port, r.start, r.end) == "" && !r.end.Before(lo) && !r.end.After(hi) {
+				unlogged++
+			}
+		}
+		t.Logf("%d calls, %d failed; in flight on %s at the kill: %d logged by HAProxy, %d closed by it unlogged (DroppedLogs %s)",
+			len(res), len(failed), f.rs.names[victim], inflight, unlogged, f.ha.info(t, "DroppedLogs"))
+		inflight += unlogged
 		if inflight == 0 {
 			t.Fatalf("no request was in flight on %s at the kill: the load did not reach it", f.rs.names[victim])
 		}
 		if len(failed) > inflight {
-			t.Errorf("%d calls failed, more than the %d in flight on the killed replica (kill %s … %s):\n%s\nHAProxy's lines around the kill:\n%s",
-				len(failed), inflight, killAt.Format(time.StampMilli), killed.Format(time.StampMilli), describe(failed), f.ha.around(killAt.Add(-time.Second), killed.Add(time.Second), ""))
+			var b strings.Builder
+			for _, r := range failed {
+				fmt.Fprintf(&b, "  session %d, port %s: HAProxy on that connection:\n%s", r.session, r.port, f.ha.onPort(r.port, r.start.Add(-time.Second), r.end.Add(time.Second)))
+			}
+			t.Errorf("%d calls failed, more than the %d in flight on the killed replica (kill %s … %s):\n%s%s",
+				len(failed), inflight, killAt.Format(time.StampMilli), killed.Format(time.StampMilli), describe(failed), b.String())
 		}
 		for _, r := range failed {
 			if r.end.Before(killAt) || r.start.After(hi) {
@@ -389,6 +410,7 @@ type callResult struct {
 	session    int
 	start, end time.Time
 	err        error
+	port       string // the client's source port, "" when no connection was had
 }
 
 type replicaLoad struct {
@@ -419,9 +441,16 @@ func startReplicaLoad(url string, sids []string, heads []map[string]string) *rep
 				default:
 				}
 				start := time.Now()
-				err := replicaCall(c, url, sid, strconv.Itoa((w+1)*10_000+n), heads[w], slowCall)
+				var port string
+				trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+					if a, ok := i.Conn.LocalAddr().(*net.TCPAddr); ok {
+						port = strconv.Itoa(a.Port)
+					}
+				}}
+				ctx := httptrace.WithClientTrace(context.Background(), trace)
+				err := replicaCallCtx(ctx, c, url, sid, strconv.Itoa((w+1)*10_000+n), heads[w], slowCall)
 				l.mu.Lock()
-				l.results = append(l.results, callResult{session: w, start: start, end: time.Now(), err: err})
+				l.results = append(l.results, callResult{session: w, start: start, end: time.Now(), err: err, port: port})
 				l.mu.Unlock()
 			}
 		})
@@ -454,7 +483,7 @@ func describe(res []callResult) string {
 			fmt.Fprintf(&b, "… and %d more\n", len(res)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  session %d, %s … %s: %v\n", r.session, r.start.Format(time.StampMilli), r.end.Format(time.StampMilli), r.err)
+		fmt.Fprintf(&b, "  session %d, port %s, %s … %s: %v\n", r.session, r.port, r.start.Format(time.StampMilli), r.end.Format(time.StampMilli), r.err)
 	}
 	return b.String()
 }
@@ -463,7 +492,11 @@ func describe(res []callResult) string {
 // and requires a 200 answering id with a result that is not isError.
 // Goroutine-safe.
 func replicaCall(c *http.Client, url, sid, id string, headers map[string]string, body func(id, msg string) string) error {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body(id, "replicas "+id)))
+	return replicaCallCtx(context.Background(), c, url, sid, id, headers, body)
+}
+
+func replicaCallCtx(ctx context.Context, c *http.Client, url, sid, id string, headers map[string]string, body func(id, msg string) string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body(id, "replicas "+id)))
 	if err != nil {
 		return err
 	}
