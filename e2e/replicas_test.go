@@ -60,7 +60,10 @@ func (f *replicaFixture) config(i int, ids ...string) string {
 	// auth.resource is what clients use: HAProxy's URL.
 	c.auth = fmt.Sprintf("\n  mode: apiKey\n  resource: http://127.0.0.1:%d/mcp\n  apiKeys:\n    %s\n    %s", f.haPort, f.a.Entry, f.b.Entry)
 	var b strings.Builder
-	b.WriteString("timeouts: {shutdown: 10s}\n")
+	// drainDelay covers HAProxy's health check (inter 100ms, fall 1) and
+	// then some: a request HAProxy sent just before it saw /readyz go 503
+	// may still sit in the kernel's accept queue.
+	b.WriteString("timeouts: {shutdown: 10s, drainDelay: 300ms}\n")
 	if len(ids) > 0 {
 		fmt.Fprintf(&b, "sessions:\n  replica: %s\n  keys:\n", f.rs.names[i])
 		for _, id := range ids {
@@ -282,12 +285,10 @@ func TestReplicas(t *testing.T) {
 		// What an operator does: take the replica out of HAProxy (drain: no
 		// new requests), SIGTERM it at once — the calls it has in flight
 		// finish in mcpgate's own drain —, start it again, put it back.
-		// Without the first step, HAProxy goes on sending new requests to
-		// the replica until its health check sees /readyz go 503, while
-		// mcpgate closes its listener at the signal; those get refused
-		// connections, which retry-on conn-failure redispatches, but a
-		// connection the kernel had accepted and mcpgate had not would be
-		// reset with its request in it.
+		// A request HAProxy dispatched just before the drain may still be
+		// in the kernel's accept queue at the signal: timeouts.drainDelay
+		// keeps the listener open that long (without it, about one run in
+		// ten reset one such request).
 		var gens []*gateway
 		var termAt []time.Time
 		for i := range f.rs.ports {

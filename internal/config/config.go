@@ -67,6 +67,11 @@ type Timeouts struct {
 	ReadBody   time.Duration // readBody: time to read the request body; 0 = no limit
 	Idle       time.Duration // idle: keep-alive idle time between requests
 	Shutdown   time.Duration // shutdown: drain bound on SIGTERM
+	// drainDelay: on SIGTERM, /readyz answers 503 but the listener keeps
+	// accepting for this long, within shutdown, so that a load balancer's
+	// health check takes the replica out before its listener closes (a
+	// connection queued in the kernel at the close would be reset). 0: none.
+	DrainDelay time.Duration
 }
 
 // Sessions configures MCP session lifetime and, with keys, sealed session

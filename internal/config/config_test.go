@@ -419,6 +419,8 @@ func TestParseErrors(t *testing.T) {
 		{"duration without unit", "timeouts: {idle: 30}\n" + minimalURL, `mcpgate.yaml:1: timeouts.idle: invalid duration 30: missing unit (write e.g. 30s)`},
 		{"negative duration", "sessions: {idleTimeout: -1m}\n" + minimalURL, `mcpgate.yaml:1: sessions.idleTimeout: duration must not be negative, got "-1m"`},
 		{"zero where positive needed", "timeouts: {readHeader: 0}\n" + minimalURL, `mcpgate.yaml:1: timeouts.readHeader: must be greater than 0, got 0s`},
+		{"drain delay beyond half the shutdown bound", "timeouts: {shutdown: 10s, drainDelay: 5s}\n" + minimalURL, `mcpgate.yaml:1: timeouts.drainDelay: must be less than half of timeouts.shutdown (10s): the requests in flight need the rest to finish`},
+		{"negative drain delay", "timeouts: {drainDelay: -1s}\n" + minimalURL, `mcpgate.yaml:1: timeouts.drainDelay: duration must not be negative, got "-1s"`},
 		{"bad size unit", "limits: {maxBodyBytes: 4MB}\n" + minimalURL, `mcpgate.yaml:1: limits.maxBodyBytes: invalid size "4MB" (an integer number of bytes, or an integer with B, KiB, MiB or GiB, e.g. 4MiB; decimal units such as MB are not accepted)`},
 		{"fractional size", "limits: {maxBodyBytes: 1.5MiB}\n" + minimalURL, `mcpgate.yaml:1: limits.maxBodyBytes: invalid size "1.5MiB" (an integer number of bytes, or an integer with B, KiB, MiB or GiB, e.g. 4MiB; decimal units such as MB are not accepted)`},
 		{"negative size", "limits: {maxHeaderBytes: -1}\n" + minimalURL, `mcpgate.yaml:1: limits.maxHeaderBytes: invalid size -1 (must be a non-negative integer number of bytes)`},

@@ -603,6 +603,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"readBody", d.duration(&c.Timeouts.ReadBody)},
 				{"idle", d.duration(&c.Timeouts.Idle)},
 				{"shutdown", d.duration(&c.Timeouts.Shutdown)},
+				{"drainDelay", d.duration(&c.Timeouts.DrainDelay)},
 			})
 		}},
 		{"sessions", func(n *yaml.Node, p string) {

@@ -60,6 +60,10 @@ func (c *Config) Validate() error {
 	v.nonNegative("timeouts.readBody", c.Timeouts.ReadBody)
 	v.positiveDuration("timeouts.idle", c.Timeouts.Idle)
 	v.positiveDuration("timeouts.shutdown", c.Timeouts.Shutdown)
+	v.nonNegative("timeouts.drainDelay", c.Timeouts.DrainDelay)
+	if c.Timeouts.DrainDelay > 0 && c.Timeouts.DrainDelay >= c.Timeouts.Shutdown/2 {
+		v.errorf("timeouts.drainDelay", "must be less than half of timeouts.shutdown (%s): the requests in flight need the rest to finish", c.Timeouts.Shutdown)
+	}
 	v.positiveDuration("sessions.idleTimeout", c.Sessions.IdleTimeout)
 	v.sessions(&c.Sessions)
 

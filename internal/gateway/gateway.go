@@ -597,6 +597,14 @@ func (g *Gateway) shutdown() error {
 	deadline, _ := ctx.Deadline()
 	drainCtx, cancelDrain := context.WithDeadline(ctx, deadline.Add(-reserve))
 	defer cancelDrain()
+	if d := g.cfg.Timeouts.DrainDelay; d > 0 {
+		// /readyz already says 503; the load balancer has not seen it yet.
+		g.log.Info("draining: still accepting requests while load balancers take this replica out", "drain_delay", d)
+		select {
+		case <-time.After(d):
+		case <-drainCtx.Done():
+		}
+	}
 	if err := g.public.Shutdown(drainCtx); err != nil {
 		g.log.Warn("requests still in flight at the drain bound; closing them", "error", err)
 		g.public.Close()

@@ -160,3 +160,39 @@ func TestRunReleasesOnListenFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainDelayKeepsAccepting: with timeouts.drainDelay, /readyz answers
+// 503 from the signal on while requests are still accepted for the delay,
+// then the listener closes.
+func TestDrainDelayKeepsAccepting(t *testing.T) {
+	cfg := upstreamConfig(t, "http://127.0.0.1:1/mcp")
+	cfg.Admin.Listen = ""
+	cfg.Timeouts.Shutdown = 10 * time.Second
+	cfg.Timeouts.DrainDelay = time.Second
+	g := newGateway(t, cfg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, func(public, _ net.Addr) { addr <- public }) }()
+	url := "http://" + (<-addr).String()
+	cancel()
+	// Within the delay: not ready, still serving.
+	deadline := time.Now().Add(wait)
+	for !g.draining.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatalf("during the drain delay the listener is closed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz during the drain delay: %d, want 503", resp.StatusCode)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("the listener still accepts after the drain")
+	}
+}
