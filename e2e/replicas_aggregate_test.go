@@ -14,18 +14,19 @@ import (
 )
 
 // TestReplicasAggregate: the Go SDK flow through three aggregating
-// replicas behind HAProxy round-robin, no stickiness, over two HTTP
-// backends (server-everything and a Go SDK server). A replica that does
-// not hold the session adopts it from its token (sessionseal.Session's
-// Backends: each backend's session id, no new initialize), so the
-// session's requests may land on every replica.
+// replicas over two HTTP backends (server-everything and a Go SDK server).
+// A replica that does not hold the session adopts it from its token
+// (sessionseal.Session's Backends: each backend's session id, no new
+// initialize).
 //
-// With adoption (1bdde63) everything but sampling passes spread over the
-// three. The sampling step fails: the client's answer to the backend's
-// sampling/createMessage, relayed by the replica serving the tools/call,
-// goes to another replica, which accepts it (202) and cannot route it;
-// the call fails after about 12 s with upstream_unavailable and that
-// replica marks the backend session lost.
+// Round robin without stickiness, every request of the session may land
+// on any replica, and everything passes but a backend's request to the
+// client (sampling, elicitation, roots): the replica relaying the
+// backend's request waits for the client's answer, which the balancer may
+// send to another replica, which cannot route it (docs/aggregation.md,
+// "Sessions across replicas"; docs/deployment.md, "What cannot move"). So
+// the sampling step runs with affinity: HAProxy sticking on the
+// Mcp-Session-Id, the same snippet as for stdio backends.
 func TestReplicasAggregate(t *testing.T) {
 	t.Parallel()
 	haproxyBin(t)
@@ -38,9 +39,25 @@ func TestReplicasAggregate(t *testing.T) {
     url: %q
 `, web, gob.URL())})
 	f.startAll(t, "k1")
-	f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort})
 
-	before := f.rs.served()
+	t.Run("round robin", func(t *testing.T) {
+		f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort})
+		before := f.rs.served()
+		sid := aggregateFlow(t, f, false)
+		f.requireSpread(t, sid, before)
+		f.ha.halt()
+	})
+	t.Run("requests to the client, with affinity", func(t *testing.T) {
+		f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort, backend: stdioAffinity})
+		aggregateFlow(t, f, true)
+	})
+}
+
+// aggregateFlow runs the Go SDK flow through f's HAProxy as principal A,
+// with the sampling step when sampling is set, ends the session and
+// returns its id.
+func aggregateFlow(t *testing.T, f *replicaFixture, sampling bool) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	c := newGoClient("mcpgate-e2e-replicas-aggregate")
@@ -84,9 +101,11 @@ func TestReplicasAggregate(t *testing.T) {
 	if n := c.progressFor(token); n < 2 {
 		t.Errorf("%d progress notifications with token %q, want ≥ 2", n, token)
 	}
-	got := callText(ctx, t, cs, &mcp.CallToolParams{Name: "web_trigger-sampling-request", Arguments: map[string]any{"prompt": "say hi", "maxTokens": 20}})
-	if !strings.Contains(got, sampledText) || c.sampling.Load() == 0 {
-		t.Errorf("web_trigger-sampling-request = %q (sampling requests seen: %d)", got, c.sampling.Load())
+	if sampling {
+		got := callText(ctx, t, cs, &mcp.CallToolParams{Name: "web_trigger-sampling-request", Arguments: map[string]any{"prompt": "say hi", "maxTokens": 20}})
+		if !strings.Contains(got, sampledText) || c.sampling.Load() == 0 {
+			t.Errorf("web_trigger-sampling-request = %q (sampling requests seen: %d)", got, c.sampling.Load())
+		}
 	}
 	rl, err := cs.ListResources(ctx, nil)
 	if err != nil || len(rl.Resources) == 0 {
@@ -101,5 +120,5 @@ func TestReplicasAggregate(t *testing.T) {
 	if err := cs.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	f.requireSpread(t, sid, before)
+	return sid
 }
