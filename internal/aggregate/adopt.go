@@ -139,7 +139,7 @@ func (a *Aggregator) Adopt(ctx context.Context, id *identity.Identity, sealed *s
 	if err != nil {
 		return "", fmt.Errorf("aggregate: adopt: %w", err)
 	}
-	sl := a.slots.take(id)
+	sl := a.takeSlot(id)
 	if sl == nil {
 		return "", ErrSessionLimit
 	}

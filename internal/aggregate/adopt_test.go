@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -766,5 +767,57 @@ func TestGone(t *testing.T) {
 				t.Errorf("body after = %q, want %q", b, tc.body)
 			}
 		})
+	}
+}
+
+// syncBuf is a goroutine-safe log sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAdoptedSessionTakesTheClientsInitialized: the client's own
+// notifications/initialized reaching a replica that adopted its session
+// (the balancer sent the initialize to one replica and the notification
+// to another) is answered 202 without reaching the SDK, which would log a
+// duplicate as an error.
+func TestAdoptedSessionTakesTheClientsInitialized(t *testing.T) {
+	one := newCounterBackend(t, "one")
+	var logs syncBuf
+	opts := Options{Backends: []Backend{one.backend(t)}}
+	a := newAggregator(t, opts)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b := newAggregator(t, opts)
+	urlA, urlB := front(t, a, nil), front(t, b, nil)
+	cs := clientSessionPath(t, urlA, true, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	local, err := b.Adopt(ctx, alice, sealedOf(t, a, cs.ID(), `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, url: urlB, client: http.DefaultClient}
+	if resp := c.post(local, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("notifications/initialized on the adopting replica: HTTP %d, want 202", resp.StatusCode)
+	}
+	// The SDK handles a notification after answering 202; a request sent
+	// after it is handled after it.
+	if resp := c.post(local, `{"jsonrpc":"2.0","id":2,"method":"ping"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("ping: HTTP %d", resp.StatusCode)
+	}
+	if strings.Contains(logs.String(), "duplicate") {
+		t.Fatalf("the adopting replica logged a duplicate notifications/initialized:\n%s", logs.String())
 	}
 }

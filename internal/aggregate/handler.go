@@ -253,11 +253,15 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get(mcpwire.HeaderSessionID) == "" {
 		// The request may open a session (initialize, or a stateless
 		// exchange): it holds a slot meanwhile.
-		if h.slot = a.slots.take(rec.Identity); h.slot == nil {
+		if h.slot = a.takeSlot(rec.Identity); h.slot == nil {
 			refuseSession(w, rec, in)
 			return
 		}
 		defer h.done()
+	}
+	if a.alreadyInitialized(r, in) {
+		w.WriteHeader(http.StatusAccepted)
+		return
 	}
 	if in != nil && a.serveFast(w, r.WithContext(ctx), rec, in, r.Header.Get(mcpwire.HeaderSessionID)) {
 		return
@@ -299,6 +303,20 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			end()
 		}
 	}
+}
+
+// alreadyInitialized reports whether r is the client's
+// notifications/initialized for a session that has had one: a session
+// this replica adopted (its initialize and notifications/initialized
+// replayed from the token) while the client's own went to another
+// replica, or is only now arriving here. The SDK would log it as an error
+// and answer 202 anyway; the gateway answers 202 itself.
+func (a *Aggregator) alreadyInitialized(r *http.Request, in *inspect.Request) bool {
+	if in == nil || in.Body.Batch || len(in.Body.Messages) != 1 || in.Body.Messages[0].Method != "notifications/initialized" {
+		return false
+	}
+	s := a.sessionByID(r.Header.Get(mcpwire.HeaderSessionID))
+	return s != nil && s.initialized.Load()
 }
 
 // withServerSpans returns the body with each message's params._meta

@@ -48,18 +48,71 @@ func principalKey(id *identity.Identity) string {
 
 // take reserves a slot for a session of id, or returns nil at a cap.
 func (ss *sessionSlots) take(id *identity.Identity) *slot {
-	who := principalKey(id)
+	sl, _ := ss.tryTake(principalKey(id))
+	return sl
+}
+
+// tryTake is take for principal key who; at a cap it also tells whether
+// the cap was the principal's own (perPrincipal) rather than the total.
+func (ss *sessionSlots) tryTake(who string) (sl *slot, perPrincipal bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.max > 0 && ss.open >= ss.max {
-		return nil
-	}
 	if ss.perPrincipal > 0 && ss.byWho[who] >= ss.perPrincipal {
-		return nil
+		return nil, true
+	}
+	if ss.max > 0 && ss.open >= ss.max {
+		return nil, false
 	}
 	ss.open++
 	ss.byWho[who]++
-	return &slot{slots: ss, who: who}
+	return &slot{slots: ss, who: who}, false
+}
+
+// takeSlot reserves a slot for a new or adopted session of id. With
+// Options.Handoff (sealed sessions), a session this replica holds is a
+// copy of what its token carries, rebuilt on demand: behind a balancer
+// without affinity every replica holds copies of sessions the client uses
+// elsewhere, or ended elsewhere (a DELETE reaches one replica), which
+// would fill the caps with sessions nobody uses here. So at a cap the
+// least recently used copy with no request in flight — of the principal,
+// at its own cap — is dropped (its backend sessions left open) to make
+// room; only when every copy in scope is busy is the request refused.
+func (a *Aggregator) takeSlot(id *identity.Identity) *slot {
+	who := principalKey(id)
+	for range 3 { // another request may take the room made first
+		sl, own := a.slots.tryTake(who)
+		// Only where requests in flight are counted (touch) is a copy
+		// known to be idle.
+		if sl != nil || !a.opts.Handoff || a.opts.SessionTimeout <= 0 || !a.dropIdleCopy(who, own) {
+			return sl
+		}
+	}
+	return nil
+}
+
+// dropIdleCopy drops the least recently used started session with no
+// request in flight, of principal who when own, and reports whether there
+// was one.
+func (a *Aggregator) dropIdleCopy(who string, own bool) bool {
+	var victim *session
+	a.mu.Lock()
+	for s := range a.sessions {
+		if s.ss == nil || s.busy.Load() > 0 || own && principalKey(s.identity) != who {
+			continue
+		}
+		if victim == nil || s.lastUsed.Load() < victim.lastUsed.Load() {
+			victim = s
+		}
+	}
+	a.mu.Unlock()
+	if victim == nil {
+		return false
+	}
+	a.log.Debug("dropping this replica's idle copy of a sealed session to make room", "session", record.SessionRef(victim.ss.ID()))
+	victim.detached.Store(true)
+	victim.slot.free() // now, for the request waiting; its end frees it again, a no-op
+	go victim.ss.Close()
+	return true
 }
 
 // free gives the slot back; later calls do nothing. A nil slot (a session

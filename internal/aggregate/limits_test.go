@@ -229,3 +229,60 @@ func TestUninitializedSessionsReaped(t *testing.T) {
 		t.Fatalf("the initialized session after the bound: HTTP %d", resp.StatusCode)
 	}
 }
+
+// TestHandoffCapsDropIdleCopies: with Handoff (sealed sessions) a session
+// this replica holds is a copy it can rebuild from the token, so at a cap
+// the least recently used idle copy is dropped — without ending its
+// backend sessions — and the new session opens; a copy with a request in
+// flight is never dropped, so with every copy busy the cap still refuses.
+func TestHandoffCapsDropIdleCopies(t *testing.T) {
+	be := newCounterBackend(t, "a")
+	agg := newAggregator(t, Options{Backends: []Backend{be.backend(t)}, MaxSessionsPerPrincipal: 2,
+		SessionTimeout: time.Hour, Handoff: true})
+	url := frontWho(t, agg)
+	var sids []string
+	for range 2 {
+		resp := initAs(t, url, "alice")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("initialize: %d", resp.StatusCode)
+		}
+		sids = append(sids, resp.Header.Get(mcpwire.HeaderSessionID))
+		initialized(t, url, sids[len(sids)-1], "alice")
+	}
+	if resp := initAs(t, url, "alice"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("initialize at the cap with idle copies: %d, want 200 (the oldest copy dropped)", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for agg.Has(sids[0]) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if agg.Has(sids[0]) || !agg.Has(sids[1]) {
+		t.Fatalf("copies held: first %v, second %v; want the least recently used dropped", agg.Has(sids[0]), agg.Has(sids[1]))
+	}
+	if _, deletes, _ := be.stats(); deletes != 0 {
+		t.Fatalf("dropping a copy sent the backend %d DELETEs: its session must stay for the other replicas", deletes)
+	}
+
+	// Every copy busy: nothing to drop.
+	for _, s := range agg.sessionsOf("alice") {
+		s.busy.Add(1)
+		defer s.busy.Add(-1)
+	}
+	if resp := initAs(t, url, "alice"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("initialize at the cap with every copy busy: %d, want 503", resp.StatusCode)
+	}
+}
+
+// sessionsOf returns the started sessions of subject sub (issuer
+// urn:test), for tests.
+func (a *Aggregator) sessionsOf(sub string) []*session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*session
+	for s := range a.sessions {
+		if s.identity != nil && s.identity.Subject == sub {
+			out = append(out, s)
+		}
+	}
+	return out
+}
