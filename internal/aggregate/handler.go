@@ -101,6 +101,10 @@ type Aggregator struct {
 	stop     chan struct{} // ends reapIdle
 	stopOnce sync.Once
 	slots    sessionSlots // limits.go
+	// tag tells the ids this replica makes up (the fast path's request
+	// ids, the progress tokens of server→client requests) from another
+	// replica's, whose counters start where this one's do (reqids.go).
+	tag string
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -136,6 +140,7 @@ func New(opts Options) (*Aggregator, error) {
 	}
 	a := &Aggregator{
 		opts:     opts,
+		tag:      idTag(),
 		byName:   map[string]*backend{},
 		tel:      opts.Telemetry,
 		log:      opts.Logger,

@@ -41,7 +41,7 @@ import (
 // which is unique already); progress tokens (the SDK path passes on the
 // client's own, the same on every replica, and one client keeps them
 // unique); string ids (the SDK sends none; the fast path's are its own,
-// fastIDs).
+// "mcpgate-<tag>-<n>", tag random per Aggregator: fastIDs).
 //
 // The id is a function of n, so nothing is kept per request. A body the
 // strict parser refuses (it is stricter than the SDK: names equal but for
@@ -54,10 +54,6 @@ func idTag() string {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
-
-// processTag tells this process's own ids (fastIDs, progressIDs) from
-// another replica's, whose counters start where this one's do.
-var processTag = idTag()
 
 // idLimits bound the strict parse of the connection's traffic: what the
 // SDK sends and reads, not what the gateway admits from clients.

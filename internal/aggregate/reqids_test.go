@@ -370,3 +370,34 @@ func BenchmarkIDTransport(b *testing.B) {
 		}
 	})
 }
+
+// TestFastIDsDifferAcrossReplicas: the ids two replicas' fast paths send
+// a backend differ by more than their counters, which start at the same
+// place in every process ("mcpgate-N" met, and was refused, when two
+// replicas served one session's fast calls at once).
+func TestFastIDsDifferAcrossReplicas(t *testing.T) {
+	one := newCounterBackend(t, "one")
+	opts := Options{Backends: []Backend{one.backend(t)}}
+	var prefixes []string
+	for range 2 {
+		url := front(t, newAggregator(t, opts), nil)
+		sid := rawInit(t, url, true)
+		for range 2 {
+			rawCall(t, url, sid, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"one_count","arguments":{}}}`)
+			one.mu.Lock()
+			var m struct {
+				ID string `json:"id"`
+			}
+			err := json.Unmarshal([]byte(one.call), &m)
+			one.mu.Unlock()
+			i := strings.LastIndexByte(m.ID, '-')
+			if err != nil || !strings.HasPrefix(m.ID, "mcpgate-") || i < 0 {
+				t.Fatalf("the fast path sent the id %q (%v)", m.ID, err)
+			}
+			prefixes = append(prefixes, m.ID[:i])
+		}
+	}
+	if prefixes[0] != prefixes[1] || prefixes[2] != prefixes[3] || prefixes[0] == prefixes[2] {
+		t.Errorf("fast-path ids without their counters %q: want one per replica, two replicas apart", prefixes)
+	}
+}
