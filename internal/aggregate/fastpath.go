@@ -52,9 +52,12 @@ import (
 //
 // Progress and log notifications the backend sends on the call's stream are
 // relayed as they come (the progress token is the client's own). The
-// backend sees its own request id, "mcpgate-N", never the client's: the
-// backend session also carries the SDK client's requests, whose ids must
-// not collide. A notifications/cancelled for a fast call is forwarded.
+// backend sees its own request id, "mcpgate-<tag>-N", never the client's:
+// the backend session also carries the SDK client's requests (whose ids
+// idTransport makes "mcpgate.<tag>.N", reqids.go), and, behind a load
+// balancer without affinity, other replicas' fast calls, whose counters
+// start where this one's does (tag is random per Aggregator). A
+// notifications/cancelled for a fast call is forwarded.
 
 // metaNamespace begins the _meta keys the protocol defines
 // (mcp.MetaKeyProtocolVersion, …), as the key of a JSON member.
@@ -152,8 +155,10 @@ func (a *Aggregator) serveFast(w http.ResponseWriter, r *http.Request, rec *reco
 	}
 	rec.Backend = route.Backend
 	clientID := m.ID.Bytes(in.Raw)
-	// The backend's id, "mcpgate-N", and its JSON form.
-	quoted := strconv.AppendUint(append(make([]byte, 0, 32), `"mcpgate-`...), fastIDs.Add(1), 10)
+	// The backend's id, "mcpgate-<tag>-N", and its JSON form.
+	quoted := append(make([]byte, 0, 48), `"mcpgate-`...)
+	quoted = append(append(quoted, a.tag...), '-')
+	quoted = strconv.AppendUint(quoted, fastIDs.Add(1), 10)
 	quoted = append(quoted, '"')
 	backendID := string(quoted[1 : len(quoted)-1])
 	ww := newWatchWriter(w, rec, a.tel.Catalog())

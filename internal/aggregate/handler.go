@@ -33,7 +33,8 @@ type Options struct {
 	// client session starts (and on each reconnection); default 10s. A
 	// backend slower than that is left out of the session until a retry.
 	ConnectTimeout time.Duration
-	// SessionTimeout closes client sessions idle this long; 0: never.
+	// SessionTimeout closes client sessions idle this long (with Handoff,
+	// only this replica's copy: see there); 0: never.
 	SessionTimeout time.Duration
 	// MaxSessions bounds the client sessions open at once, and
 	// MaxSessionsPerPrincipal those of one principal (all anonymous
@@ -63,9 +64,11 @@ type Options struct {
 	// them (Adopt) and resume their backend sessions: Close then drops
 	// each session from this replica without ending its backends'
 	// sessions (no DELETE), and a client that comes back on another
-	// replica finds them as it left them. A client's DELETE, an idle
-	// session's expiry and a failed initialization still end them. Off:
-	// Close ends every backend session.
+	// replica finds them as it left them. So does a session's expiry in
+	// this replica (SessionTimeout, InitializeTimeout): the client may be
+	// busy with it on another. A client's DELETE and a failed
+	// initialization still end them. Off: Close and expiry end every
+	// backend session.
 	Handoff bool
 
 	// Version is the gateway's version, in its serverInfo and clientInfo.
@@ -98,6 +101,10 @@ type Aggregator struct {
 	stop     chan struct{} // ends reapIdle
 	stopOnce sync.Once
 	slots    sessionSlots // limits.go
+	// tag tells the ids this replica makes up (the fast path's request
+	// ids, the progress tokens of server→client requests) from another
+	// replica's, whose counters start where this one's do (reqids.go).
+	tag string
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -133,6 +140,7 @@ func New(opts Options) (*Aggregator, error) {
 	}
 	a := &Aggregator{
 		opts:     opts,
+		tag:      idTag(),
 		byName:   map[string]*backend{},
 		tel:      opts.Telemetry,
 		log:      opts.Logger,

@@ -66,12 +66,27 @@ func (a *Aggregator) reapIdle(stop <-chan struct{}) {
 			a.mu.Unlock()
 			for _, s := range idle {
 				a.log.Debug("closing an idle client session", "session", record.SessionRef(s.ss.ID()))
-				_ = s.ss.Close() // Wait returns: the session's cleanup runs
+				a.expire(s)
 			}
 			for _, s := range uninit {
 				a.log.Info("closing a client session that never sent notifications/initialized", "initialize_timeout", a.opts.InitializeTimeout)
-				_ = s.ss.Close()
+				a.expire(s)
 			}
 		}
 	}
+}
+
+// expire closes s, expired in this replica. With Options.Handoff that is
+// only this replica's copy: the client may be busy with the session on
+// another (a load balancer without affinity spreads its requests, and the
+// notifications/initialized of a session opened here may be what another
+// replica adopted it for), whose copy holds the same backend sessions. So
+// the copy is dropped as Close drops it, without ending them; the
+// backends' own idle timeouts end them once no replica uses them, and the
+// client's DELETE, wherever it lands, ends them before that.
+func (a *Aggregator) expire(s *session) {
+	if a.opts.Handoff {
+		s.detached.Store(true)
+	}
+	_ = s.ss.Close() // Wait returns: the session's cleanup runs
 }

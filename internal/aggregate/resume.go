@@ -230,15 +230,17 @@ func (t *detachTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // connTransport is c's transport to its backend: fenced and idle-bounded
-// (fencedTransport), its DELETE withheld once the session is detached, and,
-// with resume, its handshake answered locally.
+// (fencedTransport), its DELETE withheld once the session is detached, its
+// request ids its own (reqids.go), and, with resume, its handshake answered
+// locally.
 func (s *session) connTransport(c *conn, resume *resumeTransport) mcp.Transport {
 	t := c.b.fencedTransport(c.fence, s.idleFor(c))
 	st, ok := t.(*mcp.StreamableClientTransport)
 	if !ok {
-		return t // stdio: nothing to resume or withhold
+		return t // stdio: nothing to resume or withhold, and one reader of the ids
 	}
 	var rt http.RoundTripper = &detachTransport{base: st.HTTPClient.Transport, c: c}
+	rt = newIDTransport(rt, st.MaxEventSize)
 	if resume != nil {
 		resume.base = rt
 		rt = resume

@@ -18,8 +18,9 @@ import (
 // then reports progress on it to the gateway. The backends of a session
 // choose their tokens independently, so two could pick the same one: the
 // request reaches the client under a token of the gateway's own
-// ("mcpgate-p-N"), and the client's notifications/progress goes back to
-// the backend that asked, under the backend's token.
+// ("mcpgate-p-<tag>-N", tag random per replica: another replica may serve
+// the same client session), and the client's notifications/progress goes
+// back to the backend that asked, under the backend's token.
 
 var progressIDs atomic.Uint64
 
@@ -46,7 +47,7 @@ func (c *conn) clientMeta(m mcp.Meta) (mcp.Meta, func()) {
 	if !ok || tok == nil {
 		return m, func() {}
 	}
-	ours := "mcpgate-p-" + strconv.FormatUint(progressIDs.Add(1), 10)
+	ours := "mcpgate-p-" + c.s.agg.tag + "-" + strconv.FormatUint(progressIDs.Add(1), 10)
 	m = maps.Clone(m)
 	m[progressTokenKey] = ours
 	p := &c.s.progress
