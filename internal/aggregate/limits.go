@@ -46,14 +46,9 @@ func principalKey(id *identity.Identity) string {
 	return id.Issuer + "\n" + id.Subject
 }
 
-// take reserves a slot for a session of id, or returns nil at a cap.
-func (ss *sessionSlots) take(id *identity.Identity) *slot {
-	sl, _ := ss.tryTake(principalKey(id))
-	return sl
-}
-
-// tryTake is take for principal key who; at a cap it also tells whether
-// the cap was the principal's own (perPrincipal) rather than the total.
+// tryTake reserves a slot for a session of principal key who, or returns
+// nil at a cap, telling whether the cap was the principal's own
+// (perPrincipal) rather than the total.
 func (ss *sessionSlots) tryTake(who string) (sl *slot, perPrincipal bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

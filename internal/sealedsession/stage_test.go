@@ -78,11 +78,10 @@ func (b *backend) last() string {
 }
 
 type result struct {
-	code  int
-	sid   string
-	body  string
-	rec   *record.Record
-	calls int
+	code int
+	sid  string
+	body string
+	rec  *record.Record
 }
 
 // do sends one request as who through stage st in front of h, with body
