@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"slices"
 	"strconv"
@@ -665,5 +666,53 @@ func TestReplicasStdioNginx(t *testing.T) {
 	}
 	if by := ng.upstreams(sid); len(by) != 1 {
 		t.Errorf("the session's requests went to %v, want one replica", by)
+	}
+}
+
+// TestReplicasStateless: 2026-07-28 traffic needs no session at all. A Go
+// SDK client (its default revision: server/discover, then stateless
+// requests) calls a backend that speaks 2026-07-28 through three sealed
+// replicas behind HAProxy round robin: no Mcp-Session-Id is issued, and
+// the calls are served by every replica.
+func TestReplicasStateless(t *testing.T) {
+	t.Parallel()
+	haproxyBin(t)
+	// The Go SDK serves 2026-07-28 only from a stateless handler.
+	server := mcp.NewServer(&mcp.Implementation{Name: "era", Version: "1"}, nil)
+	server.AddTool(&mcp.Tool{Name: "greet", InputSchema: map[string]any{"type": "object"}},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "greetings from era"}}}, nil
+		})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	t.Cleanup(srv.Close)
+	f := newReplicaFixture(t, 3, httpBackend(srv.URL+"/mcp"))
+	f.startAll(t, "k1")
+	f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort})
+	before := f.rs.served()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	c := mcp.NewClient(&mcp.Implementation{Name: "mcpgate-e2e-replicas-stateless", Version: "1"}, nil)
+	hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatalf("Connect through HAProxy: %v", err)
+	}
+	defer cs.Close()
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %s, want 2026-07-28", v)
+	}
+	if cs.ID() != "" {
+		t.Fatalf("a 2026-07-28 client got Mcp-Session-Id %.40q: stateless traffic needs none", cs.ID())
+	}
+	for i := range 6 {
+		if got := callText(ctx, t, cs, &mcp.CallToolParams{Name: "greet", Arguments: map[string]any{}}); got != "greetings from era" {
+			t.Fatalf("call %d: %q", i, got)
+		}
+	}
+	after := f.rs.served()
+	for i := range after {
+		if after[i] == before[i] {
+			t.Errorf("replica %s served none of the calls (request lines %v → %v)", f.rs.names[i], before, after)
+		}
 	}
 }
