@@ -220,19 +220,21 @@ func TestAnswerOnAnotherReplica(t *testing.T) {
 	if st.answers.Load() != 1 {
 		t.Fatalf("%d answers went to B, want 1", st.answers.Load())
 	}
-	waitFor(func() bool { return !waiting() })
-	before := runtime.NumGoroutine()
-	for n := 2; n <= 6; n++ {
+	const asks = 11
+	for n := 2; n <= asks; n++ {
 		ask(n)
 	}
-	if st.answers.Load() != 6 {
-		t.Fatalf("%d answers went to B, want 6", st.answers.Load())
+	if st.answers.Load() != asks {
+		t.Fatalf("%d answers went to B, want %d", st.answers.Load(), asks)
 	}
-	// A's handler that relayed each request gives up with its call.
-	if !waitFor(func() bool { return !waiting() && runtime.NumGoroutine() <= before+2 }) {
+	// A's handler that relayed each request gives up with its call. (The
+	// count of goroutines is no measure here: B's and A's copies take the
+	// backend session's listening stream from each other, and HTTP
+	// connections come and go.)
+	if !waitFor(func() bool { return !waiting() }) {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("%d goroutines, %d before the calls; still running:\n%s", runtime.NumGoroutine(), before, buf)
+		t.Fatalf("a handler still waits for an answer that went to B:\n%s", buf)
 	}
 	// The session goes on.
 	if got := callText(t, cs, "one_count"); got != "1" {
