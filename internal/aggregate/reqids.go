@@ -38,7 +38,8 @@ import (
 //
 // What it leaves alone: the backend's requests and the SDK's answers to
 // them (their ids are the backend's, one numbering per backend session,
-// which is unique already); progress tokens (the SDK path passes on the
+// which is unique already; it only marks the requests to the client with
+// their route, clientreq.go); progress tokens (the SDK path passes on the
 // client's own, the same on every replica, and one client keeps them
 // unique); string ids (the SDK sends none; the fast path's are its own,
 // "mcpgate-<tag>-<n>", tag random per Aggregator: fastIDs).
