@@ -186,6 +186,10 @@ func TestAnswerOnAnotherReplica(t *testing.T) {
 	opts := Options{Backends: []Backend{one.backend(t)}, Handoff: true}
 	a, b := newAggregator(t, opts), newAggregator(t, opts)
 	urlA, urlB := front(t, a, nil), front(t, b, nil)
+	// Run before the fronts close, which wait for their requests: a call
+	// left waiting for an answer (the failure this test finds) ends when
+	// its backend connection does.
+	t.Cleanup(one.srv.CloseClientConnections)
 	st := &splitTransport{}
 	st.b, _ = url.Parse(urlB)
 	var sampled atomic.Int64
