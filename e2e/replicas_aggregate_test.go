@@ -20,13 +20,12 @@ import (
 // initialize).
 //
 // Round robin without stickiness, every request of the session may land
-// on any replica, and everything passes but a backend's request to the
-// client (sampling, elicitation, roots): the replica relaying the
-// backend's request waits for the client's answer, which the balancer may
-// send to another replica, which cannot route it (docs/aggregation.md,
-// "Sessions across replicas"; docs/deployment.md, "What cannot move"). So
-// the sampling step runs with affinity: HAProxy sticking on the
-// Mcp-Session-Id, the same snippet as for stdio backends.
+// on any replica, a backend's request to the client (sampling) included:
+// the client's answer may reach another replica than the one that relayed
+// the request, which sends it to the backend by the route in its id
+// (docs/aggregation.md, "Sessions across replicas"). The flow also passes
+// with affinity (HAProxy sticking on the Mcp-Session-Id, the same snippet
+// as for stdio backends).
 func TestReplicasAggregate(t *testing.T) {
 	t.Parallel()
 	haproxyBin(t)
@@ -43,11 +42,11 @@ func TestReplicasAggregate(t *testing.T) {
 	t.Run("round robin", func(t *testing.T) {
 		f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort})
 		before := f.rs.served()
-		sid := aggregateFlow(t, f, false)
+		sid := aggregateFlow(t, f, true)
 		f.requireSpread(t, sid, before)
 		f.ha.halt()
 	})
-	t.Run("requests to the client, with affinity", func(t *testing.T) {
+	t.Run("with affinity", func(t *testing.T) {
 		f.ha = startHAProxy(t, f.rs, haproxyOpts{port: f.haPort, backend: stdioAffinity})
 		aggregateFlow(t, f, true)
 	})

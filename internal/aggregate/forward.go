@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +21,14 @@ import (
 
 // conn is one client session's session with one backend.
 type conn struct {
-	b       *backend
-	s       *session
-	cs      *mcp.ClientSession
-	client  *mcp.Client // cs's; its roots mirror the client's (serverreq.go)
-	counted bool        // counted in b.sessions; s.mu
+	b      *backend
+	s      *session
+	cs     *mcp.ClientSession
+	client *mcp.Client // cs's; its roots mirror the client's (serverreq.go)
+	// hc reaches the backend session past the SDK (clientreq.go); nil for
+	// a stdio backend.
+	hc      *http.Client
+	counted bool // counted in b.sessions; s.mu
 
 	// toolHandler and promptHandler are toolByName and promptByName, made
 	// once: every tool of the backend shares them.
@@ -344,6 +348,7 @@ func toClient[P, R any](c *conn, hctx context.Context, params *P, meta *mcp.Meta
 	}
 	ctx, done := c.related(hctx)
 	defer done()
+	defer c.s.forgetAsk(*meta)
 	var forget func()
 	*meta, forget = c.clientMeta(*meta)
 	defer forget()
@@ -378,6 +383,7 @@ func (c *conn) rootsList(next mcp.MethodHandler) mcp.MethodHandler {
 		defer done()
 		p := &mcp.ListRootsParams{}
 		if rp, ok := req.GetParams().(*mcp.ListRootsParams); ok && rp != nil {
+			defer c.s.forgetAsk(rp.Meta)
 			var forget func()
 			p.Meta, forget = c.clientMeta(rp.Meta)
 			defer forget()

@@ -271,11 +271,17 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if in != nil && a.answerElsewhere(w, r, in) {
+		return
+	}
 	if in != nil && a.serveFast(w, r.WithContext(ctx), rec, in, r.Header.Get(mcpwire.HeaderSessionID)) {
 		return
 	}
 	if in != nil {
 		raw := a.withServerSpans(ctx, rec, in)
+		if a.isLocalAnswer(in) {
+			raw = a.localAnswer(raw, a.sessionByID(r.Header.Get(mcpwire.HeaderSessionID)))
+		}
 		r.Body = io.NopCloser(bytes.NewReader(raw))
 		r.ContentLength = int64(len(raw))
 		a.routeRecord(rec, r.Header.Get(mcpwire.HeaderSessionID))
@@ -288,7 +294,14 @@ func (a *Aggregator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Inside the watcher, so that the record sees the JSON-RPC error.
 	je := newJSONErrors(ww, rec, h)
 	closeFailures := a.failures.open(r, rec)
-	handler.ServeHTTP(je, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
+	// Inside the others: they see the ids the client sees (clientreq.go).
+	rw := &routeWriter{ResponseWriter: je, session: func() *session {
+		if h.s != nil {
+			return h.s
+		}
+		return a.sessionByID(r.Header.Get(mcpwire.HeaderSessionID))
+	}}
+	handler.ServeHTTP(rw, r.WithContext(context.WithValue(ctx, holderKey{}, h)))
 	closeFailures()
 	je.finish()
 	ww.finish()

@@ -3,10 +3,16 @@
 package aggregate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +143,113 @@ func TestUninitializedCopyLeavesBackendSessions(t *testing.T) {
 		t.Errorf("closing A's uninitialized copy sent the backend %d DELETE, want none", deletes-before)
 	}
 	call("2")
+}
+
+// splitTransport sends the client's answers (JSON-RPC results and errors)
+// to replica B under B's id of the session, and everything else to A: a
+// balancer without affinity at its worst for a backend's request to the
+// client.
+type splitTransport struct {
+	b       *url.URL
+	to      string // B's id of the session
+	answers atomic.Int64
+}
+
+func (s *splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.Body != nil && s.to != "" {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if json.Unmarshal(body, &m) == nil && m.Method == "" && len(m.ID) > 0 {
+			s.answers.Add(1)
+			r.URL.Scheme, r.URL.Host, r.Host = s.b.Scheme, s.b.Host, s.b.Host
+			r.Header.Set("Mcp-Session-Id", s.to)
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestAnswerOnAnotherReplica: a backend's sampling request in a call the
+// client made on replica A is answered on replica B (which holds a copy of
+// the session): B sends the answer to the backend, the call completes on A
+// with the sampled text, and A is left waiting on nothing. Before, B's SDK
+// had no such request pending and dropped the answer: the call hung.
+func TestAnswerOnAnotherReplica(t *testing.T) {
+	one := newCounterBackend(t, "one")
+	opts := Options{Backends: []Backend{one.backend(t)}, Handoff: true}
+	a, b := newAggregator(t, opts), newAggregator(t, opts)
+	urlA, urlB := front(t, a, nil), front(t, b, nil)
+	// Run before the fronts close, which wait for their requests: a call
+	// left waiting for an answer (the failure this test finds) ends when
+	// its backend connection does.
+	t.Cleanup(one.srv.CloseClientConnections)
+	st := &splitTransport{}
+	st.b, _ = url.Parse(urlB)
+	var sampled atomic.Int64
+	c := mcp.NewClient(&mcp.Implementation{Name: "mover", Version: "1"}, &mcp.ClientOptions{
+		CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			n := sampled.Add(1)
+			return &mcp.CreateMessageResult{Model: "m", Role: "assistant", Content: &mcp.TextContent{Text: "via-b" + strconv.FormatInt(n, 10)}}, nil
+		},
+	})
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint: urlA, HTTPClient: &http.Client{Transport: st}, MaxRetries: -1, DisableStandaloneSSE: true,
+	}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	local, err := b.Adopt(ctx, alice, sealedOf(t, a, cs.ID(), `{"sampling":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.to = local
+
+	ask := func(n int) {
+		t.Helper()
+		if got, want := callText(t, cs, "one_ask"), "sampled=via-b"+strconv.Itoa(n); got != want {
+			t.Fatalf("one_ask = %q, want %q", got, want)
+		}
+	}
+	ask(1) // opens every connection the later ones reuse
+	if st.answers.Load() != 1 {
+		t.Fatalf("%d answers went to B, want 1", st.answers.Load())
+	}
+	const asks = 11
+	for n := 2; n <= asks; n++ {
+		ask(n)
+	}
+	if st.answers.Load() != asks {
+		t.Fatalf("%d answers went to B, want %d", st.answers.Load(), asks)
+	}
+	// A's handler that relayed each request gives up with its call. (The
+	// count of goroutines is no measure here: B's and A's copies take the
+	// backend session's listening stream from each other, and HTTP
+	// connections come and go.)
+	if !waitFor(func() bool { return !waiting() }) {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("a handler still waits for an answer that went to B:\n%s", buf)
+	}
+	// The session goes on.
+	if got := callText(t, cs, "one_count"); got != "1" {
+		t.Errorf("one_count = %s, want 1", got)
+	}
+}
+
+// waiting reports whether a handler relaying a backend's request to the
+// client is waiting for its answer.
+func waiting() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Contains(buf, []byte("aggregate.toClient"))
 }

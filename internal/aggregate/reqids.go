@@ -38,7 +38,8 @@ import (
 //
 // What it leaves alone: the backend's requests and the SDK's answers to
 // them (their ids are the backend's, one numbering per backend session,
-// which is unique already); progress tokens (the SDK path passes on the
+// which is unique already; it only marks the requests to the client with
+// their route, clientreq.go); progress tokens (the SDK path passes on the
 // client's own, the same on every replica, and one client keeps them
 // unique); string ids (the SDK sends none; the fast path's are its own,
 // "mcpgate-<tag>-<n>", tag random per Aggregator: fastIDs).
@@ -69,6 +70,9 @@ type idTransport struct {
 	// `"mcpgate.<tag>.`.
 	prefix   []byte
 	maxEvent int // the SDK's bound on one event (MaxEventSize)
+	// route is the route base of the backend's requests to the client
+	// (clientreq.go); "": they are not marked.
+	route string
 }
 
 func newIDTransport(base http.RoundTripper, maxEvent int) *idTransport {
@@ -146,9 +150,27 @@ func (t *idTransport) outgoing(body []byte) []byte {
 }
 
 // incoming returns data (a JSON body, or an event's data) with the ids of
-// responses to this connection's requests given back; nil when there are
-// none.
+// responses to this connection's requests given back, and the backend's
+// requests to the client marked with their route (clientreq.go); nil when
+// there is nothing to change.
 func (t *idTransport) incoming(data []byte) []byte {
+	out := t.incomingIDs(data)
+	if t.route != "" && mayAsk(data) {
+		if out == nil {
+			out = data
+		}
+		if marked := t.markAsks(out); marked != nil {
+			return marked
+		}
+		if bytes.Equal(out, data) {
+			return nil
+		}
+	}
+	return out
+}
+
+// incomingIDs is incoming for the ids of responses.
+func (t *idTransport) incomingIDs(data []byte) []byte {
 	if !bytes.Contains(data, t.prefix) {
 		return nil // the common case for all but responses: no parse
 	}

@@ -240,7 +240,13 @@ func (s *session) connTransport(c *conn, resume *resumeTransport) mcp.Transport 
 		return t // stdio: nothing to resume or withhold, and one reader of the ids
 	}
 	var rt http.RoundTripper = &detachTransport{base: st.HTTPClient.Transport, c: c}
-	rt = newIDTransport(rt, st.MaxEventSize)
+	it := newIDTransport(rt, st.MaxEventSize)
+	it.route = routeBase(s.agg.tag, c.b.Name)
+	rt = it
+	// The client's answers to the backend's requests that another replica
+	// relayed go this way (clientreq.go): past the handshake, the same
+	// backend session.
+	c.hc = &http.Client{Transport: rt}
 	if resume != nil {
 		resume.base = rt
 		rt = resume

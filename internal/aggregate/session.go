@@ -86,6 +86,7 @@ type session struct {
 	subs     subscriptions  // forward_features.go
 	hints    cacheHints     // cachehints.go
 	progress progressRoutes // serverreq.go
+	asks     askIDs         // clientreq.go
 }
 
 // offer is what one backend's lists put on the session's server: its
