@@ -26,6 +26,9 @@ type tsResult struct {
 	Sampling             string            `json:"sampling"`
 	SampledText          string            `json:"sampledText"`
 	SamplingCalls        int               `json:"samplingCalls"`
+	Elicitation          string            `json:"elicitation"`
+	ElicitedText         string            `json:"elicitedText"`
+	ElicitationCalls     int               `json:"elicitationCalls"`
 	ResourceURI          string            `json:"resourceUri"`
 	ResourceRead         []struct {
 		URI        string `json:"uri"`
@@ -102,6 +105,9 @@ func checkTSResult(t *testing.T, r tsResult) {
 	check(r.ProgressBeforeResult >= 2, "%d progress callbacks before the result, want ≥ 2", r.ProgressBeforeResult)
 	check(r.SamplingCalls == 1, "sampling handler called %d times, want 1", r.SamplingCalls)
 	check(r.SampledText != "" && strings.Contains(r.Sampling, r.SampledText), "sampling result %q lacks %q", r.Sampling, r.SampledText)
+	check(slices.Contains(r.Tools, "trigger-elicitation-request"), "tools/list lacks trigger-elicitation-request: %v", r.Tools)
+	check(r.ElicitationCalls == 1, "elicitation handler called %d times, want 1", r.ElicitationCalls)
+	check(r.ElicitedText != "" && strings.Contains(r.Elicitation, r.ElicitedText), "elicitation result %q lacks %q", r.Elicitation, r.ElicitedText)
 	check(r.ResourceURI != "" && len(r.ResourceRead) > 0 && r.ResourceRead[0].URI == r.ResourceURI && r.ResourceRead[0].TextLength > 0,
 		"resources/read %q returned %+v", r.ResourceURI, r.ResourceRead)
 	check(r.PromptMessages > 0, "prompts/get simple-prompt returned no messages")

@@ -1,4 +1,5 @@
-// The core MCP flow from the TypeScript SDK client, used by the Go e2e tests:
+// The core MCP flow from the TypeScript SDK client (initialize, progress,
+// sampling, elicitation, resources, prompts, DELETE), used by the Go e2e tests:
 //
 //   node ts-client.mjs http://127.0.0.1:PORT/mcp
 //
@@ -10,26 +11,31 @@
 // timeout so a stuck gateway cannot hang the test.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
 const SAMPLED = 'sampled-by-ts-e2e-client-51c9';
+const ELICITED = 'TS E2E Elicited Name';
 const url = process.argv[2];
 if (!url) {
   console.error('usage: node ts-client.mjs MCP_URL');
   process.exit(2);
 }
 
-const out = { sdkVersion: '1.32.2', samplingCalls: 0, progress: [] };
+const out = { sdkVersion: '1.32.2', samplingCalls: 0, elicitationCalls: 0, progress: [] };
 const timeout = { timeout: 30000 };
 const text = (res) => (res.content || []).filter((c) => c.type === 'text').map((c) => c.text).join('');
 
 const client = new Client(
   { name: 'mcpgate-e2e-ts', version: '1.0.0' },
-  { capabilities: { sampling: {} } },
+  { capabilities: { sampling: {}, elicitation: {} } },
 );
 client.setRequestHandler(CreateMessageRequestSchema, async () => {
   out.samplingCalls++;
   return { model: 'e2e-model', role: 'assistant', content: { type: 'text', text: SAMPLED }, stopReason: 'endTurn' };
+});
+client.setRequestHandler(ElicitRequestSchema, async () => {
+  out.elicitationCalls++;
+  return { action: 'accept', content: { name: ELICITED } };
 });
 
 const headers = process.env.E2E_HEADERS ? JSON.parse(process.env.E2E_HEADERS) : undefined;
@@ -67,6 +73,12 @@ try {
   out.sampling = text(await client.callTool(
     { name: 'trigger-sampling-request', arguments: { prompt: 'say hi', maxTokens: 20 } }, undefined, timeout));
   out.sampledText = SAMPLED;
+
+  if (tools.includes('trigger-elicitation-request')) {
+    out.elicitation = text(await client.callTool(
+      { name: 'trigger-elicitation-request', arguments: {} }, undefined, timeout));
+    out.elicitedText = ELICITED;
+  }
 
   const resources = (await client.listResources(undefined, timeout)).resources;
   out.resourceUri = resources[0]?.uri ?? null;
