@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -60,11 +59,7 @@ func aggregateFlow(t *testing.T, f *replicaFixture, sampling bool) string {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	c := newGoClient("mcpgate-e2e-replicas-aggregate")
-	hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatalf("Connect through HAProxy: %v", err)
-	}
+	cs := connectAs(ctx, t, c, f.ha.URL(), f.a)
 	sid := cs.ID()
 	requireSealed(t, sid, "k1")
 

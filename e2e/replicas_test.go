@@ -94,6 +94,23 @@ func (f *replicaFixture) rollAll(t *testing.T, ids ...string) {
 
 func hdr(k apiKey) map[string]string { return map[string]string{"X-API-Key": k.Key} }
 
+// sdkConnector is what connectAs connects: a goClient (SDK flows with
+// handlers) or a bare Go SDK client.
+type sdkConnector interface {
+	Connect(context.Context, mcp.Transport, *mcp.ClientSessionOptions) (*mcp.ClientSession, error)
+}
+
+// connectAs connects c to url, a load balancer's, as the principal of key.
+func connectAs(ctx context.Context, t *testing.T, c sdkConnector, url string, key apiKey) *mcp.ClientSession {
+	t.Helper()
+	hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(key)}}
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatalf("Connect through %s: %v", url, err)
+	}
+	return cs
+}
+
 // requireSealed fails unless sid is a sealed token under key id.
 func requireSealed(t *testing.T, sid, id string) {
 	t.Helper()
@@ -152,11 +169,7 @@ func TestReplicas(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		c := newGoClient("mcpgate-e2e-replicas-go")
-		hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
-		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
-		if err != nil {
-			t.Fatalf("Connect through HAProxy: %v", err)
-		}
+		cs := connectAs(ctx, t, c, f.ha.URL(), f.a)
 		sid := cs.ID()
 		requireSealed(t, sid, "k1")
 		goSDKCalls(ctx, t, c, cs, "replicas")
@@ -597,11 +610,7 @@ func TestReplicasStdioPinned(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		c := newGoClient("mcpgate-e2e-replicas-stdio")
-		hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
-		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
-		if err != nil {
-			t.Fatalf("Connect through HAProxy: %v", err)
-		}
+		cs := connectAs(ctx, t, c, ha.URL(), f.a)
 		sid := cs.ID()
 		requireSealed(t, sid, "k1")
 		goSDKCalls(ctx, t, c, cs, "stdio replicas")
@@ -653,11 +662,7 @@ func TestReplicasStdioNginx(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	c := newGoClient("mcpgate-e2e-replicas-nginx")
-	hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ng.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatalf("Connect through nginx: %v", err)
-	}
+	cs := connectAs(ctx, t, c, ng.URL(), f.a)
 	sid := cs.ID()
 	requireSealed(t, sid, "k1")
 	goSDKCalls(ctx, t, c, cs, "nginx")
@@ -692,11 +697,7 @@ func TestReplicasStateless(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "mcpgate-e2e-replicas-stateless", Version: "1"}, nil)
-	hc := &http.Client{Transport: &headerTransport{base: http.DefaultTransport, headers: hdr(f.a)}}
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.ha.URL(), HTTPClient: hc, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatalf("Connect through HAProxy: %v", err)
-	}
+	cs := connectAs(ctx, t, c, f.ha.URL(), f.a)
 	defer cs.Close()
 	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
 		t.Fatalf("negotiated %s, want 2026-07-28", v)
