@@ -229,28 +229,43 @@ func (m *moveTransport) move(target, from, to string) {
 	m.mu.Unlock()
 }
 
+// initializeCaps returns a copy of r whose body reads as r's did, and,
+// when that body is an initialize, the capabilities it declares as sent:
+// what the stage seals (a client's own JSON, not the SDK's re-encoding).
+func initializeCaps(r *http.Request) (*http.Request, string, bool, error) {
+	r = r.Clone(r.Context())
+	if r.Method != http.MethodPost || r.Body == nil {
+		return r, "", false, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, "", false, err
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(body)))
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Capabilities json.RawMessage `json:"capabilities"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &msg) != nil || msg.Method != "initialize" {
+		return r, "", false, nil
+	}
+	return r, string(msg.Params.Capabilities), true, nil
+}
+
 func (m *moveTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	m.mu.Lock()
 	target, from, to := m.target, m.from, m.to
 	m.mu.Unlock()
-	r = r.Clone(r.Context())
-	if r.Method == http.MethodPost && r.Body != nil {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		var msg struct {
-			Method string `json:"method"`
-			Params struct {
-				Capabilities json.RawMessage `json:"capabilities"`
-			} `json:"params"`
-		}
-		if json.Unmarshal(body, &msg) == nil && msg.Method == "initialize" {
-			m.mu.Lock()
-			m.caps = string(msg.Params.Capabilities)
-			m.mu.Unlock()
-		}
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	r, caps, isInit, err := initializeCaps(r)
+	if err != nil {
+		return nil, err
+	}
+	if isInit {
+		m.mu.Lock()
+		m.caps = caps
+		m.mu.Unlock()
 	}
 	if target != nil {
 		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host

@@ -3,7 +3,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,24 +50,14 @@ func (rr *roundRobin) add(target, sid string) {
 }
 
 func (rr *roundRobin) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPost && r.Body != nil {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		var msg struct {
-			Method string `json:"method"`
-			Params struct {
-				Capabilities json.RawMessage `json:"capabilities"`
-			} `json:"params"`
-		}
-		if json.Unmarshal(body, &msg) == nil && msg.Method == "initialize" {
-			rr.mu.Lock()
-			rr.caps = string(msg.Params.Capabilities)
-			rr.mu.Unlock()
-		}
-		r = r.Clone(r.Context())
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	r, caps, isInit, err := initializeCaps(r)
+	if err != nil {
+		return nil, err
+	}
+	if isInit {
+		rr.mu.Lock()
+		rr.caps = caps
+		rr.mu.Unlock()
 	}
 	rr.mu.Lock()
 	if len(rr.replicas) < 2 {
