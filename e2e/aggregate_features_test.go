@@ -119,23 +119,7 @@ func TestAggregateFeatures(t *testing.T) {
 	}
 	// The capability-dependent tools appear after notifications/initialized.
 	want := []string{"local_trigger-sampling-request", "web_trigger-sampling-request", "local_get-roots-list", "web_get-roots-list"}
-	if !within(10*time.Second, func() bool {
-		have := map[string]bool{}
-		for tool, err := range cs.Tools(ctx, nil) {
-			if err != nil {
-				return false
-			}
-			have[tool.Name] = true
-		}
-		for _, w := range want {
-			if !have[w] {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatalf("the merged tools/list never held all of %v", want)
-	}
+	waitTools(ctx, t, cs, want...)
 	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
 		t.Fatalf("logging/setLevel: %v", err)
 	}
@@ -355,5 +339,29 @@ func TestAggregateStateless(t *testing.T) {
 		"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/list")
 	if status != http.StatusOK || !strings.Contains(body, `"ttlMs":0`) || !strings.Contains(body, `"cacheScope":"public"`) || !strings.Contains(body, `"local_echo"`) {
 		t.Errorf("stateless tools/list: HTTP %d %s", status, tail(body, 400))
+	}
+}
+
+// waitTools waits until the session's tools/list holds every name in want:
+// an aggregated list grows as backends connect, and the capability-dependent
+// tools appear after notifications/initialized.
+func waitTools(ctx context.Context, t *testing.T, cs *mcp.ClientSession, want ...string) {
+	t.Helper()
+	if !within(10*time.Second, func() bool {
+		have := map[string]bool{}
+		for tool, err := range cs.Tools(ctx, nil) {
+			if err != nil {
+				return false
+			}
+			have[tool.Name] = true
+		}
+		for _, w := range want {
+			if !have[w] {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("the merged tools/list never held all of %v", want)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -65,23 +64,7 @@ func aggregateFlow(t *testing.T, f *replicaFixture, sampling bool) string {
 
 	// The capability-dependent tools appear after notifications/initialized.
 	want := []string{"web_echo", "gob_greet", "web_trigger-sampling-request", "web_trigger-long-running-operation"}
-	if !within(10*time.Second, func() bool {
-		have := map[string]bool{}
-		for tool, err := range cs.Tools(ctx, nil) {
-			if err != nil {
-				return false
-			}
-			have[tool.Name] = true
-		}
-		for _, w := range want {
-			if !have[w] {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatalf("the merged tools/list never held all of %v", want)
-	}
+	waitTools(ctx, t, cs, want...)
 	if got := callText(ctx, t, cs, &mcp.CallToolParams{Name: "web_echo", Arguments: map[string]any{"message": "across replicas"}}); got != "Echo: across replicas" {
 		t.Errorf("web_echo = %q", got)
 	}
